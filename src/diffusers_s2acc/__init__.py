@@ -1,5 +1,20 @@
 """diffusers_s2acc: S2Accompanist as a diffusers pipeline."""
 
-from .music import ChordEvent, LeadSheet, Note, Segment
+from .models import S2DiTTransformer, SemanticAutoencoder
+from .music import ChordEvent, FrameConditioning, LeadSheet, Note, Segment, SECTION_LABELS
+from .pipelines import S2AccompanistPipeline
+
 
 __version__ = "0.1.0.dev0"
+
+__all__ = [
+    "SECTION_LABELS",
+    "ChordEvent",
+    "FrameConditioning",
+    "LeadSheet",
+    "Note",
+    "S2AccompanistPipeline",
+    "S2DiTTransformer",
+    "Segment",
+    "SemanticAutoencoder",
+]

@@ -78,7 +78,13 @@ class FrameConditioning:
 
     @classmethod
     def stack(cls, items: Sequence["FrameConditioning"]) -> "FrameConditioning":
+        """Batch unbatched items along a new first dimension."""
         return cls(**{f.name: torch.stack([getattr(i, f.name) for i in items]) for f in fields(cls)})
+
+    @classmethod
+    def cat(cls, items: Sequence["FrameConditioning"]) -> "FrameConditioning":
+        """Concatenate batches along the batch dimension."""
+        return cls(**{f.name: torch.cat([getattr(i, f.name) for i in items]) for f in fields(cls)})
 
     def to(self, device: torch.device | str) -> "FrameConditioning":
         return FrameConditioning(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})

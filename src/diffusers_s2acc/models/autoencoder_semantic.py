@@ -1,0 +1,277 @@
+"""`SemanticAutoencoder`: an Oobleck waveform VAE whose latent is trained to also carry lead-sheet structure."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from diffusers import ConfigMixin, ModelMixin
+from diffusers.configuration_utils import register_to_config
+from diffusers.models.autoencoders.autoencoder_oobleck import OobleckDiagonalGaussianDistribution
+from diffusers.models.autoencoders.vae import AutoencoderMixin, DecoderOutput
+from diffusers.models.modeling_outputs import AutoencoderKLOutput
+from diffusers.utils.accelerate_utils import apply_forward_hook
+
+from ..music.chords import NUM_CHORD_CLASSES
+from ..music.frames import IGNORE_INDEX, NUM_BEAT_IDS, NUM_MELODY_IDS
+from .oobleck_blocks import OobleckDecoder, OobleckEncoder
+from .tiling import tiled_apply
+
+
+class SemanticHead(nn.Module):
+    """Per-frame lead-sheet predictions from latents: chord, pitch classes, melody pitch, beat/downbeat."""
+
+    def __init__(self, latent_channels: int, hidden_size: int, num_layers: int, num_chord_classes: int):
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = latent_channels
+        for _ in range(num_layers):
+            layers += [nn.Conv1d(width, hidden_size, kernel_size=3, padding=1), nn.GELU()]
+            width = hidden_size
+        self.trunk = nn.Sequential(*layers)
+        self.chord = nn.Conv1d(width, num_chord_classes, kernel_size=1)
+        self.pitch_classes = nn.Conv1d(width, 12, kernel_size=1)
+        # Targets drop the "absent" id: melody = rest + 128 pitches, beat = none / beat / downbeat.
+        self.melody = nn.Conv1d(width, NUM_MELODY_IDS - 1, kernel_size=1)
+        self.beat = nn.Conv1d(width, NUM_BEAT_IDS - 1, kernel_size=1)
+
+    def forward(self, latents: torch.Tensor) -> dict[str, torch.Tensor]:
+        hidden = self.trunk(latents)
+        return {name: getattr(self, name)(hidden) for name in ("chord", "pitch_classes", "melody", "beat")}
+
+
+class SemanticAutoencoder(ModelMixin, AutoencoderMixin, ConfigMixin):
+    r"""
+    A waveform VAE of the Oobleck family with a lead-sheet semantic head.
+
+    The encoder maps audio `(batch, audio_channels, samples)` to a diagonal Gaussian over latents
+    `(batch, latent_channels, samples / hop_length)`; the decoder maps latents back to audio. The semantic head reads
+    the latent and predicts, per latent frame, the chord (root x quality or no chord), the active pitch classes, the
+    melody pitch (or rest) and beat/downbeat. Training with [`~SemanticAutoencoder.semantic_loss`] distils that
+    structure into the latent, which is the paper's semantic-aware VAE fine-tuning.
+
+    Parameters:
+        encoder_hidden_size (`int`, defaults to 128): Base width of the encoder.
+        decoder_channels (`int`, defaults to 128): Base width of the decoder.
+        latent_channels (`int`, defaults to 64): Channels of the latent.
+        downsampling_ratios (`list[int]`, defaults to `[2, 4, 4, 8, 8]`): Encoder strides (reversed in the decoder).
+        channel_multiples (`list[int]`, defaults to `[1, 2, 4, 8, 16]`): Width multiples per stage.
+        audio_channels (`int`, defaults to 2): 1 for mono, 2 for stereo.
+        sampling_rate (`int`, defaults to 44100): Audio sampling rate in Hz.
+        semantic_hidden_size (`int`, defaults to 256): Width of the semantic head.
+        semantic_layers (`int`, defaults to 2): Convolutions in the semantic head's trunk.
+        scaling_factor (`float`, defaults to 1.0): Latents are multiplied by this before diffusion.
+    """
+
+    _supports_gradient_checkpointing = False
+    # Snake activations and weight norm misbehave in half precision on CPU: the autoencoder always computes in fp32.
+    _keep_in_fp32_modules = ["encoder", "decoder", "semantic_head"]
+
+    @register_to_config
+    def __init__(
+        self,
+        encoder_hidden_size: int = 128,
+        decoder_channels: int = 128,
+        latent_channels: int = 64,
+        downsampling_ratios: list[int] = [2, 4, 4, 8, 8],
+        channel_multiples: list[int] = [1, 2, 4, 8, 16],
+        audio_channels: int = 2,
+        sampling_rate: int = 44100,
+        semantic_hidden_size: int = 256,
+        semantic_layers: int = 2,
+        num_chord_classes: int = NUM_CHORD_CLASSES,
+        scaling_factor: float = 1.0,
+    ):
+        super().__init__()
+        self.encoder = OobleckEncoder(
+            encoder_hidden_size, audio_channels, latent_channels, downsampling_ratios, channel_multiples
+        )
+        self.decoder = OobleckDecoder(
+            decoder_channels, latent_channels, audio_channels, downsampling_ratios[::-1], channel_multiples
+        )
+        self.semantic_head = SemanticHead(latent_channels, semantic_hidden_size, semantic_layers, num_chord_classes)
+
+        self.use_slicing = False
+        self.use_tiling = False
+        # Tile sizes in latent frames. The context of 16 frames covers the decoder's receptive field (about 10
+        # frames each side for the default strides), so tiled and untiled results agree to float rounding.
+        self.tile_latent_frames = 256
+        self.tile_overlap_frames = 8
+        self.tile_context_frames = 16
+
+    @property
+    def hop_length(self) -> int:
+        return int(np.prod(self.config.downsampling_ratios))
+
+    @property
+    def frame_rate(self) -> float:
+        """Latent frames per second."""
+        return self.config.sampling_rate / self.hop_length
+
+    def _tiling(self) -> dict[str, int]:
+        return {
+            "tile": self.tile_latent_frames,
+            "overlap": self.tile_overlap_frames,
+            "context": self.tile_context_frames,
+        }
+
+    def _encode(self, audio: torch.Tensor) -> torch.Tensor:
+        remainder = audio.shape[-1] % self.hop_length
+        if remainder:
+            audio = F.pad(audio, (0, self.hop_length - remainder))
+        if self.use_tiling:
+            return tiled_apply(self.encoder, audio, unit=self.hop_length, scale=1 / self.hop_length, **self._tiling())
+        return self.encoder(audio)
+
+    def _decode(self, latents: torch.Tensor) -> torch.Tensor:
+        if self.use_tiling:
+            return tiled_apply(self.decoder, latents, unit=1, scale=self.hop_length, **self._tiling())
+        return self.decoder(latents)
+
+    def _check_audio(self, audio: torch.Tensor) -> None:
+        if audio.ndim != 3 or audio.shape[1] != self.config.audio_channels:
+            raise ValueError(
+                f"Expected audio of shape (batch, {self.config.audio_channels}, samples), got {tuple(audio.shape)}."
+            )
+
+    @apply_forward_hook
+    def encode(self, audio: torch.Tensor, return_dict: bool = True) -> AutoencoderKLOutput | tuple:
+        """
+        Encode audio into a latent distribution.
+
+        Args:
+            audio (`torch.Tensor` of shape `(batch, audio_channels, samples)`): Waveforms. Samples are right-padded
+                with zeros to a multiple of `hop_length`.
+            return_dict (`bool`, defaults to `True`): Return an [`AutoencoderKLOutput`] instead of a tuple.
+
+        Returns:
+            [`AutoencoderKLOutput`] whose `latent_dist` is a diagonal Gaussian over `(batch, latent_channels,
+            ceil(samples / hop_length))` latents.
+        """
+        self._check_audio(audio)
+        audio = audio.to(self.encoder.conv1.weight_v.dtype)
+        if self.use_slicing and audio.shape[0] > 1:
+            parameters = torch.cat([self._encode(item) for item in audio.split(1)])
+        else:
+            parameters = self._encode(audio)
+        posterior = OobleckDiagonalGaussianDistribution(parameters)
+        if not return_dict:
+            return (posterior,)
+        return AutoencoderKLOutput(latent_dist=posterior)
+
+    @apply_forward_hook
+    def decode(self, latents: torch.Tensor, return_dict: bool = True) -> DecoderOutput | tuple:
+        """
+        Decode latents `(batch, latent_channels, frames)` into audio `(batch, audio_channels, frames * hop_length)`.
+        """
+        if latents.ndim != 3 or latents.shape[1] != self.config.latent_channels:
+            raise ValueError(
+                f"Expected latents of shape (batch, {self.config.latent_channels}, frames), got {tuple(latents.shape)}."
+            )
+        latents = latents.to(self.decoder.conv1.weight_v.dtype)
+        if self.use_slicing and latents.shape[0] > 1:
+            audio = torch.cat([self._decode(item) for item in latents.split(1)])
+        else:
+            audio = self._decode(latents)
+        if not return_dict:
+            return (audio,)
+        return DecoderOutput(sample=audio)
+
+    def forward(
+        self,
+        sample: torch.Tensor,
+        sample_posterior: bool = False,
+        return_dict: bool = True,
+        generator: torch.Generator | None = None,
+    ) -> DecoderOutput | tuple:
+        """Encode then decode `sample`, using the posterior mode unless `sample_posterior`."""
+        posterior = self.encode(sample).latent_dist
+        latents = posterior.sample(generator=generator) if sample_posterior else posterior.mode()
+        audio = self.decode(latents).sample
+        if not return_dict:
+            return (audio,)
+        return DecoderOutput(sample=audio)
+
+    def semantic_logits(self, latents: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Per-frame logits `(batch, classes, frames)` for `chord`, `pitch_classes`, `melody` and `beat`."""
+        return self.semantic_head(latents.to(self.semantic_head.chord.weight.dtype))
+
+    def semantic_loss(self, latents: torch.Tensor, targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """
+        Lead-sheet losses of the semantic head on `latents`, one per target.
+
+        Args:
+            latents (`torch.Tensor` of shape `(batch, latent_channels, frames)`): Usually the posterior sample, so
+                that the gradient shapes the encoder.
+            targets (`dict`): As built by [`FrameConditioning.semantic_targets`] for the same frames: `chord`,
+                `melody`, `beat` are `(batch, frames)` class ids with `-100` where unknown; `pitch_classes` is
+                `(batch, frames, 12)` with an optional boolean `pitch_classes_mask` `(batch, frames)`.
+
+        Returns:
+            `dict[str, torch.Tensor]` with scalar losses `chord`, `pitch_classes`, `melody`, `beat`. A target that
+            is unknown on every frame contributes a zero loss (never NaN).
+        """
+        logits = self.semantic_logits(latents)
+        frames = latents.shape[-1]
+        losses = {}
+        for name in ("chord", "melody", "beat"):
+            target = targets[name].to(latents.device).long()
+            if target.shape != (latents.shape[0], frames):
+                raise ValueError(f"Target {name!r} has shape {tuple(target.shape)}, expected {(latents.shape[0], frames)}.")
+            if (target != IGNORE_INDEX).any():
+                losses[name] = F.cross_entropy(logits[name].float(), target, ignore_index=IGNORE_INDEX)
+            else:
+                losses[name] = logits[name].sum() * 0.0
+        pitch_target = targets["pitch_classes"].to(latents.device).float().transpose(1, 2)
+        mask = targets.get("pitch_classes_mask")
+        mask = torch.ones(pitch_target.shape[0], frames, dtype=torch.bool, device=latents.device) if mask is None else mask
+        mask = mask.to(latents.device)[:, None, :].expand_as(pitch_target).float()
+        per_element = F.binary_cross_entropy_with_logits(logits["pitch_classes"].float(), pitch_target, reduction="none")
+        losses["pitch_classes"] = (per_element * mask).sum() / mask.sum().clamp_min(1.0)
+        return losses
+
+    @classmethod
+    def from_oobleck(cls, vae: nn.Module, **semantic_head_kwargs) -> "SemanticAutoencoder":
+        """
+        Convert diffusers' `AutoencoderOobleck` (e.g. the `vae/` of stable-audio-open) into a `SemanticAutoencoder`.
+
+        Encoder and decoder weights are copied exactly, so encode and decode equal the source model's; the semantic
+        head is freshly initialised (it is what fine-tuning trains). Both weight-norm parametrisations are accepted:
+        the deprecated hook (`weight_g`/`weight_v`) and `torch.nn.utils.parametrizations.weight_norm`
+        (`parametrizations.weight.original0/1`).
+        """
+        config = vae.config
+        if config.encoder_hidden_size != 2 * config.decoder_input_channels:
+            raise ValueError(
+                "AutoencoderOobleck's encoder must output 2 * decoder_input_channels channels "
+                f"(got encoder_hidden_size={config.encoder_hidden_size}, "
+                f"decoder_input_channels={config.decoder_input_channels})."
+            )
+        model = cls(
+            encoder_hidden_size=config.encoder_hidden_size,
+            decoder_channels=config.decoder_channels,
+            latent_channels=config.decoder_input_channels,
+            downsampling_ratios=list(config.downsampling_ratios),
+            channel_multiples=list(config.channel_multiples),
+            audio_channels=config.audio_channels,
+            sampling_rate=config.sampling_rate,
+            **semantic_head_kwargs,
+        )
+        state_dict = {}
+        for key, value in vae.state_dict().items():
+            key = key.replace("parametrizations.weight.original0", "weight_g")
+            key = key.replace("parametrizations.weight.original1", "weight_v")
+            state_dict[key] = value
+        missing, unexpected = model.load_state_dict(state_dict, strict=False)
+        missing = [k for k in missing if not k.startswith("semantic_head.")]
+        if missing or unexpected:
+            raise ValueError(f"Cannot convert AutoencoderOobleck: missing {missing[:5]}, unexpected {unexpected[:5]}.")
+        return model
+
+
+def latent_length(num_samples: int, hop_length: int) -> int:
+    """Latent frames that cover `num_samples` audio samples."""
+    return math.ceil(num_samples / hop_length)

@@ -1,0 +1,486 @@
+"""`S2AccompanistPipeline`: text- and structure-conditioned accompaniment generation."""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+from diffusers import DiffusionPipeline, FlowMatchEulerDiscreteScheduler
+from diffusers.pipelines.pipeline_utils import AudioPipelineOutput
+from diffusers.pipelines.stable_diffusion_3.pipeline_stable_diffusion_3 import retrieve_timesteps
+from diffusers.utils.torch_utils import randn_tensor
+from huggingface_hub import snapshot_download
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from ..loaders import S2AccompanistLoraLoaderMixin
+from ..models.autoencoder_semantic import SemanticAutoencoder
+from ..models.transformer_s2dit import GLOBAL_SEGMENT, PADDING_SEGMENT, S2DiTTransformer
+from ..music.frames import FrameConditioning
+from ..music.lead_sheet import LeadSheet
+from ..music.structure import Segment, coerce_segments
+
+
+#: Duration used when neither `audio_length_in_s`, segments nor a lead sheet give one.
+DEFAULT_AUDIO_LENGTH_IN_S = 10.0
+#: Longest caption, in tokens, the text encoder sees (per caption: the global prompt and each segment).
+MAX_CAPTION_TOKENS = 128
+# Segments may end this far past the requested duration (rounding of times written by hand).
+_SEGMENT_TOLERANCE_S = 1e-3
+
+SegmentsArg = Sequence[Segment | Mapping[str, Any]] | Sequence[Sequence[Segment | Mapping[str, Any]]] | None
+LeadSheetArg = LeadSheet | Mapping[str, Any] | str | Sequence[LeadSheet | Mapping[str, Any] | str | None] | None
+
+
+def _as_list(value: Any, batch_size: int, name: str) -> list:
+    """Broadcast one value to the batch, or check that a per-prompt list has one entry per prompt."""
+    if isinstance(value, list) and (len(value) == 0 or value[0] is None or not isinstance(value[0], (Segment, Mapping))):
+        if len(value) != batch_size:
+            raise ValueError(f"`{name}` has {len(value)} entries but there are {batch_size} prompts.")
+        return value
+    return [value] * batch_size
+
+
+def _parse_lead_sheet(value: LeadSheet | Mapping[str, Any] | str | None) -> LeadSheet | None:
+    if value is None or isinstance(value, LeadSheet):
+        return value
+    if isinstance(value, str):
+        return LeadSheet.from_chart(value)
+    return LeadSheet.from_dict(value)
+
+
+class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
+    r"""
+    Pipeline for instrumental accompaniment generation with per-section captions and optional lead sheets.
+
+    Args:
+        vae ([`SemanticAutoencoder`]): Waveform autoencoder; its latents are what the transformer denoises.
+        text_encoder ([`~transformers.PreTrainedModel`]): Any transformers text encoder; its last hidden states are
+            the caption tokens.
+        tokenizer ([`~transformers.PreTrainedTokenizerBase`]): The text encoder's tokenizer.
+        transformer ([`S2DiTTransformer`]): The flow-matching transformer.
+        scheduler ([`~diffusers.FlowMatchEulerDiscreteScheduler`]): The sampler.
+    """
+
+    model_cpu_offload_seq = "text_encoder->transformer->vae"
+    _callback_tensor_inputs = ["latents", "encoder_hidden_states"]
+
+    def __init__(
+        self,
+        vae: SemanticAutoencoder,
+        text_encoder: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        transformer: S2DiTTransformer,
+        scheduler: FlowMatchEulerDiscreteScheduler,
+    ):
+        super().__init__()
+        self.register_modules(
+            vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, transformer=transformer, scheduler=scheduler
+        )
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs) -> "S2AccompanistPipeline":
+        """
+        Load a pipeline from a local folder or a Hub repository id.
+
+        diffusers' own resolution of Hub ids refuses component classes that live outside diffusers, so a repo id is
+        first resolved to a local snapshot with `huggingface_hub.snapshot_download` (which honours `HF_HUB_OFFLINE`,
+        `cache_dir`, `revision`, `token` and `local_files_only`), then loaded as a folder.
+        """
+        path = str(pretrained_model_name_or_path)
+        if not os.path.isdir(path):
+            download_kwargs = {
+                key: kwargs.pop(key)
+                for key in ("cache_dir", "revision", "token", "local_files_only", "force_download", "proxies")
+                if key in kwargs
+            }
+            path = snapshot_download(path, **download_kwargs)
+        return super().from_pretrained(path, **kwargs)
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def sampling_rate(self) -> int:
+        return self.vae.config.sampling_rate
+
+    @property
+    def max_audio_length_in_s(self) -> float:
+        return self.transformer.config.max_frames / self.vae.frame_rate
+
+    @property
+    def guidance_scale(self) -> float:
+        return self._guidance_scale
+
+    @property
+    def do_classifier_free_guidance(self) -> bool:
+        return self._guidance_scale > 1.0
+
+    @property
+    def num_timesteps(self) -> int:
+        return self._num_timesteps
+
+    @property
+    def interrupt(self) -> bool:
+        return self._interrupt
+
+    # ------------------------------------------------------------------ text
+
+    @torch.no_grad()
+    def encode_texts(self, texts: list[str], device: torch.device | None = None) -> list[torch.Tensor]:
+        """
+        Encode captions into token states, one `(tokens, text_embed_dim)` tensor per text with padding removed.
+
+        Training scripts call this too, so that prompts are formatted identically at training and inference.
+        """
+        device = device or self._execution_device
+        if not texts:
+            return []
+        inputs = self.tokenizer(
+            texts, padding=True, truncation=True, max_length=MAX_CAPTION_TOKENS, return_tensors="pt"
+        ).to(device)
+        states = self.text_encoder(input_ids=inputs.input_ids, attention_mask=inputs.attention_mask)[0]
+        return [state[mask.bool()] for state, mask in zip(states, inputs.attention_mask)]
+
+    def encode_prompt(
+        self,
+        prompt: list[str] | None,
+        segments: list[list[Segment] | None],
+        device: torch.device,
+        prompt_embeds: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """
+        Build the caption tokens of each sample: the global prompt's tokens (segment id 0) followed by each
+        segment's caption tokens (segment id k), padded with id -1.
+
+        Returns:
+            `(encoder_hidden_states, encoder_segment_ids)` of shapes `(batch, tokens, dim)` and `(batch, tokens)`.
+        """
+        global_states = list(prompt_embeds) if prompt_embeds is not None else self.encode_texts(prompt, device)
+        captions = [(b, k, s.caption) for b, segs in enumerate(segments) for k, s in enumerate(segs or [], 1) if s.caption]
+        caption_states = self.encode_texts([c[2] for c in captions], device)
+        per_sample: list[list[tuple[torch.Tensor, int]]] = [[(state, GLOBAL_SEGMENT)] for state in global_states]
+        for (b, k, _), state in zip(captions, caption_states):
+            per_sample[b].append((state, k))
+
+        length = max(sum(s.shape[0] for s, _ in parts) for parts in per_sample)
+        dim = global_states[0].shape[-1]
+        states = torch.zeros(len(per_sample), length, dim, device=device, dtype=global_states[0].dtype)
+        ids = torch.full((len(per_sample), length), PADDING_SEGMENT, device=device, dtype=torch.long)
+        for b, parts in enumerate(per_sample):
+            cursor = 0
+            for state, segment_id in parts:
+                states[b, cursor : cursor + state.shape[0]] = state
+                ids[b, cursor : cursor + state.shape[0]] = segment_id
+                cursor += state.shape[0]
+        return states, ids
+
+    # ------------------------------------------------------------------ inputs
+
+    def check_inputs(
+        self,
+        prompt: str | list[str] | None,
+        negative_prompt: str | list[str] | None,
+        audio_length_in_s: float,
+        segments: list[list[Segment] | None],
+        num_inference_steps: int,
+        guidance_scale: float,
+        num_waveforms_per_prompt: int,
+        latents: torch.Tensor | None,
+        batch_size: int,
+        prompt_embeds: torch.Tensor | None,
+        output_type: str,
+        callback_on_step_end_tensor_inputs: list[str] | None,
+    ) -> None:
+        """Raise a `ValueError` naming the first bad argument."""
+        if prompt is not None and prompt_embeds is not None:
+            raise ValueError("Pass either `prompt` or `prompt_embeds`, not both.")
+        if prompt is not None and not (
+            isinstance(prompt, str) or (isinstance(prompt, list) and prompt and all(isinstance(p, str) for p in prompt))
+        ):
+            raise ValueError(f"`prompt` must be a string or a non-empty list of strings, got {type(prompt).__name__}.")
+        if prompt_embeds is not None:
+            if prompt_embeds.ndim != 3 or prompt_embeds.shape[-1] != self.transformer.config.text_embed_dim:
+                raise ValueError(
+                    f"`prompt_embeds` must have shape (batch, tokens, {self.transformer.config.text_embed_dim}), "
+                    f"got {tuple(prompt_embeds.shape)}."
+                )
+            if not torch.isfinite(prompt_embeds).all():
+                raise ValueError("`prompt_embeds` contains NaN or infinite values.")
+        if negative_prompt is not None:
+            if not isinstance(negative_prompt, (str, list)):
+                raise ValueError("`negative_prompt` must be a string or a list of strings.")
+            batch = 1 if isinstance(prompt, str) or prompt is None else len(prompt)
+            if prompt_embeds is not None:
+                batch = prompt_embeds.shape[0]
+            if isinstance(negative_prompt, list) and len(negative_prompt) != batch:
+                raise ValueError(
+                    f"`negative_prompt` has {len(negative_prompt)} entries but `prompt` has {batch}: they must match."
+                )
+        if not isinstance(audio_length_in_s, (int, float)) or isinstance(audio_length_in_s, bool):
+            raise ValueError(f"`audio_length_in_s` must be a number of seconds, got {audio_length_in_s!r}.")
+        if not math.isfinite(audio_length_in_s) or audio_length_in_s <= 0:
+            raise ValueError(f"`audio_length_in_s` must be a positive finite number, got {audio_length_in_s}.")
+        if audio_length_in_s > self.max_audio_length_in_s + 1e-6:
+            raise ValueError(
+                f"`audio_length_in_s`={audio_length_in_s:g} exceeds this model's maximum of "
+                f"{self.max_audio_length_in_s:.2f} s."
+            )
+        for segs in segments:
+            for segment in segs or []:
+                if segment.end > audio_length_in_s + _SEGMENT_TOLERANCE_S:
+                    raise ValueError(
+                        f"`segments`: segment [{segment.start:g}, {segment.end:g}) ends after the audio "
+                        f"({audio_length_in_s:g} s)."
+                    )
+        if not isinstance(num_inference_steps, int) or num_inference_steps < 1:
+            raise ValueError(f"`num_inference_steps` must be a positive integer, got {num_inference_steps!r}.")
+        if not isinstance(guidance_scale, (int, float)) or not math.isfinite(guidance_scale) or guidance_scale < 0:
+            raise ValueError(f"`guidance_scale` must be a finite number >= 0, got {guidance_scale!r}.")
+        if not isinstance(num_waveforms_per_prompt, int) or num_waveforms_per_prompt < 1:
+            raise ValueError(f"`num_waveforms_per_prompt` must be a positive integer, got {num_waveforms_per_prompt!r}.")
+        if latents is not None:
+            latent_shape = self.latent_shape(batch_size * num_waveforms_per_prompt, audio_length_in_s)
+            if tuple(latents.shape) != latent_shape:
+                raise ValueError(f"`latents` must have shape {latent_shape}, got {tuple(latents.shape)}.")
+            if not torch.isfinite(latents).all():
+                raise ValueError("`latents` contains NaN or infinite values.")
+        if output_type not in ("np", "pt", "latent"):
+            raise ValueError(f"`output_type` must be 'np', 'pt' or 'latent', got {output_type!r}.")
+        if callback_on_step_end_tensor_inputs is not None and not set(callback_on_step_end_tensor_inputs) <= set(
+            self._callback_tensor_inputs
+        ):
+            raise ValueError(
+                f"`callback_on_step_end_tensor_inputs` must be a subset of {self._callback_tensor_inputs}, "
+                f"got {callback_on_step_end_tensor_inputs}."
+            )
+
+    def latent_shape(self, batch_size: int, audio_length_in_s: float) -> tuple[int, int, int]:
+        """Shape of the latents for `batch_size` clips of `audio_length_in_s` seconds (derived, never a fixed max)."""
+        frames = math.ceil(audio_length_in_s * self.vae.frame_rate - 1e-6)
+        return (batch_size, self.transformer.config.in_channels, frames)
+
+    def _resolve_structure(
+        self, segments: SegmentsArg, lead_sheet: LeadSheetArg, batch_size: int
+    ) -> tuple[list[list[Segment] | None], list[LeadSheet | None]]:
+        try:
+            segment_lists = [coerce_segments(s) for s in _as_list(segments, batch_size, "segments")] if segments else [None] * batch_size
+        except ValueError as error:
+            raise ValueError(f"`segments`: {error}") from None
+        try:
+            if isinstance(lead_sheet, list):
+                if len(lead_sheet) != batch_size:
+                    raise ValueError(f"{len(lead_sheet)} lead sheets given for {batch_size} prompts")
+                sheets = [_parse_lead_sheet(s) for s in lead_sheet]
+            else:
+                sheets = [_parse_lead_sheet(lead_sheet)] * batch_size
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"`lead_sheet`: {error}") from None
+        return segment_lists, sheets
+
+    @staticmethod
+    def _default_duration(segments: list[list[Segment] | None], sheets: list[LeadSheet | None]) -> float:
+        ends = [s.end for segs in segments for s in segs or []]
+        if ends:
+            return max(ends)
+        lengths = [sheet.duration for sheet in sheets if sheet is not None and sheet.duration > 0]
+        return max(lengths) if lengths else DEFAULT_AUDIO_LENGTH_IN_S
+
+    def prepare_latents(
+        self,
+        shape: tuple[int, int, int],
+        device: torch.device,
+        generator: torch.Generator | list[torch.Generator] | None,
+        latents: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        # Latents stay in float32 whatever the transformer's dtype: the Euler updates accumulate small differences.
+        if latents is None:
+            return randn_tensor(shape, generator=generator, device=device, dtype=torch.float32)
+        return latents.to(device=device, dtype=torch.float32)
+
+    # ------------------------------------------------------------------ call
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        prompt: str | list[str] | None = None,
+        segments: SegmentsArg = None,
+        lead_sheet: LeadSheetArg = None,
+        audio_length_in_s: float | None = None,
+        num_inference_steps: int = 50,
+        guidance_scale: float = 4.0,
+        lead_sheet_guidance_scale: float = 1.0,
+        negative_prompt: str | list[str] | None = None,
+        num_waveforms_per_prompt: int = 1,
+        generator: torch.Generator | list[torch.Generator] | None = None,
+        latents: torch.Tensor | None = None,
+        prompt_embeds: torch.Tensor | None = None,
+        output_type: str = "np",
+        return_dict: bool = True,
+        attention_kwargs: dict[str, Any] | None = None,
+        callback_on_step_end: Callable[[DiffusionPipeline, int, torch.Tensor, dict], dict] | None = None,
+        callback_on_step_end_tensor_inputs: list[str] = ["latents"],
+    ) -> AudioPipelineOutput | tuple:
+        r"""
+        Generate accompaniment.
+
+        Args:
+            prompt (`str` or `list[str]`, *optional*): Global description(s), seen by every frame.
+            segments (`list[Segment | dict]` or one such list per prompt, *optional*): Sections with start and end in
+                seconds, a label (intro, verse, pre-chorus, chorus, bridge, solo, outro, other) and a caption that
+                only that section's frames attend to.
+            lead_sheet (`LeadSheet`, `dict`, chord chart `str`, or one per prompt, *optional*): Tempo, meter, chords
+                and melody. `"C | Am | F | G"` is a chart at 120 BPM; use `LeadSheet.from_chart(..., bpm=...)` for
+                another tempo.
+            audio_length_in_s (`float`, *optional*): Duration. Defaults to the end of the last segment, else the
+                lead sheet's length, else 10 s.
+            num_inference_steps (`int`, defaults to 50): Euler steps.
+            guidance_scale (`float`, defaults to 4.0): Classifier-free guidance on the text (captions and
+                structure); 1 disables it.
+            lead_sheet_guidance_scale (`float`, defaults to 1.0): Extra guidance towards the lead sheet (a third
+                model evaluation per step when not 1).
+            negative_prompt (`str` or `list[str]`, *optional*): Replaces the learned null caption in guidance.
+            num_waveforms_per_prompt (`int`, defaults to 1): Samples per prompt.
+            generator (`torch.Generator`, *optional*): For deterministic sampling.
+            latents (`torch.Tensor`, *optional*): Initial noise `(batch * num_waveforms_per_prompt,
+                latent_channels, frames)`.
+            prompt_embeds (`torch.Tensor`, *optional*): Precomputed global caption token states
+                `(batch, tokens, text_embed_dim)`, instead of `prompt`.
+            output_type (`str`, defaults to `"np"`): `"np"`, `"pt"` or `"latent"`.
+            return_dict (`bool`, defaults to `True`): Return an [`AudioPipelineOutput`] instead of a tuple.
+            attention_kwargs (`dict`, *optional*): Passed to the transformer; `{"scale": s}` scales LoRA.
+            callback_on_step_end (`Callable`, *optional*): Called as `callback(pipe, step, timestep, kwargs)` after
+                every step with the tensors named in `callback_on_step_end_tensor_inputs`; may return replacements.
+
+        Returns:
+            [`AudioPipelineOutput`] with `audios` of shape `(batch, audio_channels, samples)`, float32, at
+            `pipe.vae.config.sampling_rate`.
+        """
+        # 1. Batch, structure and duration.
+        if prompt is None and prompt_embeds is None:
+            prompt = ""
+        if prompt_embeds is not None:
+            batch_size = prompt_embeds.shape[0]
+        else:
+            batch_size = 1 if isinstance(prompt, str) else len(prompt) if isinstance(prompt, list) else 1
+        segment_lists, sheets = self._resolve_structure(segments, lead_sheet, batch_size)
+        if audio_length_in_s is None:
+            audio_length_in_s = self._default_duration(segment_lists, sheets)
+        self.check_inputs(
+            prompt,
+            negative_prompt,
+            audio_length_in_s,
+            segment_lists,
+            num_inference_steps,
+            guidance_scale,
+            num_waveforms_per_prompt,
+            latents,
+            batch_size,
+            prompt_embeds,
+            output_type,
+            callback_on_step_end_tensor_inputs,
+        )
+        latent_shape = self.latent_shape(batch_size * num_waveforms_per_prompt, audio_length_in_s)
+        total, frames = latent_shape[0], latent_shape[2]
+        self._guidance_scale = guidance_scale
+        self._interrupt = False
+        device = self._execution_device
+        prompts = [prompt] * batch_size if isinstance(prompt, str) else prompt
+
+        # 2. Conditioning: caption tokens and per-frame structure / lead sheet.
+        encoder_states, encoder_ids = self.encode_prompt(prompts, segment_lists, device, prompt_embeds)
+        conditioning = FrameConditioning.stack(
+            [FrameConditioning.build(frames, self.vae.frame_rate, segs, sheet) for segs, sheet in zip(segment_lists, sheets)]
+        ).to(device)
+        has_lead_sheet = any(sheet is not None for sheet in sheets)
+
+        # Branches of guidance, stacked along the batch: [unconditional, (text only,) full].
+        branches: list[tuple[bool, bool]] = [(False, False)]  # (drop_text, drop_lead_sheet)
+        use_lead_sheet_guidance = self.do_classifier_free_guidance and has_lead_sheet and lead_sheet_guidance_scale != 1.0
+        if self.do_classifier_free_guidance:
+            branches = [(True, use_lead_sheet_guidance)] + ([(False, True)] if use_lead_sheet_guidance else []) + branches
+        states_per_branch, ids_per_branch = [encoder_states] * len(branches), [encoder_ids] * len(branches)
+        if self.do_classifier_free_guidance and negative_prompt is not None:
+            negatives = [negative_prompt] * batch_size if isinstance(negative_prompt, str) else negative_prompt
+            negative_states, negative_ids = self.encode_prompt(negatives, [None] * batch_size, device)
+            states_per_branch[0], ids_per_branch[0] = negative_states, negative_ids
+            branches[0] = (False, branches[0][1])
+            # The negative prompt is a global caption: no section structure in that branch.
+        encoder_hidden_states, encoder_segment_ids = _pad_and_cat(states_per_branch, ids_per_branch)
+        n = num_waveforms_per_prompt
+        encoder_hidden_states = encoder_hidden_states.repeat_interleave(n, dim=0)
+        encoder_segment_ids = encoder_segment_ids.repeat_interleave(n, dim=0)
+        frame_kwargs = FrameConditioning.cat([conditioning] * len(branches)).repeat_interleave(n).transformer_kwargs()
+        if self.do_classifier_free_guidance and negative_prompt is not None:
+            for key in ("section_ids", "section_position", "frame_segment_ids"):
+                frame_kwargs[key][: total] = 0
+        drop_text = torch.tensor([d for d, _ in branches], device=device).repeat_interleave(total)
+        drop_lead_sheet = torch.tensor([d for _, d in branches], device=device).repeat_interleave(total)
+
+        # 3. Noise and timesteps.
+        latents = self.prepare_latents(latent_shape, device, generator, latents)
+        sigmas = np.linspace(1.0, 1.0 / num_inference_steps, num_inference_steps)
+        timesteps, num_inference_steps = retrieve_timesteps(self.scheduler, num_inference_steps, device, sigmas=sigmas)
+        self._num_timesteps = len(timesteps)
+
+        # 4. Denoising loop.
+        with self.progress_bar(total=num_inference_steps) as progress_bar:
+            for i, t in enumerate(timesteps):
+                if self.interrupt:
+                    continue
+                model_input = latents.repeat(len(branches), 1, 1)
+                velocity = self.transformer(
+                    model_input,
+                    t.expand(model_input.shape[0]),
+                    encoder_hidden_states=encoder_hidden_states,
+                    encoder_segment_ids=encoder_segment_ids,
+                    drop_text=drop_text,
+                    drop_lead_sheet=drop_lead_sheet,
+                    attention_kwargs=attention_kwargs,
+                    **frame_kwargs,
+                ).sample.float()
+                velocity = self._guide(velocity.chunk(len(branches)), guidance_scale, lead_sheet_guidance_scale)
+                latents = self.scheduler.step(velocity, t, latents, return_dict=False)[0]
+
+                if callback_on_step_end is not None:
+                    callback_kwargs = {"latents": latents, "encoder_hidden_states": encoder_hidden_states}
+                    callback_kwargs = {k: callback_kwargs[k] for k in callback_on_step_end_tensor_inputs}
+                    outputs = callback_on_step_end(self, i, t, callback_kwargs)
+                    latents = outputs.pop("latents", latents)
+                    encoder_hidden_states = outputs.pop("encoder_hidden_states", encoder_hidden_states)
+                progress_bar.update()
+
+        # 5. Decode.
+        if output_type == "latent":
+            audio = latents
+        else:
+            audio = self.vae.decode(latents / self.vae.config.scaling_factor).sample.float()
+            audio = audio[..., : int(round(audio_length_in_s * self.sampling_rate))]
+            if output_type == "np":
+                audio = audio.cpu().numpy()
+        self.maybe_free_model_hooks()
+        if not return_dict:
+            return (audio,)
+        return AudioPipelineOutput(audios=audio)
+
+    def _guide(self, velocities: tuple[torch.Tensor, ...], text_scale: float, lead_sheet_scale: float) -> torch.Tensor:
+        if len(velocities) == 1:
+            return velocities[0]
+        if len(velocities) == 2:
+            unconditional, conditional = velocities
+            return unconditional + text_scale * (conditional - unconditional)
+        unconditional, text_only, full = velocities
+        return unconditional + text_scale * (text_only - unconditional) + lead_sheet_scale * (full - text_only)
+
+
+def _pad_and_cat(states: list[torch.Tensor], ids: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Concatenate caption token batches of different lengths along the batch, padding with id -1."""
+    length = max(s.shape[1] for s in states)
+    padded_states, padded_ids = [], []
+    for s, i in zip(states, ids):
+        extra = length - s.shape[1]
+        padded_states.append(torch.nn.functional.pad(s, (0, 0, 0, extra)))
+        padded_ids.append(torch.nn.functional.pad(i, (0, extra), value=PADDING_SEGMENT))
+    return torch.cat(padded_states), torch.cat(padded_ids)
+

