@@ -1,0 +1,115 @@
+import json
+
+import pytest
+import torch
+
+from diffusers_s2acc import LeadSheet, Segment
+from diffusers_s2acc.music import FrameConditioning, coerce_segments, parse_chord
+from diffusers_s2acc.music.chords import NUM_CHORD_CLASSES, chord_to_index, index_to_chord_name
+from diffusers_s2acc.music.frames import BEAT_DOWNBEAT, BEAT_ON, MELODY_REST
+
+
+@pytest.mark.parametrize(
+    "symbol, root, quality, pcs",
+    [
+        ("C", 0, "maj", {0, 4, 7}),
+        ("Am", 9, "min", {9, 0, 4}),
+        ("Bbmaj7", 10, "maj7", {10, 2, 5, 9}),
+        ("F#m7b5", 6, "hdim7", {6, 9, 0, 4}),
+        ("G7", 7, "7", {7, 11, 2, 5}),
+        ("C/E", 0, "maj", {0, 4, 7}),
+        ("D9", 2, "7", {2, 6, 9, 0, 4}),
+        ("Ebsus4", 3, "sus4", {3, 8, 10}),
+        ("Cm7b5", 0, "hdim7", {0, 3, 6, 10}),
+        ("C7#9", 0, "7", {0, 4, 7, 10, 3}),
+    ],
+)
+def test_parse_chord(symbol, root, quality, pcs):
+    chord = parse_chord(symbol)
+    assert (chord.root, chord.quality, set(chord.pitch_classes)) == (root, quality, pcs)
+
+
+def test_chord_index_round_trip_covers_vocabulary():
+    names = {index_to_chord_name(i) for i in range(NUM_CHORD_CLASSES)}
+    assert len(names) == NUM_CHORD_CLASSES
+    assert chord_to_index("N.C.") == 0
+    assert index_to_chord_name(chord_to_index("Bbm7")) == "Bb:min7"
+
+
+@pytest.mark.parametrize("symbol", ["H", "Cxyz", "Am|", "7", 5])
+def test_unparseable_chord_names_the_symbol(symbol):
+    with pytest.raises(ValueError, match="(?i)chord symbol"):
+        parse_chord(symbol)
+
+
+def test_chart_times_follow_tempo_and_meter():
+    sheet = LeadSheet.from_chart("C | Am | F G | %", bpm=120, meter="4/4")
+    spans = [(c.symbol, c.start, c.end) for c in sheet.chords]
+    assert spans == [
+        ("C", 0.0, 2.0), ("Am", 2.0, 4.0), ("F", 4.0, 5.0), ("G", 5.0, 6.0), ("F", 6.0, 7.0), ("G", 7.0, 8.0)
+    ]
+    waltz = LeadSheet.from_chart("C - | Dm", bpm=90, meter="3/4")
+    assert waltz.chords[0].end == pytest.approx(2.0) and waltz.duration == pytest.approx(4.0)
+
+
+@pytest.mark.parametrize(
+    "chart, kwargs, message",
+    [
+        ("C | Hm", {}, "Hm"),
+        ("", {}, "empty"),
+        ("C | | G", {}, "bar 2"),
+        ("C", {"bpm": 10}, "tempo"),
+        ("C", {"bpm": float("nan")}, "tempo"),
+        ("C", {"meter": "4-4"}, "Meter"),
+        ("% | C", {}, "repeat"),
+    ],
+)
+def test_bad_charts_raise_clear_errors(chart, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        LeadSheet.from_chart(chart, **kwargs)
+
+
+def test_lead_sheet_dict_and_json_round_trip(tmp_path):
+    sheet = LeadSheet.from_dict(
+        {"bpm": 96, "meter": "3/4", "bars": ["C", "G7"], "melody": [{"start": 0, "end": 0.5, "pitch": 60}]}
+    )
+    path = tmp_path / "sheet.json"
+    path.write_text(json.dumps(sheet.to_dict()))
+    assert LeadSheet.from_json(path).to_dict() == sheet.to_dict()
+    with pytest.raises(ValueError, match="Unknown lead-sheet field"):
+        LeadSheet.from_dict({"tempo": 100, "chrods": []})
+    with pytest.raises(ValueError, match="pitch"):
+        LeadSheet.from_dict({"melody": [{"start": 0, "end": 1, "pitch": 200}]})
+
+
+def test_segments_validate_and_refuse_overlap():
+    assert Segment.from_dict({"start": 0, "end": 2, "label": "Refrain", "text": "x"}).label == "chorus"
+    with pytest.raises(ValueError, match="Unknown section label 'drop'"):
+        Segment(0, 1, "drop")
+    with pytest.raises(ValueError, match="end"):
+        Segment(2, 1, "verse")
+    with pytest.raises(ValueError, match="finite"):
+        Segment(0, float("inf"), "verse")
+    with pytest.raises(ValueError, match="overlap"):
+        coerce_segments([{"start": 0, "end": 2}, {"start": 1.5, "end": 3}])
+
+
+def test_frame_conditioning_rasterises_sections_chords_beats_melody():
+    sheet = LeadSheet.from_dict(
+        {"tempo": 120, "chart": "C | G", "melody": [{"start": 0.0, "end": 1.0, "pitch": 64}]}
+    )
+    segments = coerce_segments([Segment(0, 2, "verse"), Segment(2, 4, "chorus")])
+    cond = FrameConditioning.build(40, 10.0, segments, sheet)  # 10 frames per second
+    assert cond.section_ids[:20].unique().tolist() == [2] and cond.section_ids[20:].unique().tolist() == [4]
+    assert cond.segment_ids[19] == 1 and cond.segment_ids[20] == 2
+    assert cond.section_position[0] == 0 and cond.section_position[19] == 1
+    assert cond.chord_ids[0] == chord_to_index("C") + 1 and cond.chord_ids[25] == chord_to_index("G") + 1
+    assert cond.pitch_classes[0].nonzero().flatten().tolist() == [0, 4, 7]
+    assert cond.melody_ids[5] == 2 + 64 and cond.melody_ids[15] == MELODY_REST
+    beats = (cond.beat_ids >= BEAT_ON).nonzero().flatten().tolist()
+    assert beats == [0, 5, 10, 15, 20, 25, 30, 35]  # 120 BPM = a beat every 0.5 s
+    assert cond.beat_ids[0] == BEAT_DOWNBEAT and cond.beat_ids[20] == BEAT_DOWNBEAT and cond.beat_ids[5] == BEAT_ON
+    targets = cond.semantic_targets()
+    assert targets["chord"][0] == chord_to_index("C")
+    empty = FrameConditioning.build(40, 10.0).semantic_targets()
+    assert (empty["chord"] == -100).all() and (empty["beat"] == -100).all()
