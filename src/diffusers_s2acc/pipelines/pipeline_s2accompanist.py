@@ -279,13 +279,12 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
             raise ValueError(f"`lead_sheet`: {error}") from None
         return segment_lists, sheets
 
-    @staticmethod
-    def _default_duration(segments: list[list[Segment] | None], sheets: list[LeadSheet | None]) -> float:
+    def _default_duration(self, segments: list[list[Segment] | None], sheets: list[LeadSheet | None]) -> float:
         ends = [s.end for segs in segments for s in segs or []]
         if ends:
             return max(ends)
         lengths = [sheet.duration for sheet in sheets if sheet is not None and sheet.duration > 0]
-        return max(lengths) if lengths else DEFAULT_AUDIO_LENGTH_IN_S
+        return max(lengths) if lengths else min(DEFAULT_AUDIO_LENGTH_IN_S, self.max_audio_length_in_s)
 
     def prepare_latents(
         self,
@@ -334,7 +333,7 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
                 and melody. `"C | Am | F | G"` is a chart at 120 BPM; use `LeadSheet.from_chart(..., bpm=...)` for
                 another tempo.
             audio_length_in_s (`float`, *optional*): Duration. Defaults to the end of the last segment, else the
-                lead sheet's length, else 10 s.
+                lead sheet's length, else 10 s (or the model's maximum if shorter).
             num_inference_steps (`int`, defaults to 50): Euler steps.
             guidance_scale (`float`, defaults to 4.0): Classifier-free guidance on the text (captions and
                 structure); 1 disables it.

@@ -1,0 +1,157 @@
+"""The `s2acc` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from .presets import PRESETS
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one clear line on stderr and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+class UsageError(Exception):
+    """A problem with the user's arguments or files: reported as one line, exit code 2."""
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="s2acc", description="S2Accompanist: structure-aware accompaniment generation.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    gen = commands.add_parser("generate", help="generate accompaniment audio")
+    gen.add_argument(
+        "--pipeline",
+        required=True,
+        help=f"pipeline folder or Hub repo id (resolved from the local cache when offline), or a preset "
+        f"({', '.join(PRESETS)}) for an untrained, randomly initialised pipeline",
+    )
+    gen.add_argument("--prompt", default="", help="global description every section sees")
+    gen.add_argument("--negative-prompt", default=None)
+    gen.add_argument("--segments", type=Path, help="JSON file: a list of {start, end, label, caption}")
+    gen.add_argument("--lead-sheet", help='one-line chord chart, e.g. "C | Am | F | G", or a lead-sheet JSON file')
+    gen.add_argument("--bpm", type=float, default=120.0, help="tempo of --lead-sheet chart (default 120)")
+    gen.add_argument("--meter", default="4/4", help="meter of --lead-sheet chart (default 4/4)")
+    gen.add_argument("--duration", type=float, help="seconds (default: end of the last segment, else the chart)")
+    gen.add_argument("--steps", type=int, default=50)
+    gen.add_argument("--guidance", type=float, default=4.0)
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    gen.add_argument("--out", type=Path, required=True, help="output .wav (or .flac) path")
+    gen.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    return parser
+
+
+def _load_segments(path: Path | None) -> list | None:
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"--segments: no such file {path}") from None
+    except json.JSONDecodeError as error:
+        raise UsageError(f"--segments: {path} is not valid JSON ({error.msg}, line {error.lineno})") from None
+    if isinstance(data, dict) and "segments" in data:
+        data = data["segments"]
+    if not isinstance(data, list):
+        raise UsageError(f"--segments: {path} must hold a list of segments")
+    return data
+
+
+def _load_lead_sheet(chart: str | None, bpm: float, meter: str):
+    from .music.lead_sheet import LeadSheet
+
+    if chart is None:
+        return None
+    try:
+        if chart.endswith(".json") or os.path.isfile(chart):
+            return LeadSheet.from_json(chart)
+        return LeadSheet.from_chart(chart, bpm=bpm, meter=meter)
+    except (ValueError, OSError, json.JSONDecodeError) as error:
+        raise UsageError(f"--lead-sheet: {error}") from None
+
+
+def _load_pipeline(name: str, device: str):
+    import torch
+    from diffusers.utils import logging as diffusers_logging
+
+    diffusers_logging.disable_progress_bar()  # loading bars; the generation bar stays
+
+    from .pipelines.pipeline_s2accompanist import S2AccompanistPipeline
+    from .presets import build_pipeline
+
+    if name in PRESETS and not os.path.isdir(name):
+        print(f"s2acc: warning: preset {name!r} has UNTRAINED random weights; its audio is noise.", file=sys.stderr)
+        pipe = build_pipeline(name)
+    else:
+        try:
+            pipe = S2AccompanistPipeline.from_pretrained(name)
+        except Exception as error:  # any loading failure is the user's path/repo: say which and why, in one line
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise UsageError(f"--pipeline: cannot load {name!r}: {first_line}") from None
+    return pipe.to(torch.device(device))
+
+
+def _write_audio(path: Path, audio, sampling_rate: int) -> None:
+    import soundfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Write next to the target, then rename: an interrupted run never leaves a truncated file under the real name.
+    partial = path.with_name(f".{path.name}.partial")
+    soundfile.write(partial, audio.T, sampling_rate, subtype="FLOAT", format=path.suffix.lstrip(".").upper())
+    os.replace(partial, path)
+
+
+def generate(args: argparse.Namespace) -> int:
+    import torch
+
+    if args.out.suffix.lower() not in (".wav", ".flac"):
+        raise UsageError(f"--out: unsupported extension {args.out.suffix!r}; use .wav or .flac")
+    if args.out.exists() and not args.overwrite:
+        raise UsageError(f"--out: {args.out} exists; pass --overwrite to replace it")
+    if args.duration is not None and not (math.isfinite(args.duration) and args.duration > 0):
+        raise UsageError(f"--duration must be a positive number of seconds, got {args.duration}")
+    segments = _load_segments(args.segments)
+    lead_sheet = _load_lead_sheet(args.lead_sheet, args.bpm, args.meter)
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    pipe = _load_pipeline(args.pipeline, device)
+    try:
+        audio = pipe(
+            prompt=args.prompt,
+            segments=segments,
+            lead_sheet=lead_sheet,
+            audio_length_in_s=args.duration,
+            num_inference_steps=args.steps,
+            guidance_scale=args.guidance,
+            negative_prompt=args.negative_prompt,
+            generator=torch.Generator(device=device).manual_seed(args.seed),
+        ).audios[0]
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    sampling_rate = pipe.vae.config.sampling_rate
+    _write_audio(args.out, audio, sampling_rate)
+    seconds = audio.shape[-1] / sampling_rate
+    print(f"Wrote {seconds:.2f} s of audio ({audio.shape[0]} ch, {sampling_rate} Hz) to {args.out.resolve()}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return {"generate": generate}[args.command](args)
+    except UsageError as error:
+        print(f"s2acc {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

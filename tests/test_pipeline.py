@@ -1,0 +1,156 @@
+import math
+import os
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from diffusers_s2acc import LeadSheet, S2AccompanistPipeline
+from conftest import SEGMENTS, generate
+
+
+def test_output_is_float32_batch_channels_samples(tiny_pipe):
+    audio = generate(tiny_pipe, audio_length_in_s=0.7)
+    assert isinstance(audio, np.ndarray) and audio.dtype == np.float32
+    assert audio.shape == (1, 1, round(0.7 * tiny_pipe.vae.config.sampling_rate))
+    assert np.isfinite(audio).all()
+
+
+def test_duration_defaults_to_last_segment_end(tiny_pipe):
+    audio = generate(tiny_pipe, segments=SEGMENTS, output_type="pt")
+    assert isinstance(audio, torch.Tensor) and audio.shape == (1, 1, 16000)
+    sheet = LeadSheet.from_chart("C | G", bpm=240)  # two bars of 1 s
+    assert generate(tiny_pipe, lead_sheet=sheet).shape[-1] == 32000
+
+
+def test_latent_length_is_derived_from_duration(tiny_pipe):
+    latents = generate(tiny_pipe, audio_length_in_s=0.5, output_type="latent")
+    assert latents.shape == (1, 8, math.ceil(0.5 * tiny_pipe.vae.frame_rate))
+
+
+def test_batch_and_num_waveforms_per_prompt_stay_paired(tiny_pipe):
+    kwargs = dict(prompt=["jazz trio", "metal"], segments=[SEGMENTS, None], lead_sheet=["C | F", None])
+    audio = generate(tiny_pipe, num_waveforms_per_prompt=2, **kwargs)
+    assert audio.shape == (4, 1, 16000)
+    # Sample 2k+j belongs to prompt k: generating prompt 1 alone with the same per-sample noise gives the same audio.
+    latents = torch.randn(4, 8, 125, generator=torch.Generator().manual_seed(3))
+    both = tiny_pipe(**kwargs, num_waveforms_per_prompt=2, latents=latents, num_inference_steps=2).audios
+    alone = tiny_pipe(prompt="metal", num_waveforms_per_prompt=2, latents=latents[2:], num_inference_steps=2,
+                      audio_length_in_s=1.0).audios
+    np.testing.assert_allclose(both[2:], alone, atol=1e-5)
+
+
+def test_determinism_under_generator(tiny_pipe):
+    a = generate(tiny_pipe, seed=1, segments=SEGMENTS, lead_sheet="C | Am")
+    b = generate(tiny_pipe, seed=1, segments=SEGMENTS, lead_sheet="C | Am")
+    c = generate(tiny_pipe, seed=2, segments=SEGMENTS, lead_sheet="C | Am")
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_save_and_load_reproduce_audio_exactly(tiny_pipe, tmp_path):
+    reference = generate(tiny_pipe, segments=SEGMENTS, lead_sheet="C | Am")
+    tiny_pipe.save_pretrained(tmp_path)
+    loaded = S2AccompanistPipeline.from_pretrained(tmp_path)
+    loaded.set_progress_bar_config(disable=True)
+    assert np.array_equal(generate(loaded, segments=SEGMENTS, lead_sheet="C | Am"), reference)
+
+
+def _prepare_hub_cache(pipe, cache, repo_id="s2acc-org/tiny-accompanist", commit="0" * 40):
+    """Lay out a Hugging Face cache exactly as `huggingface_hub` writes it, with no network involved."""
+    repo = cache / ("models--" + repo_id.replace("/", "--"))
+    snapshot = repo / "snapshots" / commit
+    pipe.save_pretrained(snapshot)
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    return repo_id
+
+
+def test_loading_by_hub_repo_id_from_an_offline_cache(tiny_pipe, tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    reference = generate(tiny_pipe, segments=SEGMENTS)
+    repo_id = _prepare_hub_cache(tiny_pipe, tmp_path / "hub")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    loaded = S2AccompanistPipeline.from_pretrained(repo_id, cache_dir=tmp_path / "hub")  # offline: prepared cache
+    loaded.set_progress_bar_config(disable=True)
+    assert np.array_equal(generate(loaded, segments=SEGMENTS), reference)
+
+
+def test_guidance_uses_the_null_condition(tiny_pipe):
+    calls = []
+    handle = tiny_pipe.transformer.register_forward_pre_hook(
+        lambda m, args, kwargs: calls.append(kwargs["drop_text"].tolist()), with_kwargs=True
+    )
+    unguided = generate(tiny_pipe, guidance_scale=1.0, num_inference_steps=1)
+    guided = generate(tiny_pipe, guidance_scale=5.0, num_inference_steps=1)
+    generate(tiny_pipe, guidance_scale=5.0, num_inference_steps=1, lead_sheet="C", lead_sheet_guidance_scale=2.0)
+    handle.remove()
+    assert calls == [[False], [True, False], [True, False, False]]
+    assert not np.allclose(unguided, guided)
+
+
+def test_negative_prompt_replaces_the_null_caption(tiny_pipe):
+    plain = generate(tiny_pipe, guidance_scale=3.0)
+    negative = generate(tiny_pipe, guidance_scale=3.0, negative_prompt="distorted noise")
+    assert not np.allclose(plain, negative)
+
+
+def test_callback_on_step_end_sees_and_replaces_latents(tiny_pipe):
+    seen = []
+
+    def callback(pipe, step, timestep, tensors):
+        seen.append((step, tensors["latents"].shape))
+        return {"latents": torch.zeros_like(tensors["latents"])}
+
+    audio = generate(tiny_pipe, callback_on_step_end=callback, output_type="latent")
+    assert [s for s, _ in seen] == [0, 1, 2] and torch.equal(audio, torch.zeros_like(audio))
+
+
+def test_bfloat16_loading_still_returns_float32_audio(tiny_pipe, tmp_path):
+    tiny_pipe.save_pretrained(tmp_path)
+    pipe = S2AccompanistPipeline.from_pretrained(tmp_path, torch_dtype=torch.bfloat16)
+    pipe.set_progress_bar_config(disable=True)
+    assert pipe.transformer.dtype == torch.bfloat16
+    assert pipe.vae.encoder.conv1.weight_v.dtype == torch.float32  # kept in fp32 on purpose
+    audio = generate(pipe, segments=SEGMENTS, lead_sheet="C | G")
+    assert audio.dtype == np.float32 and np.isfinite(audio).all()
+
+
+def test_model_cpu_offload_runs_and_matches(tiny_pipe):
+    reference = generate(tiny_pipe, segments=SEGMENTS)
+    tiny_pipe.enable_model_cpu_offload(device="cpu")
+    assert np.array_equal(generate(tiny_pipe, segments=SEGMENTS), reference)
+
+
+BAD_INPUTS = [
+    (dict(prompt=["a", "b"], negative_prompt=["x"]), "negative_prompt"),
+    (dict(audio_length_in_s=0), "audio_length_in_s"),
+    (dict(audio_length_in_s=-1.0), "audio_length_in_s"),
+    (dict(audio_length_in_s=float("nan")), "audio_length_in_s"),
+    (dict(audio_length_in_s=float("inf")), "audio_length_in_s"),
+    (dict(audio_length_in_s=10_000.0), "audio_length_in_s"),
+    (dict(segments=[{"start": 0, "end": 1, "label": "verse"}, {"start": 0.5, "end": 1.5, "label": "chorus"}]), "overlap"),
+    (dict(segments=[{"start": 0, "end": 5, "label": "verse"}], audio_length_in_s=2.0), "ends after"),
+    (dict(segments=[{"start": -1, "end": 1, "label": "verse"}]), "start must be >= 0"),
+    (dict(segments=[{"start": 0, "end": 1, "label": "drop"}]), "Unknown section label"),
+    (dict(segments=[{"start": 0, "end": 1, "labl": "verse"}]), "Unknown segment field"),
+    (dict(lead_sheet="C | Xm7"), "lead_sheet.*Xm7"),
+    (dict(lead_sheet={"tempo": 500, "chart": "C"}), "lead_sheet.*tempo"),
+    (dict(lead_sheet=["C", "G"]), "lead_sheet"),
+    (dict(latents=torch.randn(1, 8, 3), audio_length_in_s=1.0), "latents"),
+    (dict(latents=torch.full((1, 8, 125), float("nan")), audio_length_in_s=1.0), "latents.*NaN"),
+    (dict(num_inference_steps=0), "num_inference_steps"),
+    (dict(guidance_scale=float("nan")), "guidance_scale"),
+    (dict(num_waveforms_per_prompt=0), "num_waveforms_per_prompt"),
+    (dict(output_type="wav"), "output_type"),
+    (dict(prompt_embeds=torch.randn(1, 4, 5), prompt=None), "prompt_embeds"),
+    (dict(callback_on_step_end_tensor_inputs=["noise"]), "callback_on_step_end_tensor_inputs"),
+]
+
+
+@pytest.mark.parametrize("kwargs, message", BAD_INPUTS)
+def test_bad_inputs_raise_value_error_naming_the_argument(tiny_pipe, kwargs, message):
+    kwargs = {"prompt": "pop", "num_inference_steps": 1, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        tiny_pipe(**kwargs)
