@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs everything the project needs on a fresh Debian 12 machine (run as root): system packages, then a
+# virtual environment in .venv with the package, its extras and the CPU build of torch pinned for CI/dev.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -x scripts/install_system_deps.sh ]; then
+  bash scripts/install_system_deps.sh
+fi
+
+python3 -m venv .venv
+. .venv/bin/activate
+python -m pip install -q --upgrade pip
+# The CPU wheel first, pinned: otherwise a dependency asking for plain `torch` pulls a multi-GB CUDA build.
+python -m pip install -q -r requirements/ci.txt
+python -m pip install -q -c requirements/ci.txt -e ".[dev,train,space]"
+if [ -x scripts/install_python_deps_data.sh ]; then
+  bash scripts/install_python_deps_data.sh
+fi
+python -c "import torch, diffusers_s2acc; print('torch', torch.__version__, '| diffusers_s2acc', diffusers_s2acc.__version__)"
