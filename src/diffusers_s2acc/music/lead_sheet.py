@@ -116,14 +116,33 @@ class LeadSheet:
         return max(ends, default=0.0)
 
     def beat_times(self, until: float) -> list[tuple[float, bool]]:
-        """`(time, is_downbeat)` for every beat from `offset` up to `until` seconds."""
-        beats, index = [], 0
+        """`(time, is_downbeat)` for every beat from 0 up to `until` seconds (pick-up beats before `offset` too)."""
+        beats, index = [], -math.floor(self.offset / self.seconds_per_beat + 1e-9)
         while True:
             time = self.offset + index * self.seconds_per_beat
             if time >= until:
                 return beats
             beats.append((time, index % self.meter[0] == 0))
             index += 1
+
+    def crop(self, start: float, end: float) -> "LeadSheet":
+        """The part of the lead sheet inside `[start, end)` seconds, with times shifted to start at 0."""
+        chords = [
+            ChordEvent(max(c.start, start) - start, min(c.end, end) - start, c.symbol)
+            for c in self.chords
+            if c.end > start and c.start < end
+        ]
+        melody = None
+        if self.melody is not None:
+            melody = [
+                Note(max(n.start, start) - start, min(n.end, end) - start, n.pitch)
+                for n in self.melody
+                if n.end > start and n.start < end
+            ]
+        # Next downbeat at or after `start`, so beats and bars stay aligned in the crop.
+        bars_before = max(0.0, math.ceil((start - self.offset) / self.seconds_per_bar - 1e-9))
+        offset = self.offset + bars_before * self.seconds_per_bar - start
+        return LeadSheet(tempo=self.tempo, meter=self.meter, chords=chords, melody=melody, offset=max(0.0, offset))
 
     @classmethod
     def from_chart(cls, chart: str, bpm: float = 120.0, meter: str | Sequence[int] = (4, 4), offset: float = 0.0):

@@ -115,3 +115,12 @@ def coerce_segments(segments: Sequence[Segment | Mapping[str, Any]] | None) -> l
                 f"`segments` overlap: [{previous.start}, {previous.end}) and [{current.start}, {current.end})."
             )
     return parsed
+
+
+def crop_segments(segments: Sequence[Segment], start: float, end: float) -> list[Segment]:
+    """Segments overlapping `[start, end)`, clipped to it and shifted so that `start` becomes 0."""
+    return [
+        Segment(max(s.start, start) - start, min(s.end, end) - start, s.label, s.caption)
+        for s in segments
+        if s.end > start and s.start < end
+    ]

@@ -17,16 +17,15 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from ..loaders import S2AccompanistLoraLoaderMixin
 from ..models.autoencoder_semantic import SemanticAutoencoder
-from ..models.transformer_s2dit import GLOBAL_SEGMENT, PADDING_SEGMENT, S2DiTTransformer
+from ..models.transformer_s2dit import PADDING_SEGMENT, S2DiTTransformer
 from ..music.frames import FrameConditioning
+from .caption_encoding import encode_captions
 from ..music.lead_sheet import LeadSheet
 from ..music.structure import Segment, coerce_segments
 
 
 #: Duration used when neither `audio_length_in_s`, segments nor a lead sheet give one.
 DEFAULT_AUDIO_LENGTH_IN_S = 10.0
-#: Longest caption, in tokens, the text encoder sees (per caption: the global prompt and each segment).
-MAX_CAPTION_TOKENS = 128
 # Segments may end this far past the requested duration (rounding of times written by hand).
 _SEGMENT_TOLERANCE_S = 1e-3
 
@@ -127,22 +126,6 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
 
     # ------------------------------------------------------------------ text
 
-    @torch.no_grad()
-    def encode_texts(self, texts: list[str], device: torch.device | None = None) -> list[torch.Tensor]:
-        """
-        Encode captions into token states, one `(tokens, text_embed_dim)` tensor per text with padding removed.
-
-        Training scripts call this too, so that prompts are formatted identically at training and inference.
-        """
-        device = device or self._execution_device
-        if not texts:
-            return []
-        inputs = self.tokenizer(
-            texts, padding=True, truncation=True, max_length=MAX_CAPTION_TOKENS, return_tensors="pt"
-        ).to(device)
-        states = self.text_encoder(input_ids=inputs.input_ids, attention_mask=inputs.attention_mask)[0]
-        return [state[mask.bool()] for state, mask in zip(states, inputs.attention_mask)]
-
     def encode_prompt(
         self,
         prompt: list[str] | None,
@@ -151,30 +134,12 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         prompt_embeds: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """
-        Build the caption tokens of each sample: the global prompt's tokens (segment id 0) followed by each
-        segment's caption tokens (segment id k), padded with id -1.
+        Caption tokens of each sample, tagged by segment: see [`~pipelines.caption_encoding.encode_captions`].
 
         Returns:
             `(encoder_hidden_states, encoder_segment_ids)` of shapes `(batch, tokens, dim)` and `(batch, tokens)`.
         """
-        global_states = list(prompt_embeds) if prompt_embeds is not None else self.encode_texts(prompt, device)
-        captions = [(b, k, s.caption) for b, segs in enumerate(segments) for k, s in enumerate(segs or [], 1) if s.caption]
-        caption_states = self.encode_texts([c[2] for c in captions], device)
-        per_sample: list[list[tuple[torch.Tensor, int]]] = [[(state, GLOBAL_SEGMENT)] for state in global_states]
-        for (b, k, _), state in zip(captions, caption_states):
-            per_sample[b].append((state, k))
-
-        length = max(sum(s.shape[0] for s, _ in parts) for parts in per_sample)
-        dim = global_states[0].shape[-1]
-        states = torch.zeros(len(per_sample), length, dim, device=device, dtype=global_states[0].dtype)
-        ids = torch.full((len(per_sample), length), PADDING_SEGMENT, device=device, dtype=torch.long)
-        for b, parts in enumerate(per_sample):
-            cursor = 0
-            for state, segment_id in parts:
-                states[b, cursor : cursor + state.shape[0]] = state
-                ids[b, cursor : cursor + state.shape[0]] = segment_id
-                cursor += state.shape[0]
-        return states, ids
+        return encode_captions(self.tokenizer, self.text_encoder, prompt, segments, device, prompt_embeds)
 
     # ------------------------------------------------------------------ inputs
 

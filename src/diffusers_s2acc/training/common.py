@@ -1,0 +1,152 @@
+"""What every training script shares: the flags users know from diffusers' examples, the accelerator, the
+starting pipeline, a deterministic data order and the resumable step loop bookkeeping."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import Sampler
+
+from ..presets import PRESETS
+
+
+def add_common_args(parser: argparse.ArgumentParser, default_learning_rate: float) -> argparse.ArgumentParser:
+    """Flags shared by `train_vae.py` and `train_dit.py`, named as in diffusers' example scripts."""
+    parser.add_argument(
+        "--pretrained_model_name_or_path",
+        default="demo",
+        help=f"pipeline folder, Hub repo id, or a preset ({', '.join(PRESETS)}) to start from random weights",
+    )
+    parser.add_argument("--dataset_name", default=None, help="Hub dataset id (read from the local cache when offline)")
+    parser.add_argument("--train_data_dir", default=None, help="a dataset_builder output folder")
+    parser.add_argument("--output_dir", required=True)
+    parser.add_argument("--logging_dir", default="logs", help="TensorBoard folder, relative to --output_dir")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train_batch_size", type=int, default=4)
+    parser.add_argument("--max_train_steps", type=int, default=1000)
+    parser.add_argument("--learning_rate", type=float, default=default_learning_rate)
+    parser.add_argument("--lr_scheduler", default="constant_with_warmup")
+    parser.add_argument("--lr_warmup_steps", type=int, default=100)
+    parser.add_argument("--adam_beta1", type=float, default=0.9)
+    parser.add_argument("--adam_beta2", type=float, default=0.999)
+    parser.add_argument("--adam_weight_decay", type=float, default=1e-2)
+    parser.add_argument("--max_grad_norm", type=float, default=1.0)
+    parser.add_argument("--gradient_accumulation_steps", type=int, default=1)
+    parser.add_argument("--gradient_checkpointing", action="store_true")
+    parser.add_argument("--mixed_precision", choices=["no", "fp16", "bf16"], default=None)
+    parser.add_argument("--checkpointing_steps", type=int, default=500)
+    parser.add_argument("--checkpoints_total_limit", type=int, default=None)
+    parser.add_argument("--resume_from_checkpoint", default=None, help='a checkpoint folder, or "latest"')
+    parser.add_argument("--report_to", default="tensorboard", help='"tensorboard", "wandb", "all" or "none"')
+    parser.add_argument("--dataloader_num_workers", type=int, default=0)
+    return parser
+
+
+def validate_common_args(args: argparse.Namespace) -> None:
+    if (args.dataset_name is None) == (args.train_data_dir is None):
+        raise SystemExit("error: pass exactly one of --dataset_name or --train_data_dir")
+    for name in ("train_batch_size", "max_train_steps", "gradient_accumulation_steps", "checkpointing_steps"):
+        if getattr(args, name) < 1:
+            raise SystemExit(f"error: --{name} must be >= 1")
+    if args.learning_rate <= 0 or not math.isfinite(args.learning_rate):
+        raise SystemExit("error: --learning_rate must be a positive number")
+
+
+def make_accelerator(args: argparse.Namespace):
+    from accelerate import Accelerator
+    from accelerate.utils import ProjectConfiguration
+
+    report_to = None if args.report_to == "none" else args.report_to
+    return Accelerator(
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        mixed_precision=args.mixed_precision,
+        log_with=report_to,
+        project_config=ProjectConfiguration(
+            project_dir=args.output_dir, logging_dir=str(Path(args.output_dir) / args.logging_dir)
+        ),
+    )
+
+
+def tracker_config(args: argparse.Namespace) -> dict:
+    """Hyper-parameters as TensorBoard accepts them (scalars and strings only)."""
+    return {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in vars(args).items()}
+
+
+def load_starting_pipeline(name_or_path: str):
+    """A preset name builds a fresh pipeline; a folder or Hub repo id loads a trained one."""
+    from ..pipelines.pipeline_s2accompanist import S2AccompanistPipeline
+    from ..presets import build_pipeline
+
+    if name_or_path in PRESETS and not os.path.isdir(name_or_path):
+        return build_pipeline(name_or_path)
+    return S2AccompanistPipeline.from_pretrained(name_or_path)
+
+
+class EpochPermutationSampler(Sampler[int]):
+    """Shuffles with a permutation seeded by `(seed, epoch)`: the order never depends on earlier random draws."""
+
+    def __init__(self, size: int, seed: int):
+        self.size, self.seed, self.epoch = size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(np.random.default_rng((self.seed, self.epoch)).permutation(self.size).tolist())
+
+    def __len__(self) -> int:
+        return self.size
+
+
+@dataclass
+class StepPlan:
+    """Where a (possibly resumed) run starts: epoch, batches to skip in it, and updates per epoch."""
+
+    first_epoch: int
+    skip_batches: int
+    updates_per_epoch: int
+    num_epochs: int
+
+
+def plan_steps(global_step: int, batches_per_epoch: int, accumulation: int, max_train_steps: int) -> StepPlan:
+    if batches_per_epoch < accumulation:
+        raise SystemExit(
+            f"error: an epoch has {batches_per_epoch} batches, fewer than --gradient_accumulation_steps={accumulation}"
+        )
+    updates = batches_per_epoch // accumulation
+    return StepPlan(
+        first_epoch=global_step // updates,
+        skip_batches=(global_step % updates) * accumulation,
+        updates_per_epoch=updates,
+        num_epochs=math.ceil(max_train_steps / updates),
+    )
+
+
+def log_scalars_jsonl(path: Path, step: int, values: dict[str, float]) -> None:
+    """Append one JSON line per step (the loss curve, readable without TensorBoard)."""
+    import json
+
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"step": step, **{k: float(v) for k, v in values.items()}}) + "\n")
+
+
+def trainable_parameters(model: torch.nn.Module) -> list[torch.nn.Parameter]:
+    return [p for p in model.parameters() if p.requires_grad]
+
+
+def truncate_jsonl(path: Path, step: int) -> None:
+    """Drop log lines past `step`: after a resume, the steps a killed run logged beyond its checkpoint are redone."""
+    import json
+
+    if not path.exists():
+        return
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    kept = [line for line in lines if json.loads(line)["step"] <= step]
+    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")

@@ -1,0 +1,117 @@
+"""Reading a dataset_builder corpus (or any dataset with the same columns) into `Song`s for training.
+
+Columns used: `audio` (a `datasets.Audio` feature), `segments` (list of `{start, end, label, caption}`), `lead_sheet`
+(`LeadSheet.to_dict()` or JSON, may be null) and a global caption (`caption`, `prompt` or `description`). Audio is
+decoded with soundfile from the stored bytes/path rather than through `datasets`' decoder: it needs no extra codec
+package, and it never silently down-mixes a stereo file.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..music.lead_sheet import LeadSheet
+from ..music.structure import Segment, coerce_segments
+
+
+CAPTION_COLUMNS = ("caption", "prompt", "description", "global_caption")
+
+
+@dataclass
+class Song:
+    """One training example: audio `(channels, samples)` plus its descriptions."""
+
+    audio: np.ndarray
+    sampling_rate: int
+    caption: str
+    segments: list[Segment]
+    lead_sheet: LeadSheet | None
+
+    @property
+    def duration(self) -> float:
+        return self.audio.shape[-1] / self.sampling_rate
+
+
+def load_corpus(dataset_name: str | None = None, train_data_dir: str | None = None, split: str = "train"):
+    """Open a corpus as a `datasets.Dataset` with undecoded audio.
+
+    `train_data_dir` is a folder written by `dataset_builder build` (`save_to_disk` layout) or a folder of parquet
+    shards; `dataset_name` is a Hub dataset id (resolved from the local cache when offline).
+    """
+    import datasets
+
+    if (dataset_name is None) == (train_data_dir is None):
+        raise ValueError("Pass exactly one of --dataset_name or --train_data_dir.")
+    if train_data_dir is not None:
+        if not os.path.isdir(train_data_dir):
+            raise ValueError(f"--train_data_dir: {train_data_dir} is not a folder.")
+        try:
+            corpus = datasets.load_from_disk(train_data_dir)
+        except FileNotFoundError:
+            corpus = datasets.load_dataset(train_data_dir)
+    else:
+        corpus = datasets.load_dataset(dataset_name)
+    if isinstance(corpus, datasets.DatasetDict):
+        if split not in corpus:
+            raise ValueError(f"The corpus has no {split!r} split (it has {', '.join(corpus)}).")
+        corpus = corpus[split]
+    if "audio" not in corpus.column_names:
+        raise ValueError(f"The corpus has no 'audio' column (columns: {', '.join(corpus.column_names)}).")
+    if isinstance(corpus.features["audio"], datasets.Audio):
+        corpus = corpus.cast_column("audio", datasets.Audio(decode=False))
+    return corpus
+
+
+def decode_audio(value: Any) -> tuple[np.ndarray, int]:
+    """Audio cell -> `(channels, samples)` float32 and its sampling rate."""
+    import soundfile
+
+    if isinstance(value, Mapping) and value.get("array") is not None:
+        array = np.asarray(value["array"], dtype=np.float32)
+        return (array[None] if array.ndim == 1 else array), int(value["sampling_rate"])
+    if isinstance(value, Mapping) and (value.get("bytes") or value.get("path")):
+        source = io.BytesIO(value["bytes"]) if value.get("bytes") else value["path"]
+        data, rate = soundfile.read(source, dtype="float32", always_2d=True)
+        return np.ascontiguousarray(data.T), int(rate)
+    raise ValueError(f"Cannot decode audio cell of type {type(value).__name__}.")
+
+
+def _maybe_json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) and value.strip()[:1] in "[{" else value
+
+
+def song_from_row(row: Mapping[str, Any]) -> Song:
+    """Build a [`Song`] from one corpus row."""
+    audio, rate = decode_audio(row["audio"])
+    segments = _maybe_json(row.get("segments")) or None
+    sheet = _maybe_json(row.get("lead_sheet")) or None
+    if isinstance(sheet, Mapping):
+        sheet = LeadSheet.from_dict({k: v for k, v in sheet.items() if v is not None or k == "melody"})
+    caption = next((row[c] for c in CAPTION_COLUMNS if isinstance(row.get(c), str)), "")
+    return Song(audio, rate, caption, coerce_segments(segments) or [], sheet)
+
+
+def match_channels(audio: np.ndarray, channels: int) -> np.ndarray:
+    """Mono <-> stereo by averaging or duplicating; anything else is refused."""
+    if audio.shape[0] == channels:
+        return audio
+    if channels == 1:
+        return audio.mean(axis=0, keepdims=True)
+    if audio.shape[0] == 1:
+        return np.repeat(audio, channels, axis=0)
+    raise ValueError(f"Cannot map {audio.shape[0]} audio channels to {channels}.")
+
+
+def resample(audio: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:
+    """High-quality resampling (soxr) along the last axis."""
+    if source_rate == target_rate:
+        return audio
+    import soxr
+
+    return np.ascontiguousarray(soxr.resample(audio.T, source_rate, target_rate).T.astype(np.float32))
