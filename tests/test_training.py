@@ -1,0 +1,155 @@
+"""The training scripts, run for a few steps on the tiny preset and a synthetic corpus."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from diffusers_s2acc import S2AccompanistPipeline, SemanticAutoencoder, presets
+from diffusers_s2acc.training.checkpointing import list_checkpoints, resolve_checkpoint
+from diffusers_s2acc.training.clips import AudioClipDataset
+from diffusers_s2acc.training.corpus import load_corpus, match_channels, song_from_row
+from synthetic_corpus import make_corpus
+
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "train"))
+import train_dit  # noqa: E402
+import train_vae  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def corpus_dir(tmp_path_factory):
+    return make_corpus(tmp_path_factory.mktemp("corpus"), num_songs=4)
+
+
+@pytest.fixture(scope="module")
+def latents_dir(tmp_path_factory, corpus_dir):
+    """Build the latent cache once (through the script, as users do) and share it."""
+    out = tmp_path_factory.mktemp("cache_run")
+    train_dit.main(_dit_args(corpus_dir, out, out / "latents", steps=1))
+    return out / "latents"
+
+
+def _dit_args(corpus, out, cache, steps=4, *extra):
+    return [
+        "--pretrained_model_name_or_path", "tiny", "--train_data_dir", str(corpus), "--output_dir", str(out),
+        "--latents_cache_dir", str(cache), "--max_train_steps", str(steps), "--checkpointing_steps", "2",
+        "--train_batch_size", "2", "--clip_seconds", "1", "--report_to", "none", "--lr_warmup_steps", "0",
+        "--learning_rate", "1e-3", *extra,
+    ]
+
+
+def test_corpus_rows_become_songs_without_down_mixing(tmp_path):
+    corpus = load_corpus(train_data_dir=str(make_corpus(tmp_path, num_songs=1, stereo=True)))
+    song = song_from_row(corpus[0])
+    assert song.audio.shape[0] == 2 and song.sampling_rate == 16000
+    assert [s.label for s in song.segments] == ["verse", "chorus"] and song.lead_sheet.tempo == 100
+    assert match_channels(song.audio, 1).shape[0] == 1
+    with pytest.raises(ValueError, match="exactly one"):
+        load_corpus()
+    with pytest.raises(ValueError, match="not a folder"):
+        load_corpus(train_data_dir=str(tmp_path / "missing"))
+
+
+def test_audio_clips_carry_aligned_semantic_targets(corpus_dir):
+    vae = SemanticAutoencoder(**presets.vae_config("tiny"))
+    dataset = AudioClipDataset(load_corpus(train_data_dir=str(corpus_dir)), 16000, 1, vae.hop_length, clip_frames=50)
+    item = dataset[0]
+    assert item["audio"].shape == (1, 50 * vae.hop_length)
+    assert item["chord"].shape == (50,) and (item["chord"] >= 0).all()  # the corpus has chords everywhere
+    assert torch.equal(dataset[0]["audio"], item["audio"])  # same epoch and index: same clip
+    dataset.set_epoch(1)
+    assert not torch.equal(dataset[0]["audio"], item["audio"])
+
+
+def test_train_dit_writes_a_loadable_pipeline(corpus_dir, latents_dir, tmp_path):
+    train_dit.main(_dit_args(corpus_dir, tmp_path, latents_dir, 4, "--validation_steps", "4", "--validation_inference_steps", "2"))
+    log = [json.loads(line) for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
+    assert [entry["step"] for entry in log] == [1, 2, 3, 4] and all(np.isfinite(e["loss"]) for e in log)
+    assert (tmp_path / "validation" / "step-4" / "0.wav").exists()
+    pipe = S2AccompanistPipeline.from_pretrained(tmp_path)
+    audio = pipe("test", num_inference_steps=2, audio_length_in_s=0.5).audios
+    assert audio.shape == (1, 1, 8000) and np.isfinite(audio).all()
+
+
+def test_killed_run_resumes_to_the_same_weights(corpus_dir, latents_dir, tmp_path):
+    reference, resumed = tmp_path / "reference", tmp_path / "resumed"
+    train_dit.main(_dit_args(corpus_dir, reference, latents_dir, 6))
+    # Kill a real process as soon as its first checkpoint is complete, whatever it is doing then.
+    process = subprocess.Popen([sys.executable, str(ROOT / "train" / "train_dit.py"), *_dit_args(corpus_dir, resumed, latents_dir, 6)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while not list_checkpoints(resumed) and time.time() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    completed = list_checkpoints(resumed)
+    assert completed and int(completed[-1].name.split("-")[1]) < 6, "the run finished before it could be killed"
+    train_dit.main(_dit_args(corpus_dir, resumed, latents_dir, 6, "--resume_from_checkpoint", "latest"))
+    a = load_file(reference / "transformer" / "diffusion_pytorch_model.safetensors")
+    b = load_file(resumed / "transformer" / "diffusion_pytorch_model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert (reference / "train_log.jsonl").read_text() == (resumed / "train_log.jsonl").read_text()
+
+
+def test_checkpoint_rotation_and_half_written_checkpoints(corpus_dir, latents_dir, tmp_path):
+    train_dit.main(_dit_args(corpus_dir, tmp_path, latents_dir, 6, "--checkpoints_total_limit", "2"))
+    assert [p.name for p in list_checkpoints(tmp_path)] == ["checkpoint-4", "checkpoint-6"]
+    (tmp_path / ".tmp-checkpoint-8").mkdir()  # what a kill during save_state leaves behind
+    assert resolve_checkpoint(tmp_path, "latest").name == "checkpoint-6"
+    with pytest.raises(ValueError, match="not a complete checkpoint"):
+        resolve_checkpoint(tmp_path, ".tmp-checkpoint-8")
+
+
+def test_lora_training_loads_into_the_pipeline(corpus_dir, latents_dir, tmp_path):
+    train_dit.main(_dit_args(corpus_dir, tmp_path, latents_dir, 3, "--rank", "4"))
+    weights = tmp_path / "pytorch_lora_weights.safetensors"
+    assert weights.exists() and all("lora" in k for k in load_file(weights))
+    pipe = presets.build_pipeline("tiny")
+    pipe.set_progress_bar_config(disable=True)
+    kwargs = dict(prompt="x", num_inference_steps=2, audio_length_in_s=0.3)
+    base = pipe(**kwargs, generator=torch.Generator().manual_seed(0)).audios
+    pipe.load_lora_weights(tmp_path)
+    tuned = pipe(**kwargs, generator=torch.Generator().manual_seed(0)).audios
+    assert tuned.shape == base.shape and not np.array_equal(tuned, base)
+
+
+def test_train_vae_runs_with_adversarial_phase(corpus_dir, tmp_path):
+    train_vae.main([
+        "--pretrained_model_name_or_path", "tiny", "--train_data_dir", str(corpus_dir), "--output_dir", str(tmp_path),
+        "--max_train_steps", "4", "--checkpointing_steps", "2", "--train_batch_size", "2", "--clip_seconds", "0.5",
+        "--adversarial_start_step", "2", "--report_to", "none", "--lr_warmup_steps", "0",
+    ])
+    log = [json.loads(line) for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
+    assert "discriminator" not in log[1] and "discriminator" in log[2]
+    assert all(np.isfinite(e["loss"]) and e["semantic"] > 0 for e in log)
+    vae = SemanticAutoencoder.from_pretrained(tmp_path)
+    assert vae.decode(torch.zeros(1, 8, 4)).sample.shape == (1, 1, 4 * vae.hop_length)
+
+
+def test_bad_training_arguments_are_refused(tmp_path):
+    with pytest.raises(SystemExit, match="exactly one"):
+        train_dit.parse_args(["--output_dir", str(tmp_path)])
+    with pytest.raises(SystemExit, match="--rank"):
+        train_dit.parse_args(["--output_dir", str(tmp_path), "--train_data_dir", "x", "--rank", "0"])
+
+
+@pytest.mark.skipif(os.cpu_count() < 2, reason="needs two cores")
+def test_two_process_launch(corpus_dir, latents_dir, tmp_path):
+    accelerate = Path(sys.executable).with_name("accelerate")
+    result = subprocess.run(
+        [str(accelerate), "launch", "--num_processes", "2", "--cpu", "--num_machines", "1", "--mixed_precision", "no",
+         "--dynamo_backend", "no", str(ROOT / "train" / "train_dit.py"), *_dit_args(corpus_dir, tmp_path, latents_dir, 2)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "model_index.json").exists() and (tmp_path / "checkpoint-2").exists()

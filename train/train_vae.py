@@ -1,0 +1,229 @@
+#!/usr/bin/env python
+"""Semantic-aware training of a SemanticAutoencoder (the paper's VAE fine-tuning).
+
+    accelerate launch train/train_vae.py --pretrained_model_name_or_path demo --train_data_dir corpus/ \
+        --output_dir runs/vae --max_train_steps 5000
+    # or start from Stable Audio Open's VAE, converted exactly:
+    accelerate launch train/train_vae.py --oobleck_path /local/stable-audio-open-1.0 --train_data_dir corpus/ ...
+
+Losses: multi-resolution STFT and L1 waveform reconstruction, KL of the posterior, the lead-sheet semantic loss
+(chord, pitch classes, melody, beat targets rasterised from the corpus's lead sheets at the latent frame rate) and,
+after `--adversarial_start_step`, a multi-resolution STFT discriminator with hinge and feature-matching losses. The
+trained model is written to `--output_dir` (`SemanticAutoencoder.from_pretrained(output_dir)` loads it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from accelerate.logging import get_logger
+from accelerate.utils import set_seed
+from diffusers.optimization import get_scheduler
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from diffusers_s2acc import SemanticAutoencoder
+from diffusers_s2acc.presets import PRESETS, vae_config
+from diffusers_s2acc.training.checkpointing import load_checkpoint, resolve_checkpoint, save_checkpoint
+from diffusers_s2acc.training.clips import AudioClipDataset
+from diffusers_s2acc.training.common import (
+    EpochPermutationSampler,
+    add_common_args,
+    log_scalars_jsonl,
+    make_accelerator,
+    plan_steps,
+    tracker_config,
+    truncate_jsonl,
+    validate_common_args,
+)
+from diffusers_s2acc.training.corpus import load_corpus
+from diffusers_s2acc.training.discriminator import (
+    MultiResolutionDiscriminator,
+    discriminator_hinge_loss,
+    feature_matching_loss,
+    generator_adversarial_loss,
+)
+
+
+logger = get_logger(__name__)
+TARGET_KEYS = ("chord", "pitch_classes", "pitch_classes_mask", "melody", "beat")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common_args(parser, default_learning_rate=1e-4)
+    parser.add_argument("--oobleck_path", default=None, help="diffusers AutoencoderOobleck folder to convert")
+    parser.add_argument("--clip_seconds", type=float, default=3.0, help="the paper trains on 3 s clips")
+    parser.add_argument("--l1_weight", type=float, default=1.0)
+    parser.add_argument("--stft_weight", type=float, default=1.0)
+    parser.add_argument("--kl_weight", type=float, default=1e-4)
+    parser.add_argument("--semantic_weight", type=float, default=0.1)
+    parser.add_argument("--adversarial_weight", type=float, default=0.1)
+    parser.add_argument("--feature_matching_weight", type=float, default=1.0)
+    parser.add_argument("--adversarial_start_step", type=int, default=2000, help="discriminator warm-up")
+    parser.add_argument("--discriminator_learning_rate", type=float, default=1e-4)
+    args = parser.parse_args(argv)
+    validate_common_args(args)
+    return args
+
+
+def load_starting_vae(name_or_path: str, oobleck_path: str | None) -> SemanticAutoencoder:
+    """A converted Oobleck, a preset (random), a pipeline's `vae/`, a VAE folder, or a Hub repo's `vae/`."""
+    if oobleck_path is not None:
+        from diffusers import AutoencoderOobleck
+
+        subfolder = "vae" if os.path.isdir(os.path.join(oobleck_path, "vae")) else None
+        return SemanticAutoencoder.from_oobleck(AutoencoderOobleck.from_pretrained(oobleck_path, subfolder=subfolder))
+    if name_or_path in PRESETS and not os.path.isdir(name_or_path):
+        return SemanticAutoencoder(**vae_config(name_or_path))
+    if os.path.isdir(name_or_path) and not os.path.isdir(os.path.join(name_or_path, "vae")):
+        return SemanticAutoencoder.from_pretrained(name_or_path)
+    return SemanticAutoencoder.from_pretrained(name_or_path, subfolder="vae")
+
+
+class AutoencoderWithLosses(nn.Module):
+    """Everything that must run inside the (DDP-wrapped) forward: encode, sample, decode, KL, semantic losses."""
+
+    def __init__(self, vae: SemanticAutoencoder):
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, audio: torch.Tensor, targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        posterior = self.vae.encode(audio).latent_dist
+        latents = posterior.sample()
+        reconstruction = self.vae.decode(latents).sample
+        semantic = self.vae.semantic_loss(latents, targets)
+        return {"reconstruction": reconstruction, "kl": posterior.kl().mean(), **{f"semantic_{k}": v for k, v in semantic.items()}}
+
+
+def main(argv: list[str] | None = None) -> None:
+    import auraloss
+
+    args = parse_args(argv)
+    Path(args.output_dir).mkdir(parents=True, exist_ok=True)
+    accelerator = make_accelerator(args)
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    set_seed(args.seed)
+
+    vae = load_starting_vae(args.pretrained_model_name_or_path, args.oobleck_path).train()
+    model = AutoencoderWithLosses(vae)
+    discriminator = MultiResolutionDiscriminator(vae.config.audio_channels)
+    stft_loss = auraloss.freq.MultiResolutionSTFTLoss(
+        fft_sizes=[2048, 1024, 512, 256], hop_sizes=[512, 256, 128, 64], win_lengths=[2048, 1024, 512, 256]
+    )
+
+    corpus = load_corpus(args.dataset_name, args.train_data_dir)
+    clip_frames = max(1, round(args.clip_seconds * vae.frame_rate))
+    dataset = AudioClipDataset(
+        corpus, vae.config.sampling_rate, vae.config.audio_channels, vae.hop_length, clip_frames, seed=args.seed
+    )
+    sampler = EpochPermutationSampler(len(dataset), seed=args.seed)
+    dataloader = DataLoader(
+        dataset,
+        batch_size=args.train_batch_size,
+        sampler=sampler,
+        num_workers=args.dataloader_num_workers,
+        drop_last=len(dataset) >= args.train_batch_size,
+    )
+    betas = (args.adam_beta1, args.adam_beta2)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate, betas=betas, weight_decay=args.adam_weight_decay)
+    disc_optimizer = torch.optim.AdamW(discriminator.parameters(), lr=args.discriminator_learning_rate, betas=(0.5, 0.9))
+    lr_scheduler = get_scheduler(
+        args.lr_scheduler,
+        optimizer=optimizer,
+        num_warmup_steps=args.lr_warmup_steps * accelerator.num_processes,
+        num_training_steps=args.max_train_steps * accelerator.num_processes,
+    )
+    model, discriminator, optimizer, disc_optimizer, dataloader, lr_scheduler = accelerator.prepare(
+        model, discriminator, optimizer, disc_optimizer, dataloader, lr_scheduler
+    )
+
+    global_step = 0
+    log_path = Path(args.output_dir) / "train_log.jsonl"
+    checkpoint = resolve_checkpoint(args.output_dir, args.resume_from_checkpoint)
+    if checkpoint is not None:
+        global_step = load_checkpoint(accelerator, checkpoint)["step"]
+        logger.info(f"Resumed from {checkpoint} at step {global_step}")
+    if accelerator.is_main_process:
+        truncate_jsonl(log_path, global_step)
+        accelerator.init_trackers("s2acc-vae", config=tracker_config(args))
+    plan = plan_steps(global_step, len(dataloader), args.gradient_accumulation_steps, args.max_train_steps)
+
+    progress = tqdm(range(args.max_train_steps), initial=global_step, desc="Steps", disable=not accelerator.is_local_main_process)
+    for epoch in range(plan.first_epoch, plan.num_epochs):
+        batches = dataloader
+        if epoch == plan.first_epoch and plan.skip_batches:
+            batches = accelerator.skip_first_batches(dataloader, plan.skip_batches)
+        batches.set_epoch(epoch)  # see train_dit.py: keeps crops and order tied to the true epoch after a resume
+        for batch in batches:
+            adversarial = global_step >= args.adversarial_start_step
+            with accelerator.accumulate(model, discriminator):
+                audio = batch["audio"]
+                outputs = model(audio, {k: batch[k] for k in TARGET_KEYS})
+                reconstruction = outputs["reconstruction"]
+                values = {
+                    "l1": F.l1_loss(reconstruction, audio),
+                    "stft": stft_loss(reconstruction, audio),
+                    "kl": outputs["kl"],
+                    "semantic": sum(outputs[f"semantic_{k}"] for k in ("chord", "pitch_classes", "melody", "beat")),
+                }
+                loss = (
+                    args.l1_weight * values["l1"]
+                    + args.stft_weight * values["stft"]
+                    + args.kl_weight * values["kl"]
+                    + args.semantic_weight * values["semantic"]
+                )
+                if adversarial:
+                    fake, real = discriminator(reconstruction), discriminator(audio)
+                    values["adversarial"] = generator_adversarial_loss(fake)
+                    values["feature_matching"] = feature_matching_loss(real, fake)
+                    loss = loss + args.adversarial_weight * values["adversarial"]
+                    loss = loss + args.feature_matching_weight * values["feature_matching"]
+                accelerator.backward(loss)
+                if accelerator.sync_gradients:
+                    accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+                optimizer.step()
+                lr_scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                if adversarial:
+                    # The generator's adversarial loss also left gradients on the discriminator: clear them, so the
+                    # discriminator steps (once per optimizer step) on its own hinge loss for the latest micro-batch.
+                    disc_optimizer.zero_grad(set_to_none=True)
+                    disc_loss = discriminator_hinge_loss(discriminator(audio), discriminator(reconstruction.detach()))
+                    accelerator.backward(disc_loss)
+                    disc_optimizer.step()
+                    disc_optimizer.zero_grad(set_to_none=True)
+                    values["discriminator"] = disc_loss
+
+            if not accelerator.sync_gradients:
+                continue
+            global_step += 1
+            progress.update(1)
+            values = {k: accelerator.gather(v.detach()[None]).mean().item() for k, v in values.items()}
+            values["loss"] = accelerator.gather(loss.detach()[None]).mean().item()
+            progress.set_postfix(loss=values["loss"])
+            accelerator.log(values, step=global_step)
+            if accelerator.is_main_process:
+                log_scalars_jsonl(log_path, global_step, values)
+            if global_step % args.checkpointing_steps == 0:
+                save_checkpoint(accelerator, args.output_dir, global_step, args.checkpoints_total_limit)
+            if global_step >= args.max_train_steps:
+                break
+        if global_step >= args.max_train_steps:
+            break
+
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        accelerator.unwrap_model(model).vae.save_pretrained(args.output_dir)
+        logger.info(f"Saved SemanticAutoencoder to {args.output_dir} after {global_step} steps")
+    accelerator.end_training()
+
+
+if __name__ == "__main__":
+    main()
