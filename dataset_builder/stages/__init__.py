@@ -1,0 +1,1 @@
+"""Pipeline stages, each behind a small interface with an offline default and optional model backends."""
