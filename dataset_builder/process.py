@@ -88,7 +88,7 @@ def _process(item: InputFile, config: BuildConfig, work: WorkDir) -> dict[str, A
         if clip_audio.shape[0] < config.min_segment * config.sample_rate * 0.5:
             continue
         descriptors = describe(analysis.features, segment.start, segment.end, tempo=grid.tempo, meter=grid.meter,
-                               chords=analysis.chords, notes=analysis.notes)
+                               chords=analysis.chords, notes=analysis.notes, key=analysis.key)
         clips.append({"index": index, "start": segment.start, "end": segment.end, "label": segment.label,
                       "lead_sheet": analysis.lead_sheet(segment.start, segment.end).to_dict(),
                       "descriptors": descriptors.to_dict(), "audio": clip_audio,

@@ -14,15 +14,16 @@ from diffusers_s2acc.analysis.descriptors import Descriptors
 
 from ..audio_io import InputFile
 
+#: Noun phrases (no article) naming a section's role.
 ROLE_PHRASES = {
-    "intro": ["an opening section", "the introduction", "an intro that sets the scene"],
-    "verse": ["a verse", "a verse section", "the verse"],
-    "pre-chorus": ["a pre-chorus that builds toward the chorus", "a short build-up before the chorus"],
-    "chorus": ["the chorus", "a chorus section", "the main hook section"],
-    "bridge": ["a contrasting bridge", "a bridge that departs from the main material"],
-    "solo": ["an instrumental solo section", "a solo break"],
-    "outro": ["the closing section", "an outro that winds the piece down"],
-    "other": ["a section", "a passage"],
+    "intro": ["opening section", "introduction", "intro that sets the scene"],
+    "verse": ["verse", "verse section"],
+    "pre-chorus": ["pre-chorus that builds toward the chorus", "short build-up before the chorus"],
+    "chorus": ["chorus", "chorus section", "main hook section"],
+    "bridge": ["contrasting bridge", "bridge that departs from the main material"],
+    "solo": ["instrumental solo section", "solo break"],
+    "outro": ["closing section", "outro that winds the piece down"],
+    "other": ["section", "passage"],
 }
 _ENERGY = {"low": ["soft", "restrained", "quiet", "gentle"], "medium": ["steady", "moderately intense", "balanced"],
            "high": ["energetic", "loud", "driving", "powerful"]}
@@ -56,6 +57,14 @@ def instrument_guesses(d: Descriptors) -> list[str]:
     return guesses
 
 
+def _article(phrase: str) -> str:
+    return ("an " if phrase[0].lower() in "aeiou" else "a ") + phrase
+
+
+def _upper_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _join(items: list[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
@@ -79,14 +88,14 @@ def template_caption(d: Descriptors, label: str, rng: random.Random) -> str:
     else:
         harmony = "the harmony is static"
     openers = [
-        f"{energy.capitalize()} instrumental {role} at a {tempo} in {meter}, in {d.key}.",
-        f"This is {role}: {energy}, {tempo}, {meter}, in the key of {d.key}.",
-        f"In {d.key} at {tempo}, {role} with a {energy} feel in {meter}.",
+        f"{_upper_first(_article(energy))} instrumental {role}, {tempo} in {meter}, in {d.key}.",
+        f"This is {_article(role)}: {energy}, {tempo}, {meter}, in the key of {d.key}.",
+        f"In {d.key} at {tempo}, {_article(role)} with {_article(energy)} feel in {meter}.",
     ]
     details = [
-        f"{harmony.capitalize()}, with {tone}" + (f"; you can hear {_join(instruments)}." if instruments else "."),
+        f"{_upper_first(harmony)}, with {tone}" + (f"; you can hear {_join(instruments)}." if instruments else "."),
         (f"It features {_join(instruments)}, " if instruments else "It has ") + f"{tone}, and {harmony}.",
-        f"{tone.capitalize()}" + (f" carried by {_join(instruments)}" if instruments else "") + f"; {harmony}.",
+        f"{_upper_first(tone)}" + (f" carried by {_join(instruments)}" if instruments else "") + f"; {harmony}.",
     ]
     dynamics = ""
     if d.dynamic_range_db > 14:

@@ -50,9 +50,14 @@ class SignalQuality:
         loud = frame_db[frame_db >= -60]
         loudness = float(np.mean(loud)) if len(loud) else -120.0
         dynamic_range = float(np.percentile(loud, 95) - np.percentile(loud, 10)) if len(loud) > 1 else 0.0
-        spectrum = np.abs(np.fft.rfft(mono[: min(len(mono), sample_rate * 30)] * 1.0)) ** 2
-        cumulative = np.cumsum(spectrum) / (spectrum.sum() + 1e-12)
-        bandwidth = float(np.searchsorted(cumulative, 0.995) * sample_rate / 2 / max(len(spectrum) - 1, 1))
+        # Bandwidth: the highest frequency whose long-term level is within 60 dB of the spectrum's peak. Lossy
+        # encodes and telephone-band audio show a hard cut-off here; full-band music reaches well past 10 kHz.
+        from scipy.signal import welch
+
+        freqs, psd = welch(mono[: sample_rate * 60], fs=sample_rate, nperseg=min(4096, max(len(mono), 16)))
+        psd_db = 10 * np.log10(psd + 1e-20)
+        audible = np.nonzero(psd_db > psd_db.max() - 60.0)[0]
+        bandwidth = float(freqs[audible[-1]]) if len(audible) else 0.0
         parts = {
             "clipping": max(0.0, 1.0 - clipped * 200.0),  # 0.5 % of samples at full scale already scores 0
             "silence": 1.0 - silent,

@@ -13,7 +13,7 @@ import numpy as np
 from diffusers_s2acc.music import ChordEvent, parse_chord
 
 from .features import Features
-from .key import estimate_key
+from .key import Key, estimate_key
 
 
 @dataclass
@@ -78,12 +78,15 @@ def tempo_word(bpm: float) -> str:
 
 
 def describe(features: Features, start: float, end: float, *, tempo: float, meter: int,
-             chords: list[ChordEvent] | None = None, notes: list[dict] | None = None) -> Descriptors:
-    """Descriptors of `[start, end)` seconds of the analysed recording."""
+             chords: list[ChordEvent] | None = None, notes: list[dict] | None = None,
+             key: Key | None = None) -> Descriptors:
+    """Descriptors of `[start, end)` seconds of the analysed recording. `key` (the song's key) is used when given:
+    a key estimated from a few bars alone is less reliable than the whole song's."""
     a, b = features.frame(start), max(features.frame(end), features.frame(start) + 1)
     db = 20 * np.log10(features.rms + 1e-6)
     span_db = db[a:b]
-    key = estimate_key(features.chroma[:, a:b].sum(axis=1) + features.bass_chroma[:, a:b].sum(axis=1))
+    if key is None:
+        key = estimate_key(features.chroma[:, a:b].sum(axis=1) + features.bass_chroma[:, a:b].sum(axis=1))
     bass_energy = features.bass_chroma[:, a:b].sum()
     bass_ratio = float(bass_energy / (bass_energy + features.chroma[:, a:b].sum() + 1e-9))
     inside = [c for c in chords or [] if c.end > start and c.start < end and c.symbol != "N.C."]
