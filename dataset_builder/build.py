@@ -43,7 +43,7 @@ def run_build(input_dir: str, out: str, config: BuildConfig, *, num_workers: int
         raise ValueError("Give both --process-index and --num-processes, or neither.")
     work = WorkDir(out)
     work.create()
-    _check_config(Path(out), config)
+    _record_config(Path(out), config, input_dir)
     items = shard(discover(input_dir), process_index, num_processes)
     fingerprint = config.fingerprint()
     todo = [item for item in items if not work.is_done(item, fingerprint)]
@@ -68,10 +68,10 @@ def run_build(input_dir: str, out: str, config: BuildConfig, *, num_workers: int
     return summary
 
 
-def _check_config(out: Path, config: BuildConfig) -> None:
-    """Remember the options a corpus was built with; `merge` reuses them."""
+def _record_config(out: Path, config: BuildConfig, input_dir: str) -> None:
+    """Remember the options and input a corpus was built with; `merge` and `evaluate` read them."""
     path = out / ".work" / CONFIG_NAME
-    path.write_text(json.dumps(config.to_dict(), indent=1))
+    path.write_text(json.dumps({**config.to_dict(), "input": str(Path(input_dir).resolve())}, indent=1))
 
 
 def run_merge(out: str, keep_top: float | None = None, push_to_hub: str | None = None) -> dict[str, Any]:

@@ -34,8 +34,9 @@ def _bump(x: float, low: float, high: float, soft: float) -> float:
 
 
 class SignalQuality:
-    """Clipping, silence, loudness, dynamic range and bandwidth, each mapped to [0, 1]; the score is their
-    geometric mean, so one bad property (e.g. heavy clipping) is enough to sink a clip."""
+    """Clipping, silence, loudness, dynamic range and bandwidth, each mapped to [0, 1]. Clipping and silence are
+    defects, so they multiply the score (a heavily clipped clip scores near 0 however good the rest is); loudness,
+    dynamic range and bandwidth are matters of degree and enter as a geometric mean."""
 
     name = "signal"
 
@@ -65,7 +66,8 @@ class SignalQuality:
             "dynamic_range": _bump(dynamic_range, 3.0, 25.0, 4.0),
             "bandwidth": float(np.clip((bandwidth - 2000.0) / 6000.0, 0.0, 1.0)),
         }
-        score = float(np.exp(np.mean(np.log(np.maximum(list(parts.values()), 1e-3)))))
+        degree = [parts["loudness"], parts["dynamic_range"], parts["bandwidth"]]
+        score = parts["clipping"] * parts["silence"] * float(np.exp(np.mean(np.log(np.maximum(degree, 1e-3)))))
         measures = {"clipped_fraction": clipped, "silent_fraction": silent, "loudness_dbfs": loudness,
                     "dynamic_range_db": dynamic_range, "bandwidth_hz": bandwidth, **{f"score_{k}": v for k, v in parts.items()}}
         return score, measures

@@ -75,9 +75,10 @@ class LearnedSegmenter:
         prob = torch.sigmoid(boundary_logits[0]).numpy()
         labels = torch.softmax(label_logits[0], dim=-1).numpy()
         fps = features.sr / features.hop
-        peaks = librosa.util.peak_pick(prob, pre_max=3, post_max=3, pre_avg=3, post_avg=3, delta=0.0,
-                                       wait=int(self.min_seconds * fps))
-        cuts = [0] + [int(p) for p in peaks if prob[p] >= self.threshold and p > 0] + [len(prob)]
+        from scipy.signal import find_peaks
+
+        peaks, _ = find_peaks(prob, height=self.threshold, distance=max(1, int(self.min_seconds * fps)))
+        cuts = [0] + [int(p) for p in peaks if p > 0] + [len(prob)]
         segments = []
         for a, b in zip(cuts, cuts[1:]):
             if b <= a:
