@@ -44,8 +44,8 @@ def song_like(seconds: float = 16.0, bpm: float = 120.0, sr: int = SR) -> np.nda
     """C - Am - F - G, one chord per bar, over a click track: a musical test signal with known chords."""
     bar = 4 * 60.0 / bpm
     progression = [[0, 4, 7], [9, 0, 4], [5, 9, 0], [7, 11, 2]]
-    parts = [chord_tones(progression[i % 4], bar, sr) for i in range(int(round(seconds / bar)))]
-    y = np.concatenate(parts)
+    parts = [chord_tones(progression[i % 4], bar, sr) for i in range(max(1, int(np.ceil(seconds / bar))))]
+    y = np.concatenate(parts)[: int(seconds * sr)]
     y = 0.25 * y / np.abs(y).max() + 0.2 * clicks(len(y) / sr, bpm, sr)[: len(y)]
     return y.astype(np.float32)
 

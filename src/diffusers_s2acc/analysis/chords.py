@@ -84,7 +84,8 @@ def recognize_chords(features: Features, beats: np.ndarray, downbeats: np.ndarra
     score = templates @ chroma  # (K, B) cosine similarity
     bass = bass / (bass.max(axis=0, keepdims=True) + 1e-9)
     score += bass_weight * bass[roots] + priors[:, None]
-    silent = energy < 0.02 * (energy.max() + 1e-12)
+    # Silence is judged both against the loudest beat and absolutely (-70 dBFS), so an all-quiet input is N.C.
+    silent = (energy < 0.02 * (energy.max() + 1e-12)) | (energy < 3e-4)
     no_chord = np.where(silent, 1.0, 0.2)[None]  # the "N.C." state only wins where there is (almost) no sound
     score = np.vstack([no_chord, score])
     prob = np.exp(sharpness * (score - score.max(axis=0, keepdims=True)))
