@@ -24,9 +24,12 @@ def distributed_shard() -> tuple[int, int, Any]:
     """(process index, process count, accelerate state) under `accelerate launch`; (0, 1, None) otherwise."""
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return 0, 1, None
+    import torch
     from accelerate import PartialState
 
-    state = PartialState()
+    # On a machine without GPUs, `accelerate launch --multi_gpu` (or torchrun) still starts the processes; the
+    # state must then be told to use CPU (gloo) or it silently treats every process as the only one.
+    state = PartialState(cpu=not torch.cuda.is_available())
     return state.process_index, state.num_processes, state
 
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from diffusers_s2acc.analysis.descriptors import Descriptors
 
+from . import default_device
 from ..audio_io import InputFile
 
 #: Noun phrases (no article) naming a section's role.
@@ -152,7 +153,7 @@ class LalmCaptioner:
 
         if not Path(model_path).is_dir():
             raise FileNotFoundError(f"LALM folder {model_path} not found (pass --lalm-path PATH).")
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = device or default_device()
         self.processor = AutoProcessor.from_pretrained(model_path, local_files_only=True)
         dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
         self.model = Qwen2AudioForConditionalGeneration.from_pretrained(model_path, local_files_only=True,

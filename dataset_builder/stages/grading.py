@@ -15,6 +15,8 @@ from typing import Protocol
 import numpy as np
 
 from diffusers_s2acc.analysis.descriptors import Descriptors, tempo_word
+
+from . import default_device
 from diffusers_s2acc.music.chords import parse_chord
 
 
@@ -185,7 +187,7 @@ class ClapAgreement:
         if not Path(model_path).is_dir():
             raise FileNotFoundError(f"CLAP model folder {model_path} not found.")
         self.torch = torch
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = device or default_device()
         self.model = ClapModel.from_pretrained(model_path, local_files_only=True).to(self.device).eval()
         self.processor = ClapProcessor.from_pretrained(model_path, local_files_only=True)
 

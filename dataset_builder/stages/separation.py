@@ -14,6 +14,7 @@ from typing import Protocol
 import numpy as np
 import soundfile as sf
 
+from . import default_device
 from ..audio_io import Audio, InputFile
 
 
@@ -64,7 +65,7 @@ class DemucsSeparation:
         self._torch, self._apply = torch, apply_model
         package = torch.load(str(path), map_location="cpu", weights_only=False)
         self.model = load_model(package).eval()
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = device or default_device()
         self.model.to(self.device)
 
     def __call__(self, audio: Audio, item: InputFile) -> Audio:

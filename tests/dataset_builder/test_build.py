@@ -166,3 +166,27 @@ def test_synth_build_with_oracle_and_evaluate(tiny_synth, tmp_path):
 def test_build_rejects_missing_input(tmp_path):
     result = run_cli("build", "--input", str(tmp_path / "nothing"), "--out", str(tmp_path / "o"), check=False)
     assert result.returncode != 0 and "does not exist" in result.stderr
+
+
+def test_accelerate_launch_two_processes(six_songs, tmp_path):
+    """`accelerate launch` gives each process its shard; the main process assembles after the others finish."""
+    import shutil
+
+    import datasets
+
+    accelerate = shutil.which("accelerate") or str(Path(sys.executable).parent / "accelerate")
+    if not Path(accelerate).exists():
+        pytest.skip("accelerate CLI not installed")
+    out = tmp_path / "launched"
+    # `--multi_gpu` selects accelerate's torchrun launcher; without GPUs the builder falls back to CPU (gloo).
+    result = subprocess.run([accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+                             "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "dataset_builder", "build",
+                             "--input", str(six_songs), "--out", str(out), *FAST_BUILD],
+                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summaries = [json.loads(line.split("build summary: ")[1]) for line in result.stdout.splitlines()
+                 if "build summary: " in line]
+    assert sorted(s["shard"] for s in summaries) == ["1/2", "2/2"]
+    assert sum(s["processed"] for s in summaries) == 6
+    corpus = datasets.load_from_disk(str(out))
+    assert {p["source"] for p in corpus["provenance"]} == {f"song{i}.wav" for i in range(6)}
