@@ -80,9 +80,12 @@ def _decode_with_ffmpeg(path: Path) -> Audio:
     """Fallback for formats libsndfile lacks (e.g. m4a, some mp3): decode to float32 WAV through ffmpeg."""
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
-        raise RejectedInput(f"cannot decode {path.suffix} without ffmpeg (install it with scripts/install_system_deps.sh)")
-    result = subprocess.run([ffmpeg, "-v", "error", "-i", str(path), "-f", "wav", "-acodec", "pcm_f32le", "-"],
-                            capture_output=True)
+        raise RejectedInput(
+            f"cannot decode {path.suffix} without ffmpeg (install it with scripts/install_system_deps.sh)"
+        )
+    result = subprocess.run(
+        [ffmpeg, "-v", "error", "-i", str(path), "-f", "wav", "-acodec", "pcm_f32le", "-"], capture_output=True
+    )
     if result.returncode != 0 or not result.stdout:
         raise RejectedInput(f"corrupted or undecodable audio: {result.stderr.decode(errors='replace').strip()[:200]}")
     import io
@@ -96,7 +99,9 @@ def load_audio(item: InputFile, *, min_duration: float, silence_dbfs: float = -6
     path = item.path
     suffix = path.suffix.lower()
     if suffix not in AUDIO_EXTENSIONS:
-        raise RejectedInput(f"unsupported file type '{suffix or path.name}' (expected one of {', '.join(AUDIO_EXTENSIONS)})")
+        raise RejectedInput(
+            f"unsupported file type '{suffix or path.name}' (expected one of {', '.join(AUDIO_EXTENSIONS)})"
+        )
     if path.stat().st_size == 0:
         raise RejectedInput("empty file (0 bytes)")
     try:

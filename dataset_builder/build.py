@@ -33,9 +33,16 @@ def distributed_shard() -> tuple[int, int, Any]:
     return state.process_index, state.num_processes, state
 
 
-def run_build(input_dir: str, out: str, config: BuildConfig, *, num_workers: int = 1,
-              process_index: int | None = None, num_processes: int | None = None,
-              push_to_hub: str | None = None) -> dict[str, Any]:
+def run_build(
+    input_dir: str,
+    out: str,
+    config: BuildConfig,
+    *,
+    num_workers: int = 1,
+    process_index: int | None = None,
+    num_processes: int | None = None,
+    push_to_hub: str | None = None,
+) -> dict[str, Any]:
     """Process this shard's unfinished files, then (single process, or main process after the others) assemble."""
     config.validate()
     started = time.time()

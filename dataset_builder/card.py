@@ -42,18 +42,41 @@ def _bar(counts: dict[str, int], title: str, path: Path) -> None:
 def write_card(out: Path, dataset, summary: dict[str, Any], rejected: list[dict], config: dict[str, Any]) -> None:
     plots = out / "plots"
     plots.mkdir(exist_ok=True)
-    lines = ["---", "license: other", "task_categories:", "- text-to-audio", "tags:", "- music", "- accompaniment",
-             "- s2accompanist", "configs:", "- config_name: default", "  data_files:", "  - split: train",
-             "    path: data/train-*.parquet", "---", "", "# S2Accompanist section-level corpus", "",
-             "Built with `python -m dataset_builder build`. One row per section clip: audio, caption, section label,",
-             "lead sheet (tempo, meter, chords, melody), audio-quality and caption-agreement grades, provenance.", "",
-             "## Counts", "",
-             f"- input files: {summary['files']} ({summary['accepted']} accepted, {summary['rejected']} rejected, "
-             "see `rejects.jsonl`)",
-             f"- clips: {summary['clips']} ({summary['hours']:.2f} hours); top fraction: {summary['top_clips']} clips "
-             f"(`top == True`, keep-top {config['keep_top']})", "",
-             "## Backends", "", "```json", json.dumps({k: v for k, v in config.items() if v is not None}, indent=1),
-             "```", ""]
+    lines = [
+        "---",
+        "license: other",
+        "task_categories:",
+        "- text-to-audio",
+        "tags:",
+        "- music",
+        "- accompaniment",
+        "- s2accompanist",
+        "configs:",
+        "- config_name: default",
+        "  data_files:",
+        "  - split: train",
+        "    path: data/train-*.parquet",
+        "---",
+        "",
+        "# S2Accompanist section-level corpus",
+        "",
+        "Built with `python -m dataset_builder build`. One row per section clip: audio, caption, section label,",
+        "lead sheet (tempo, meter, chords, melody), audio-quality and caption-agreement grades, provenance.",
+        "",
+        "## Counts",
+        "",
+        f"- input files: {summary['files']} ({summary['accepted']} accepted, {summary['rejected']} rejected, "
+        "see `rejects.jsonl`)",
+        f"- clips: {summary['clips']} ({summary['hours']:.2f} hours); top fraction: {summary['top_clips']} clips "
+        f"(`top == True`, keep-top {config['keep_top']})",
+        "",
+        "## Backends",
+        "",
+        "```json",
+        json.dumps({k: v for k, v in config.items() if v is not None}, indent=1),
+        "```",
+        "",
+    ]
     if dataset is not None:
         columns = dataset.select_columns(["label", "duration", "tempo", "quality", "agreement", "grade", "key"])
         data = columns.to_dict()
@@ -66,9 +89,14 @@ def write_card(out: Path, dataset, summary: dict[str, Any], rejected: list[dict]
         modes = collections.Counter(k.split()[-1] for k in data["key"])
         lines += ["## Distributions", "", "| label | clips |", "|---|---|"]
         lines += [f"| {label} | {count} |" for label, count in sorted(labels.items())]
-        lines += ["", f"Modes: {dict(modes)}", "",
-                  "![durations](plots/duration.png) ![tempo](plots/tempo.png) ![labels](plots/labels.png)",
-                  "![quality](plots/quality.png) ![agreement](plots/agreement.png)", ""]
+        lines += [
+            "",
+            f"Modes: {dict(modes)}",
+            "",
+            "![durations](plots/duration.png) ![tempo](plots/tempo.png) ![labels](plots/labels.png)",
+            "![quality](plots/quality.png) ![agreement](plots/agreement.png)",
+            "",
+        ]
     if rejected:
         reasons = collections.Counter(r["reason"].split(":")[0] for r in rejected)
         lines += ["## Rejected inputs", "", "| reason | files |", "|---|---|"]

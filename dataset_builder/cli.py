@@ -67,10 +67,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "synth":
         from .synth import synthesize_corpus
 
-        metadata = synthesize_corpus(args.n, args.out, args.seed, num_workers=args.num_workers,
-                                     sample_rate=args.sample_rate, soundfonts=args.soundfont,
-                                     melody_prob=args.melody_prob, section_bars=args.section_bars,
-                                     max_sections=args.max_sections, track_stems=args.track_stems)
+        metadata = synthesize_corpus(
+            args.n,
+            args.out,
+            args.seed,
+            num_workers=args.num_workers,
+            sample_rate=args.sample_rate,
+            soundfonts=args.soundfont,
+            melody_prob=args.melody_prob,
+            section_bars=args.section_bars,
+            max_sections=args.max_sections,
+            track_stems=args.track_stems,
+        )
         hours = sum(m["duration"] for m in metadata) / 3600
         print(f"synth: {len(metadata)} songs, {hours:.2f} hours in {args.out}")
         return 0
@@ -78,14 +86,31 @@ def main(argv: list[str] | None = None) -> int:
         from .build import run_build
 
         config = BuildConfig(
-            separation=args.separation, segmenter=args.segmenter, captioner=args.captioner, quality=args.quality,
-            agreement=args.agreement, melody=not args.no_melody, sample_rate=args.sample_rate,
-            min_duration=args.min_duration, min_segment=args.min_segment, keep_top=args.keep_top,
-            demucs_checkpoint=args.demucs_checkpoint, segmenter_checkpoint=args.segmenter_checkpoint,
-            lalm_path=args.lalm_path, audiobox_checkpoint=args.audiobox_checkpoint, clap_path=args.clap_path)
-        summary = run_build(args.input, args.out, config, num_workers=args.num_workers,
-                            process_index=args.process_index, num_processes=args.num_processes,
-                            push_to_hub=args.push_to_hub)
+            separation=args.separation,
+            segmenter=args.segmenter,
+            captioner=args.captioner,
+            quality=args.quality,
+            agreement=args.agreement,
+            melody=not args.no_melody,
+            sample_rate=args.sample_rate,
+            min_duration=args.min_duration,
+            min_segment=args.min_segment,
+            keep_top=args.keep_top,
+            demucs_checkpoint=args.demucs_checkpoint,
+            segmenter_checkpoint=args.segmenter_checkpoint,
+            lalm_path=args.lalm_path,
+            audiobox_checkpoint=args.audiobox_checkpoint,
+            clap_path=args.clap_path,
+        )
+        summary = run_build(
+            args.input,
+            args.out,
+            config,
+            num_workers=args.num_workers,
+            process_index=args.process_index,
+            num_processes=args.num_processes,
+            push_to_hub=args.push_to_hub,
+        )
         print("build summary: " + json.dumps(summary))
         return 0
     if args.command == "merge":

@@ -32,16 +32,18 @@ def score_song(analysis: dict[str, Any], truth: dict[str, Any], duration: float)
     for window in (0.5, 3.0):
         scores[f"boundary_f@{window:g}s"] = mir_eval.segment.detection(ref, est, window=window)[2]
         scores[f"boundary_f@{window:g}s_trim"] = mir_eval.segment.detection(ref, est, window=window, trim=True)[2]
-    scores["label_pairwise_f"] = mir_eval.segment.pairwise(ref, [s["label"] for s in truth["sections"]], est,
-                                                           [s["label"] for s in analysis["segments"]])[2]
+    scores["label_pairwise_f"] = mir_eval.segment.pairwise(
+        ref, [s["label"] for s in truth["sections"]], est, [s["label"] for s in analysis["segments"]]
+    )[2]
 
     ref_chords = truth["lead_sheet"]["chords"]
     ri = np.array([[c["start"], c["end"]] for c in ref_chords])
     rl = [to_harte(c["symbol"]) for c in ref_chords]
     ei = np.array([[c["start"], c["end"]] for c in analysis["chords"]])
     el = [to_harte(c["symbol"]) for c in analysis["chords"]]
-    ei, el = mir_eval.util.adjust_intervals(ei, el, ri.min(), ri.max(), mir_eval.chord.NO_CHORD,
-                                            mir_eval.chord.NO_CHORD)
+    ei, el = mir_eval.util.adjust_intervals(
+        ei, el, ri.min(), ri.max(), mir_eval.chord.NO_CHORD, mir_eval.chord.NO_CHORD
+    )
     merged, rl, el = mir_eval.util.merge_labeled_intervals(ri, rl, ei, el)
     durations = mir_eval.util.intervals_to_durations(merged)
     scores["chord_majmin"] = mir_eval.chord.weighted_accuracy(mir_eval.chord.majmin(rl, el), durations)
@@ -49,7 +51,9 @@ def score_song(analysis: dict[str, Any], truth: dict[str, Any], duration: float)
 
     true_tempo, tempo = truth["tempo"], analysis["tempo"]
     scores["tempo_acc1"] = float(abs(tempo - true_tempo) <= 0.04 * true_tempo)
-    scores["tempo_acc2"] = float(any(abs(tempo - f * true_tempo) <= 0.04 * f * true_tempo for f in (1, 2, 0.5, 3, 1 / 3)))
+    scores["tempo_acc2"] = float(
+        any(abs(tempo - f * true_tempo) <= 0.04 * f * true_tempo for f in (1, 2, 0.5, 3, 1 / 3))
+    )
     scores["key_acc"] = float(analysis["key"] == truth["key"])
     scores["key_mirex"] = mir_eval.key.weighted_score(truth["key"], analysis["key"])
     scores["meter_acc"] = float(analysis["meter"] == truth["meter"])
@@ -59,9 +63,11 @@ def score_song(analysis: dict[str, Any], truth: dict[str, Any], duration: float)
     if melody and analysis.get("melody"):
         ref_notes = np.array([[n["start"], n["end"]] for n in melody])
         est_notes = np.array([[n["start"], n["end"]] for n in analysis["melody"]])
-        hz = lambda notes: mir_eval.util.midi_to_hz(np.array([n["pitch"] for n in notes], dtype=float))  # noqa: E731
+        ref_hz = mir_eval.util.midi_to_hz(np.array([n["pitch"] for n in melody], dtype=float))
+        est_hz = mir_eval.util.midi_to_hz(np.array([n["pitch"] for n in analysis["melody"]], dtype=float))
         scores["melody_note_f"] = mir_eval.transcription.precision_recall_f1_overlap(
-            ref_notes, hz(melody), est_notes, hz(analysis["melody"]), offset_ratio=None)[2]
+            ref_notes, ref_hz, est_notes, est_hz, offset_ratio=None
+        )[2]
     return scores
 
 
@@ -110,8 +116,14 @@ _DESCRIPTIONS = {
 
 
 def format_table(scores: dict[str, Any]) -> str:
-    rows = [f"Analysis vs synth ground truth over {scores['songs']} songs", "",
-            f"| {'metric':<22} | {'mean':>6} | {'songs':>5} | description |", f"|{'-' * 24}|{'-' * 8}|{'-' * 7}|---|"]
+    rows = [
+        f"Analysis vs synth ground truth over {scores['songs']} songs",
+        "",
+        f"| {'metric':<22} | {'mean':>6} | {'songs':>5} | description |",
+        f"|{'-' * 24}|{'-' * 8}|{'-' * 7}|---|",
+    ]
     for metric, value in scores["mean"].items():
-        rows.append(f"| {metric:<22} | {value:6.3f} | {scores['count'][metric]:5d} | {_DESCRIPTIONS.get(metric, '')} |")
+        rows.append(
+            f"| {metric:<22} | {value:6.3f} | {scores['count'][metric]:5d} | {_DESCRIPTIONS.get(metric, '')} |"
+        )
     return "\n".join(rows)

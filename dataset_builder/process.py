@@ -87,20 +87,38 @@ def _process(item: InputFile, config: BuildConfig, work: WorkDir) -> dict[str, A
         clip_audio = corpus_audio[a:b]
         if clip_audio.shape[0] < config.min_segment * config.sample_rate * 0.5:
             continue
-        descriptors = describe(analysis.features, segment.start, segment.end, tempo=grid.tempo, meter=grid.meter,
-                               chords=analysis.chords, notes=analysis.notes, key=analysis.key)
-        clips.append({"index": index, "start": segment.start, "end": segment.end, "label": segment.label,
-                      "lead_sheet": analysis.lead_sheet(segment.start, segment.end).to_dict(),
-                      "descriptors": descriptors.to_dict(), "audio": clip_audio,
-                      "sample_rate": config.sample_rate, "_descriptors": descriptors})
+        descriptors = describe(
+            analysis.features,
+            segment.start,
+            segment.end,
+            tempo=grid.tempo,
+            meter=grid.meter,
+            chords=analysis.chords,
+            notes=analysis.notes,
+            key=analysis.key,
+        )
+        clips.append(
+            {
+                "index": index,
+                "start": segment.start,
+                "end": segment.end,
+                "label": segment.label,
+                "lead_sheet": analysis.lead_sheet(segment.start, segment.end).to_dict(),
+                "descriptors": descriptors.to_dict(),
+                "audio": clip_audio,
+                "sample_rate": config.sample_rate,
+                "_descriptors": descriptors,
+            }
+        )
     if not clips:
         raise RejectedInput(f"no section is at least --min-segment {config.min_segment:g} s long")
     captions = stage["captioner"](clips, item)
     for clip, caption in zip(clips, captions):
         clip["caption"] = caption
         clip["quality"], clip["quality_measures"] = stage["quality"](clip["audio"], config.sample_rate)
-        clip["agreement"], clip["agreement_measures"] = stage["agreement"](caption, clip["_descriptors"],
-                                                                           clip["audio"], config.sample_rate)
+        clip["agreement"], clip["agreement_measures"] = stage["agreement"](
+            caption, clip["_descriptors"], clip["audio"], config.sample_rate
+        )
         clip["file"] = f"{clip['index']:03d}.flac"
         sf.write(clip_dir / clip["file"], clip["audio"], config.sample_rate, format="FLAC", subtype="PCM_16")
         del clip["audio"], clip["_descriptors"]
@@ -108,10 +126,14 @@ def _process(item: InputFile, config: BuildConfig, work: WorkDir) -> dict[str, A
     song_segments = [{**s.to_dict(), "caption": by_index.get(i, "")} for i, s in enumerate(segments)]
     synth = json.loads(item.synth_metadata.read_text()) if item.synth_metadata else None
     return {
-        "duration": audio.duration, "source_sample_rate": audio.sample_rate, "channels": int(audio.samples.shape[1]),
+        "duration": audio.duration,
+        "source_sample_rate": audio.sample_rate,
+        "channels": int(audio.samples.shape[1]),
         "synth_song_id": synth["song_id"] if synth else None,
         "analysis": {
-            "tempo": grid.tempo, "meter": f"{grid.meter}/4", "key": analysis.key.name,
+            "tempo": grid.tempo,
+            "meter": f"{grid.meter}/4",
+            "key": analysis.key.name,
             "beats": [round(float(t), 4) for t in grid.beats],
             "downbeats": [round(float(t), 4) for t in grid.downbeats],
             "chords": [{"start": c.start, "end": c.end, "symbol": c.symbol} for c in analysis.chords],

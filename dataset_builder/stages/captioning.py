@@ -12,8 +12,8 @@ import numpy as np
 
 from diffusers_s2acc.analysis.descriptors import Descriptors
 
-from . import default_device
 from ..audio_io import InputFile
+from . import default_device
 
 #: Noun phrases (no article) naming a section's role.
 ROLE_PHRASES = {
@@ -26,10 +26,16 @@ ROLE_PHRASES = {
     "outro": ["closing section", "outro that winds the piece down"],
     "other": ["section", "passage"],
 }
-_ENERGY = {"low": ["soft", "restrained", "quiet", "gentle"], "medium": ["steady", "moderately intense", "balanced"],
-           "high": ["energetic", "loud", "driving", "powerful"]}
-_BRIGHT = {"bright": ["a bright, airy tone", "a crisp, bright sound"], "dark": ["a dark, warm tone", "a mellow, dark timbre"],
-           "balanced": ["a balanced tone", "a full, rounded sound"]}
+_ENERGY = {
+    "low": ["soft", "restrained", "quiet", "gentle"],
+    "medium": ["steady", "moderately intense", "balanced"],
+    "high": ["energetic", "loud", "driving", "powerful"],
+}
+_BRIGHT = {
+    "bright": ["a bright, airy tone", "a crisp, bright sound"],
+    "dark": ["a dark, warm tone", "a mellow, dark timbre"],
+    "balanced": ["a balanced tone", "a full, rounded sound"],
+}
 
 
 class Captioner(Protocol):
@@ -83,9 +89,13 @@ def template_caption(d: Descriptors, label: str, rng: random.Random) -> str:
     if d.chords:
         progression = " - ".join(d.chords[:4])
         color = "jazzy seventh chords" if d.has_sevenths else "plain triads"
-        harmony = rng.choice([f"the harmony moves through {progression} in {color}",
-                              f"{color} cycle through {progression}",
-                              f"a progression of {progression}"])
+        harmony = rng.choice(
+            [
+                f"the harmony moves through {progression} in {color}",
+                f"{color} cycle through {progression}",
+                f"a progression of {progression}",
+            ]
+        )
     else:
         harmony = "the harmony is static"
     openers = [
@@ -114,9 +124,13 @@ class TemplateCaptioner:
         for clip in clips:
             # Seeded by file and section so captions are reproducible across reruns and machines.
             rng = random.Random(f"{item.relpath}#{clip['index']}")
-            captions.append(template_caption(Descriptors(**{**clip["descriptors"],
-                                                            "pitch_range": clip["descriptors"]["pitch_range"]}),
-                                             clip["label"], rng))
+            captions.append(
+                template_caption(
+                    Descriptors(**{**clip["descriptors"], "pitch_range": clip["descriptors"]["pitch_range"]}),
+                    clip["label"],
+                    rng,
+                )
+            )
         return captions
 
 
@@ -144,8 +158,10 @@ class LalmCaptioner:
     """
 
     name = "lalm"
-    PROMPT = ("Describe this instrumental music section in one or two sentences for a music dataset: genre, mood, "
-              "tempo feel, key instruments and how it develops. Do not mention vocals unless you hear them.")
+    PROMPT = (
+        "Describe this instrumental music section in one or two sentences for a music dataset: genre, mood, "
+        "tempo feel, key instruments and how it develops. Do not mention vocals unless you hear them."
+    )
 
     def __init__(self, model_path: str, device: str | None = None, max_new_tokens: int = 96):
         import torch
@@ -156,8 +172,11 @@ class LalmCaptioner:
         self.device = device or default_device()
         self.processor = AutoProcessor.from_pretrained(model_path, local_files_only=True)
         dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
-        self.model = Qwen2AudioForConditionalGeneration.from_pretrained(model_path, local_files_only=True,
-                                                                        torch_dtype=dtype).to(self.device).eval()
+        self.model = (
+            Qwen2AudioForConditionalGeneration.from_pretrained(model_path, local_files_only=True, torch_dtype=dtype)
+            .to(self.device)
+            .eval()
+        )
         self.max_new_tokens = max_new_tokens
         self.sampling_rate = self.processor.feature_extractor.sampling_rate
 
@@ -167,14 +186,18 @@ class LalmCaptioner:
 
         mono = audio.mean(axis=1) if audio.ndim == 2 else audio
         mono = soxr.resample(mono.astype(np.float32), sample_rate, self.sampling_rate)
-        conversation = [{"role": "user", "content": [{"type": "audio", "audio_url": "clip"},
-                                                     {"type": "text", "text": self.PROMPT}]}]
+        conversation = [
+            {
+                "role": "user",
+                "content": [{"type": "audio", "audio_url": "clip"}, {"type": "text", "text": self.PROMPT}],
+            }
+        ]
         text = self.processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
         inputs = self.processor(text=text, audio=[mono], sampling_rate=self.sampling_rate, return_tensors="pt")
         inputs = inputs.to(self.device)
         with torch.no_grad():
             output = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False)
-        generated = output[:, inputs["input_ids"].shape[1]:]
+        generated = output[:, inputs["input_ids"].shape[1] :]
         return self.processor.batch_decode(generated, skip_special_tokens=True)[0].strip()
 
     def __call__(self, clips: list[dict], item: InputFile) -> list[str]:

@@ -15,9 +15,9 @@ from typing import Protocol
 import numpy as np
 
 from diffusers_s2acc.analysis.descriptors import Descriptors, tempo_word
+from diffusers_s2acc.music.chords import parse_chord
 
 from . import default_device
-from diffusers_s2acc.music.chords import parse_chord
 
 
 # ----------------------------------------------------------------------------------------------- audio quality
@@ -70,8 +70,14 @@ class SignalQuality:
         }
         degree = [parts["loudness"], parts["dynamic_range"], parts["bandwidth"]]
         score = parts["clipping"] * parts["silence"] * float(np.exp(np.mean(np.log(np.maximum(degree, 1e-3)))))
-        measures = {"clipped_fraction": clipped, "silent_fraction": silent, "loudness_dbfs": loudness,
-                    "dynamic_range_db": dynamic_range, "bandwidth_hz": bandwidth, **{f"score_{k}": v for k, v in parts.items()}}
+        measures = {
+            "clipped_fraction": clipped,
+            "silent_fraction": silent,
+            "loudness_dbfs": loudness,
+            "dynamic_range_db": dynamic_range,
+            "bandwidth_hz": bandwidth,
+            **{f"score_{k}": v for k, v in parts.items()},
+        }
         return score, measures
 
 
@@ -103,15 +109,40 @@ class AudioboxQuality:
 class AgreementScorer(Protocol):
     name: str
 
-    def __call__(self, caption: str, descriptors: Descriptors, audio: np.ndarray, sample_rate: int) -> tuple[float, dict]: ...
+    def __call__(
+        self, caption: str, descriptors: Descriptors, audio: np.ndarray, sample_rate: int
+    ) -> tuple[float, dict]: ...
 
 
-_TEMPO_WORDS = {"slow": "slow", "ballad-paced": "slow", "moderate": "moderate", "mid-tempo": "moderate",
-                "upbeat": "upbeat", "lively": "upbeat", "fast": "fast", "driving": None}
-_ENERGY_WORDS = {"soft": "low", "quiet": "low", "gentle": "low", "restrained": "low", "calm": "low",
-                 "energetic": "high", "loud": "high", "powerful": "high", "intense": "high"}
-_BRIGHT_WORDS = {"bright": "bright", "crisp": "bright", "airy": "bright", "dark": "dark", "mellow": "dark",
-                 "warm": "dark"}
+_TEMPO_WORDS = {
+    "slow": "slow",
+    "ballad-paced": "slow",
+    "moderate": "moderate",
+    "mid-tempo": "moderate",
+    "upbeat": "upbeat",
+    "lively": "upbeat",
+    "fast": "fast",
+    "driving": None,
+}
+_ENERGY_WORDS = {
+    "soft": "low",
+    "quiet": "low",
+    "gentle": "low",
+    "restrained": "low",
+    "calm": "low",
+    "energetic": "high",
+    "loud": "high",
+    "powerful": "high",
+    "intense": "high",
+}
+_BRIGHT_WORDS = {
+    "bright": "bright",
+    "crisp": "bright",
+    "airy": "bright",
+    "dark": "dark",
+    "mellow": "dark",
+    "warm": "dark",
+}
 _KEY = re.compile(r"\b([A-G](?:#|b)?)[ -](major|minor)\b")
 _BPM = re.compile(r"\b(\d{2,3})\s*BPM\b", re.IGNORECASE)
 _METER = re.compile(r"\b([2-9])/4\b")
@@ -131,8 +162,14 @@ def caption_claims(caption: str, d: Descriptors) -> list[tuple[str, bool]]:
     if not _BPM.search(caption):
         for word, bucket in _TEMPO_WORDS.items():
             if bucket and re.search(rf"\b{word}\b", text):
-                claims.append((f"tempo '{word}'", tempo_word(d.tempo) == bucket or
-                               tempo_word(d.tempo * 2) == bucket or tempo_word(d.tempo / 2) == bucket))
+                claims.append(
+                    (
+                        f"tempo '{word}'",
+                        tempo_word(d.tempo) == bucket
+                        or tempo_word(d.tempo * 2) == bucket
+                        or tempo_word(d.tempo / 2) == bucket,
+                    )
+                )
                 break
     for match in _KEY.finditer(caption):
         claimed_root = parse_chord(match.group(1)).root
@@ -140,11 +177,16 @@ def caption_claims(caption: str, d: Descriptors) -> list[tuple[str, bool]]:
         same = claimed_root == measured_root and match.group(2) == d.mode
         # The relative major/minor shares every note: a common, forgivable disagreement.
         relative = (match.group(2) != d.mode) and (
-            (claimed_root - measured_root) % 12 == (3 if match.group(2) == "major" else 9))
+            (claimed_root - measured_root) % 12 == (3 if match.group(2) == "major" else 9)
+        )
         claims.append((f"key {match.group(1)} {match.group(2)}", same or relative))
     for match in _METER.finditer(caption):
-        claims.append((f"meter {match.group(0)}", int(match.group(1)) == d.meter or
-                       (int(match.group(1)) in (2, 4) and d.meter in (2, 4))))
+        claims.append(
+            (
+                f"meter {match.group(0)}",
+                int(match.group(1)) == d.meter or (int(match.group(1)) in (2, 4) and d.meter in (2, 4)),
+            )
+        )
     for word, bucket in _ENERGY_WORDS.items():
         if re.search(rf"\b{word}\b", text):
             claims.append((f"energy '{word}'", d.energy_word == bucket or d.energy_word == "medium"))
@@ -166,7 +208,9 @@ class DescriptorAgreement:
 
     name = "descriptors"
 
-    def __call__(self, caption: str, descriptors: Descriptors, audio: np.ndarray, sample_rate: int) -> tuple[float, dict]:
+    def __call__(
+        self, caption: str, descriptors: Descriptors, audio: np.ndarray, sample_rate: int
+    ) -> tuple[float, dict]:
         claims = caption_claims(caption, descriptors)
         if not claims:
             return 0.5, {"claims": 0, "failed_claims": []}
@@ -191,14 +235,17 @@ class ClapAgreement:
         self.model = ClapModel.from_pretrained(model_path, local_files_only=True).to(self.device).eval()
         self.processor = ClapProcessor.from_pretrained(model_path, local_files_only=True)
 
-    def __call__(self, caption: str, descriptors: Descriptors, audio: np.ndarray, sample_rate: int) -> tuple[float, dict]:
+    def __call__(
+        self, caption: str, descriptors: Descriptors, audio: np.ndarray, sample_rate: int
+    ) -> tuple[float, dict]:
         import soxr
 
         rate = self.processor.feature_extractor.sampling_rate
         mono = audio.mean(axis=1) if audio.ndim == 2 else audio
         mono = soxr.resample(mono.astype(np.float32), sample_rate, rate)
-        inputs = self.processor(text=[caption], audios=[mono], sampling_rate=rate, return_tensors="pt",
-                                padding=True).to(self.device)
+        inputs = self.processor(
+            text=[caption], audios=[mono], sampling_rate=rate, return_tensors="pt", padding=True
+        ).to(self.device)
         with self.torch.no_grad():
             outputs = self.model(**inputs)
         a = self.torch.nn.functional.normalize(outputs.audio_embeds, dim=-1)

@@ -14,8 +14,8 @@ from typing import Protocol
 import numpy as np
 import soundfile as sf
 
-from . import default_device
 from ..audio_io import Audio, InputFile
+from . import default_device
 
 
 class Separator(Protocol):

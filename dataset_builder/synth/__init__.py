@@ -16,10 +16,19 @@ from .song import METADATA_NAME, SYNTH_FORMAT, synthesize_song
 __all__ = ["METADATA_NAME", "SYNTH_FORMAT", "synthesize_corpus", "synthesize_song"]
 
 
-def synthesize_corpus(n: int, out: str | os.PathLike, seed: int = 0, *, num_workers: int = 1,
-                      sample_rate: int = 44100, soundfonts: list[str] | None = None, melody_prob: float = 0.7,
-                      section_bars: int | None = None, max_sections: int | None = None,
-                      track_stems: bool = False) -> list[dict[str, Any]]:
+def synthesize_corpus(
+    n: int,
+    out: str | os.PathLike,
+    seed: int = 0,
+    *,
+    num_workers: int = 1,
+    sample_rate: int = 44100,
+    soundfonts: list[str] | None = None,
+    melody_prob: float = 0.7,
+    section_bars: int | None = None,
+    max_sections: int | None = None,
+    track_stems: bool = False,
+) -> list[dict[str, Any]]:
     """Write `n` songs to `out/song_XXXXX/`; song `i` uses seed `seed * 100003 + i`, so runs are reproducible and a
     rerun only renders the songs that are missing."""
     if n < 1:
@@ -30,8 +39,14 @@ def synthesize_corpus(n: int, out: str | os.PathLike, seed: int = 0, *, num_work
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     jobs = {f"song_{i:05d}": seed * 100003 + i for i in range(n)}
-    kwargs = dict(soundfonts=fonts, sample_rate=sample_rate, melody_prob=melody_prob, section_bars=section_bars,
-                  max_sections=max_sections, track_stems=track_stems)
+    kwargs = dict(
+        soundfonts=fonts,
+        sample_rate=sample_rate,
+        melody_prob=melody_prob,
+        section_bars=section_bars,
+        max_sections=max_sections,
+        track_stems=track_stems,
+    )
     results: dict[str, dict] = {}
     if num_workers <= 1:
         for song_id, song_seed in tqdm(jobs.items(), desc="synth", unit="song"):
@@ -42,7 +57,11 @@ def synthesize_corpus(n: int, out: str | os.PathLike, seed: int = 0, *, num_work
             for future in tqdm(as_completed(futures), total=len(futures), desc="synth", unit="song"):
                 results[futures[future]] = future.result()
     metadata = [results[song_id] for song_id in jobs]
-    index = {"format": SYNTH_FORMAT, "seed": seed, "songs": [m["song_id"] for m in metadata],
-             "hours": sum(m["duration"] for m in metadata) / 3600}
+    index = {
+        "format": SYNTH_FORMAT,
+        "seed": seed,
+        "songs": [m["song_id"] for m in metadata],
+        "hours": sum(m["duration"] for m in metadata) / 3600,
+    }
     (out / "synth_index.json").write_text(json.dumps(index, indent=1))
     return metadata

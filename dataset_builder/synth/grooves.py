@@ -11,7 +11,7 @@ import json
 import shutil
 import subprocess
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 MMA_STDLIB = Path("/usr/share/mma/lib/stdlib")
@@ -67,7 +67,7 @@ def _voices(track: dict) -> list[str]:
     return [voice] if isinstance(voice, str) else list(voice)
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_family(family: str) -> tuple[Groove, ...]:
     """Grooves of one MMA library file, parsed from `mma -w -Djs`."""
     if family not in FAMILIES:

@@ -12,23 +12,48 @@ from diffusers_s2acc.music.chords import PITCH_CLASS_NAMES, parse_chord
 
 # (semitones above the tonic, triad suffix, seventh suffix) per scale degree.
 _MAJOR_DEGREES = {
-    "I": (0, "", "maj7"), "ii": (2, "m", "m7"), "iii": (4, "m", "m7"), "IV": (5, "", "maj7"),
-    "V": (7, "", "7"), "vi": (9, "m", "m7"), "bVII": (10, "", "7"),
+    "I": (0, "", "maj7"),
+    "ii": (2, "m", "m7"),
+    "iii": (4, "m", "m7"),
+    "IV": (5, "", "maj7"),
+    "V": (7, "", "7"),
+    "vi": (9, "m", "m7"),
+    "bVII": (10, "", "7"),
 }
 _MINOR_DEGREES = {
-    "i": (0, "m", "m7"), "iv": (5, "m", "m7"), "v": (7, "m", "m7"), "V": (7, "", "7"),
-    "bIII": (3, "", "maj7"), "bVI": (8, "", "maj7"), "bVII": (10, "", "7"), "iio": (2, "m7b5", "m7b5"),
+    "i": (0, "m", "m7"),
+    "iv": (5, "m", "m7"),
+    "v": (7, "m", "m7"),
+    "V": (7, "", "7"),
+    "bIII": (3, "", "maj7"),
+    "bVI": (8, "", "maj7"),
+    "bVII": (10, "", "7"),
+    "iio": (2, "m7b5", "m7b5"),
 }
 
 #: Four-bar patterns; a bar holding two chords is written "a b".
 MAJOR_PATTERNS = [
-    ["I", "V", "vi", "IV"], ["I", "vi", "IV", "V"], ["vi", "IV", "I", "V"], ["I", "IV", "V", "IV"],
-    ["ii", "V", "I", "vi"], ["I", "iii", "IV", "V"], ["IV", "I", "V", "vi"], ["I", "bVII", "IV", "I"],
-    ["I", "IV", "ii V", "I"], ["vi", "ii", "V", "I"], ["IV", "V", "iii vi", "ii V"],
+    ["I", "V", "vi", "IV"],
+    ["I", "vi", "IV", "V"],
+    ["vi", "IV", "I", "V"],
+    ["I", "IV", "V", "IV"],
+    ["ii", "V", "I", "vi"],
+    ["I", "iii", "IV", "V"],
+    ["IV", "I", "V", "vi"],
+    ["I", "bVII", "IV", "I"],
+    ["I", "IV", "ii V", "I"],
+    ["vi", "ii", "V", "I"],
+    ["IV", "V", "iii vi", "ii V"],
 ]
 MINOR_PATTERNS = [
-    ["i", "bVI", "bIII", "bVII"], ["i", "iv", "V", "i"], ["i", "bVII", "bVI", "V"], ["i", "iv", "bVII", "bIII"],
-    ["bVI", "bVII", "i", "i"], ["i", "v", "iv", "i"], ["iio", "V", "i", "bVI"], ["i", "bIII", "iv V", "i"],
+    ["i", "bVI", "bIII", "bVII"],
+    ["i", "iv", "V", "i"],
+    ["i", "bVII", "bVI", "V"],
+    ["i", "iv", "bVII", "bIII"],
+    ["bVI", "bVII", "i", "i"],
+    ["i", "v", "iv", "i"],
+    ["iio", "V", "i", "bVI"],
+    ["i", "bIII", "iv V", "i"],
 ]
 
 

@@ -11,8 +11,16 @@ from diffusers_s2acc.music.chords import parse_chord
 from .plan import SongPlan
 
 #: (GM program, name) of lead instruments.
-LEAD_INSTRUMENTS = [(73, "flute"), (56, "trumpet"), (65, "alto sax"), (40, "violin"), (71, "clarinet"),
-                    (80, "square lead synth"), (11, "vibraphone"), (22, "harmonica")]
+LEAD_INSTRUMENTS = [
+    (73, "flute"),
+    (56, "trumpet"),
+    (65, "alto sax"),
+    (40, "violin"),
+    (71, "clarinet"),
+    (80, "square lead synth"),
+    (11, "vibraphone"),
+    (22, "harmonica"),
+]
 _MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 _MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10)
 LOW, HIGH = 64, 84  # above the accompaniment's comping register
@@ -51,8 +59,13 @@ def compose(plan: SongPlan, bar_times: list[float], beat_seconds: float, rng: ra
                 pitch = _nearest(tones if strong or not scale_pitches else scale_pitches, target)
                 if rng.random() > 0.12:  # occasional rests, as in a sung line
                     start = start_bar + position * beat_seconds
-                    notes.append({"start": round(start, 4), "end": round(start + duration * beat_seconds * 0.9, 4),
-                                  "pitch": int(pitch)})
+                    notes.append(
+                        {
+                            "start": round(start, 4),
+                            "end": round(start + duration * beat_seconds * 0.9, 4),
+                            "pitch": int(pitch),
+                        }
+                    )
                 position += duration
             bar += 1
     return notes
@@ -62,7 +75,8 @@ def melody_midi(notes: list[dict], program: int, path: str) -> None:
     midi = pretty_midi.PrettyMIDI()
     instrument = pretty_midi.Instrument(program=program, name="melody")
     for note in notes:
-        instrument.notes.append(pretty_midi.Note(velocity=96, pitch=note["pitch"], start=note["start"],
-                                                 end=note["end"]))
+        instrument.notes.append(
+            pretty_midi.Note(velocity=96, pitch=note["pitch"], start=note["start"], end=note["end"])
+        )
     midi.instruments.append(instrument)
     midi.write(path)

@@ -70,8 +70,19 @@ def render_midi(midi: Path, soundfont: str, sample_rate: int, out_wav: Path) -> 
     binary = shutil.which("fluidsynth")
     if binary is None:
         raise FluidSynthMissingError("`fluidsynth` is not installed; run scripts/install_system_deps.sh (as root).")
-    cmd = [binary, "-ni", "-q", "-F", str(out_wav), "-r", str(sample_rate), "-g", str(FLUIDSYNTH_GAIN), soundfont,
-           str(midi)]
+    cmd = [
+        binary,
+        "-ni",
+        "-q",
+        "-F",
+        str(out_wav),
+        "-r",
+        str(sample_rate),
+        "-g",
+        str(FLUIDSYNTH_GAIN),
+        soundfont,
+        str(midi),
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0 or not out_wav.exists():
         raise RuntimeError(f"FluidSynth failed on {midi}: {(result.stdout + result.stderr).strip()[-500:]}")

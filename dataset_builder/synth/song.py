@@ -31,9 +31,12 @@ def _section_description(plan: SongPlan, index: int, melody_program: str | None,
     section = plan.sections[index]
     groove = section.groove
     instruments = ", ".join(groove.instruments)
-    parts = [f"{section.label.capitalize()} in a {genre_of(groove)} style ({groove.name}: {groove.description.rstrip('.')})",
-             f"{plan.tempo:g} BPM in {plan.meter}/4, key of {plan.key}",
-             f"instruments: {instruments}{', drums' if groove.has_drums else ''}"]
+    parts = [
+        f"{section.label.capitalize()} in a {genre_of(groove)} style "
+        f"({groove.name}: {groove.description.rstrip('.')})",
+        f"{plan.tempo:g} BPM in {plan.meter}/4, key of {plan.key}",
+        f"instruments: {instruments}{', drums' if groove.has_drums else ''}",
+    ]
     if has_melody and melody_program:
         parts.append(f"lead {melody_program} melody")
     return "; ".join(parts) + "."
@@ -43,8 +46,9 @@ def _split_stems(chart_midi: Path, workdir: Path, soundfont: str, sample_rate: i
     """Per-track stems: MMA's `-xTSplit` writes one MIDI per track; each is rendered alone."""
     mma = require_mma()
     source = chart_midi.with_suffix(".mma")
-    subprocess.run([mma, "-w", "-xTSplit", "-f", str(workdir / "track.mid"), str(source)], capture_output=True,
-                   check=True)
+    subprocess.run(
+        [mma, "-w", "-xTSplit", "-f", str(workdir / "track.mid"), str(source)], capture_output=True, check=True
+    )
     stems = {}
     for midi in sorted(workdir.glob("track*.mid")):
         name = midi.stem.replace("track-", "").lower()
@@ -57,9 +61,18 @@ def _pad(arrays: list[np.ndarray]) -> list[np.ndarray]:
     return [np.pad(a, ((0, length - a.shape[0]), (0, 0))) for a in arrays]
 
 
-def synthesize_song(song_id: str, seed: int, out_dir: str | os.PathLike, *, soundfonts: list[str],
-                    sample_rate: int = 44100, melody_prob: float = 0.7, section_bars: int | None = None,
-                    max_sections: int | None = None, track_stems: bool = False) -> dict[str, Any]:
+def synthesize_song(
+    song_id: str,
+    seed: int,
+    out_dir: str | os.PathLike,
+    *,
+    soundfonts: list[str],
+    sample_rate: int = 44100,
+    melody_prob: float = 0.7,
+    section_bars: int | None = None,
+    max_sections: int | None = None,
+    track_stems: bool = False,
+) -> dict[str, Any]:
     """Write `out_dir/<song_id>/` (mix.flac, accompaniment.flac, melody.flac, MIDI, MMA chart, metadata.json).
 
     The song directory is assembled in a temporary sibling and renamed into place, so an interrupted run never
@@ -119,13 +132,25 @@ def synthesize_song(song_id: str, seed: int, out_dir: str | os.PathLike, *, soun
                 bar_end = downbeats[bar + offset + 1] if bar + offset + 1 < len(downbeats) else end_of_music
                 slots = bar_slots(symbols, plan.meter)
                 for (beat, symbol), nxt in zip(slots, slots[1:] + [(plan.meter, None)]):
-                    chords.append(ChordEvent(bar_start + beat * beat_seconds,
-                                             min(bar_start + nxt[0] * beat_seconds, bar_end), symbol))
-            caption = _section_description(plan, index, lead_name, has_melody and section.label not in ("intro", "outro"))
-            sections.append({**Segment(start, end, section.label, caption).to_dict(), "bars": section.bars,
-                             "groove": section.groove.name, "genre": genre_of(section.groove),
-                             "style": section.groove.description, "instruments": list(section.groove.instruments),
-                             "drums": section.groove.has_drums})
+                    chords.append(
+                        ChordEvent(
+                            bar_start + beat * beat_seconds, min(bar_start + nxt[0] * beat_seconds, bar_end), symbol
+                        )
+                    )
+            caption = _section_description(
+                plan, index, lead_name, has_melody and section.label not in ("intro", "outro")
+            )
+            sections.append(
+                {
+                    **Segment(start, end, section.label, caption).to_dict(),
+                    "bars": section.bars,
+                    "groove": section.groove.name,
+                    "genre": genre_of(section.groove),
+                    "style": section.groove.description,
+                    "instruments": list(section.groove.instruments),
+                    "drums": section.groove.has_drums,
+                }
+            )
             bar += section.bars
         # Merge repeated consecutive symbols (a chord held over a barline is one event).
         merged: list[ChordEvent] = []
@@ -134,13 +159,29 @@ def synthesize_song(song_id: str, seed: int, out_dir: str | os.PathLike, *, soun
                 merged[-1].end = event.end
             else:
                 merged.append(event)
-        sheet = LeadSheet(tempo=tempo, meter=(plan.meter, 4), chords=merged,
-                          melody=None if melody_notes is None else [Note(**n) for n in melody_notes], offset=0.0)
+        sheet = LeadSheet(
+            tempo=tempo,
+            meter=(plan.meter, 4),
+            chords=merged,
+            melody=None if melody_notes is None else [Note(**n) for n in melody_notes],
+            offset=0.0,
+        )
         metadata = {
-            "format": SYNTH_FORMAT, "song_id": song_id, "seed": seed, "sample_rate": sample_rate,
-            "duration": duration, "tempo": tempo, "meter": f"{plan.meter}/4", "key": plan.key,
-            "soundfont": Path(soundfont).name, "lead_instrument": lead_name, "files": files,
-            "sections": sections, "beats": beats, "downbeats": downbeats, "lead_sheet": sheet.to_dict(),
+            "format": SYNTH_FORMAT,
+            "song_id": song_id,
+            "seed": seed,
+            "sample_rate": sample_rate,
+            "duration": duration,
+            "tempo": tempo,
+            "meter": f"{plan.meter}/4",
+            "key": plan.key,
+            "soundfont": Path(soundfont).name,
+            "lead_instrument": lead_name,
+            "files": files,
+            "sections": sections,
+            "beats": beats,
+            "downbeats": downbeats,
+            "lead_sheet": sheet.to_dict(),
             "mma_chart": mma_chart(plan),
         }
         (work / METADATA_NAME).write_text(json.dumps(metadata, indent=1))

@@ -57,10 +57,17 @@ def need_binaries() -> None:
 
 
 def run_cli(*args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "dataset_builder", *args], cwd=REPO, capture_output=True,
-                            text=True, env={**os.environ, **(env or {})})
+    result = subprocess.run(
+        [sys.executable, "-m", "dataset_builder", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
     if check and result.returncode != 0:
-        raise AssertionError(f"dataset_builder {' '.join(args)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+        raise AssertionError(
+            f"dataset_builder {' '.join(args)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
+        )
     return result
 
 

@@ -21,6 +21,19 @@ def tiny_synth(tmp_path_factory) -> Path:
     """Two synth songs of three 2-bar sections at 16 kHz, with stems and metadata."""
     need_binaries()
     out = tmp_path_factory.mktemp("synth")
-    run_cli("synth", "--n", "2", "--out", str(out), "--seed", "3", "--section-bars", "2", "--max-sections", "3",
-            "--sample-rate", str(SR))
+    run_cli(
+        "synth",
+        "--n",
+        "2",
+        "--out",
+        str(out),
+        "--seed",
+        "3",
+        "--section-bars",
+        "2",
+        "--max-sections",
+        "3",
+        "--sample-rate",
+        str(SR),
+    )
     return out

@@ -1,15 +1,20 @@
 import numpy as np
 import pytest
+from builder_helpers import SR, chord_tones, clicks, song_like
 
 from diffusers_s2acc.analysis import (
-    ANALYSIS_SR, analyze_song, compute_features, estimate_key, melody_line, recognize_chords, segment_structure,
+    ANALYSIS_SR,
+    analyze_song,
+    compute_features,
+    estimate_key,
+    melody_line,
+    recognize_chords,
+    segment_structure,
     track_beats,
 )
 from diffusers_s2acc.analysis.key import parse_key
 from diffusers_s2acc.analysis.segmentation import SegmentationConfig, label_sections, optimal_partition
 from diffusers_s2acc.music import SECTION_LABELS, parse_chord
-
-from builder_helpers import SR, chord_tones, clicks, song_like
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +39,11 @@ def test_chords_follow_the_progression(analysed):
         found = [c.symbol for c in analysed.chords if c.start <= mid < c.end]
         chord = parse_chord(found[0]) if found else None
         target = parse_chord(symbol)
-        hits += chord is not None and chord.root == target.root and (chord.quality in ("min", "min7")) == (
-            target.quality == "min")
+        hits += (
+            chord is not None
+            and chord.root == target.root
+            and (chord.quality in ("min", "min7")) == (target.quality == "min")
+        )
     assert hits >= 6, [(c.start, c.symbol) for c in analysed.chords]
 
 
@@ -73,16 +81,19 @@ def test_optimal_partition_recovers_blocks():
 
 
 def test_labels_from_repetition():
-    labels = label_sections(np.array([0, 1, 2, 1, 2, 3]), np.array([-30, -25, -18, -25, -18, -28.0]),
-                            np.array([4, 8, 8, 8, 8, 4]))
+    labels = label_sections(
+        np.array([0, 1, 2, 1, 2, 3]), np.array([-30, -25, -18, -25, -18, -28.0]), np.array([4, 8, 8, 8, 8, 4])
+    )
     assert labels == ["intro", "verse", "chorus", "verse", "chorus", "outro"]
 
 
 def test_melody_line_is_monophonic_skyline():
-    notes = [{"start": 0.0, "end": 1.0, "pitch": 72, "amplitude": 0.5},
-             {"start": 0.0, "end": 1.0, "pitch": 60, "amplitude": 0.9},  # accompaniment under the tune
-             {"start": 1.0, "end": 2.0, "pitch": 74, "amplitude": 0.5},
-             {"start": 0.2, "end": 0.8, "pitch": 40, "amplitude": 0.9}]  # bass: below the melody register
+    notes = [
+        {"start": 0.0, "end": 1.0, "pitch": 72, "amplitude": 0.5},
+        {"start": 0.0, "end": 1.0, "pitch": 60, "amplitude": 0.9},  # accompaniment under the tune
+        {"start": 1.0, "end": 2.0, "pitch": 74, "amplitude": 0.5},
+        {"start": 0.2, "end": 0.8, "pitch": 40, "amplitude": 0.9},
+    ]  # bass: below the melody register
     line = melody_line(notes)
     assert [n.pitch for n in line] == [72, 74]
 

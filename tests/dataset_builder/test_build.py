@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-
 from builder_helpers import FAST_BUILD, REPO, SR, run_cli, song_like
 
 
@@ -82,7 +81,9 @@ def test_rerun_is_idempotent(messy_folder, messy_corpus):
 
     before = datasets.load_from_disk(str(messy_corpus)).remove_columns("audio").to_dict()
     stamps = {p.name: p.stat().st_mtime_ns for p in (messy_corpus / ".work" / "results").glob("*.json")}
-    result = run_cli("build", "--input", str(messy_folder), "--out", str(messy_corpus), *FAST_BUILD, "--keep-top", "0.5")
+    result = run_cli(
+        "build", "--input", str(messy_folder), "--out", str(messy_corpus), *FAST_BUILD, "--keep-top", "0.5"
+    )
     summary = json.loads(result.stdout.split("build summary: ")[1])
     assert summary["processed"] == 0 and summary["rejected"] == 0 and summary["skipped_done"] == 7
     after = datasets.load_from_disk(str(messy_corpus)).remove_columns("audio").to_dict()
@@ -102,9 +103,13 @@ def six_songs(tmp_path_factory) -> Path:
 def test_resume_after_kill(six_songs, tmp_path):
     out = tmp_path / "corpus"
     results = out / ".work" / "results"
-    process = subprocess.Popen([sys.executable, "-m", "dataset_builder", "build", "--input", str(six_songs),
-                                "--out", str(out), *FAST_BUILD], cwd=REPO, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dataset_builder", "build", "--input", str(six_songs), "--out", str(out), *FAST_BUILD],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.time() + 120
     while time.time() < deadline and len(list(results.glob("*.json"))) < 2:
         time.sleep(0.05)
@@ -131,9 +136,30 @@ def test_two_shards_and_merge_match_single_run(six_songs, tmp_path):
     single = tmp_path / "single"
     run_cli("build", "--input", str(six_songs), "--out", str(single), *FAST_BUILD)
     sharded = tmp_path / "sharded"
-    procs = [subprocess.Popen([sys.executable, "-m", "dataset_builder", "build", "--input", str(six_songs), "--out",
-                               str(sharded), "--process-index", str(i), "--num-processes", "2", *FAST_BUILD],
-                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dataset_builder",
+                "build",
+                "--input",
+                str(six_songs),
+                "--out",
+                str(sharded),
+                "--process-index",
+                str(i),
+                "--num-processes",
+                "2",
+                *FAST_BUILD,
+            ],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
     outputs = [p.communicate() for p in procs]
     assert all(p.returncode == 0 for p in procs), outputs
     summaries = [json.loads(out.split("build summary: ")[1]) for out, _ in outputs]
@@ -149,8 +175,20 @@ def test_synth_build_with_oracle_and_evaluate(tiny_synth, tmp_path):
     import datasets
 
     out = tmp_path / "synth_corpus"
-    run_cli("build", "--input", str(tiny_synth), "--out", str(out), "--segmenter", "oracle", "--captioner",
-            "metadata", "--separation", "stems", *FAST_BUILD)
+    run_cli(
+        "build",
+        "--input",
+        str(tiny_synth),
+        "--out",
+        str(out),
+        "--segmenter",
+        "oracle",
+        "--captioner",
+        "metadata",
+        "--separation",
+        "stems",
+        *FAST_BUILD,
+    )
     corpus = datasets.load_from_disk(str(out))
     truth = json.loads((tiny_synth / "song_00000" / "metadata.json").read_text())
     rows = [r for r in corpus if r["provenance"]["synth_song_id"] == "song_00000"]
@@ -179,13 +217,39 @@ def test_accelerate_launch_two_processes(six_songs, tmp_path):
         pytest.skip("accelerate CLI not installed")
     out = tmp_path / "launched"
     # `--multi_gpu` selects accelerate's torchrun launcher; without GPUs the builder falls back to CPU (gloo).
-    result = subprocess.run([accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-                             "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "dataset_builder", "build",
-                             "--input", str(six_songs), "--out", str(out), *FAST_BUILD],
-                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            accelerate,
+            "launch",
+            "--multi_gpu",
+            "--num_processes",
+            "2",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "-m",
+            "dataset_builder",
+            "build",
+            "--input",
+            str(six_songs),
+            "--out",
+            str(out),
+            *FAST_BUILD,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
-    summaries = [json.loads(line.split("build summary: ")[1]) for line in result.stdout.splitlines()
-                 if "build summary: " in line]
+    summaries = [
+        json.loads(line.split("build summary: ")[1])
+        for line in result.stdout.splitlines()
+        if "build summary: " in line
+    ]
     assert sorted(s["shard"] for s in summaries) == ["1/2", "2/2"]
     assert sum(s["processed"] for s in summaries) == 6
     corpus = datasets.load_from_disk(str(out))

@@ -2,24 +2,43 @@ import random
 
 import numpy as np
 import pytest
+from builder_helpers import SR, song_like
 
 from dataset_builder.audio_io import InputFile
 from dataset_builder.stages.captioning import TemplateCaptioner, make_captioner, template_caption
 from dataset_builder.stages.grading import (
-    DescriptorAgreement, SignalQuality, caption_claims, combined_grades, make_agreement, make_quality, top_mask,
+    DescriptorAgreement,
+    SignalQuality,
+    caption_claims,
+    combined_grades,
+    make_agreement,
+    make_quality,
+    top_mask,
 )
 from dataset_builder.stages.segmentation import LearnedSegmenter, make_segmenter
 from dataset_builder.stages.separation import NoSeparation, StemSeparation, make_separator
 from diffusers_s2acc.analysis.descriptors import Descriptors
 
-from builder_helpers import SR, song_like
-
 
 def descriptors(**overrides) -> Descriptors:
-    base = dict(tempo=120.0, meter=4, key="A minor", mode="minor", loudness_db=-20.0, relative_loudness_db=0.0,
-                dynamic_range_db=8.0, brightness_hz=2000.0, percussive_ratio=0.4, bass_ratio=0.5,
-                chords=["Am", "F", "C", "G7"], chord_changes_per_bar=1.0, has_sevenths=True, note_density=8.0,
-                mean_note_length=0.3, pitch_range=(40, 84))
+    base = dict(
+        tempo=120.0,
+        meter=4,
+        key="A minor",
+        mode="minor",
+        loudness_db=-20.0,
+        relative_loudness_db=0.0,
+        dynamic_range_db=8.0,
+        brightness_hz=2000.0,
+        percussive_ratio=0.4,
+        bass_ratio=0.5,
+        chords=["Am", "F", "C", "G7"],
+        chord_changes_per_bar=1.0,
+        has_sevenths=True,
+        note_density=8.0,
+        mean_note_length=0.3,
+        pitch_range=(40, 84),
+    )
     return Descriptors(**{**base, **overrides})
 
 

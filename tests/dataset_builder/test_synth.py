@@ -2,10 +2,9 @@ import hashlib
 import json
 
 import soundfile as sf
+from builder_helpers import SR, run_cli
 
 from diffusers_s2acc.music import LeadSheet, Segment, parse_chord
-
-from builder_helpers import SR, run_cli
 
 
 def test_synth_metadata_is_complete_and_consistent(tiny_synth):
@@ -17,7 +16,9 @@ def test_synth_metadata_is_complete_and_consistent(tiny_synth):
             assert field in meta, field
         audio, rate = sf.read(song / meta["files"]["mix"])
         assert rate == SR and abs(audio.shape[0] / rate - meta["duration"]) < 1e-6
-        sections = [Segment.from_dict({k: s[k] for k in ("start", "end", "label", "caption")}) for s in meta["sections"]]
+        sections = [
+            Segment.from_dict({k: s[k] for k in ("start", "end", "label", "caption")}) for s in meta["sections"]
+        ]
         assert sections[0].start == 0.0
         for a, b in zip(sections, sections[1:]):
             assert abs(a.end - b.start) < 1e-6  # contiguous, no gaps
@@ -37,7 +38,10 @@ def test_synth_metadata_is_complete_and_consistent(tiny_synth):
 def test_synth_is_reproducible_and_resumes(tiny_synth, tmp_path):
     args = ["--n", "1", "--seed", "3", "--section-bars", "2", "--max-sections", "3", "--sample-rate", str(SR)]
     run_cli("synth", "--out", str(tmp_path), *args)
-    digest = lambda p: hashlib.sha1(p.read_bytes()).hexdigest()  # noqa: E731
+
+    def digest(path):
+        return hashlib.sha1(path.read_bytes()).hexdigest()
+
     assert digest(tmp_path / "song_00000" / "mix.flac") == digest(tiny_synth / "song_00000" / "mix.flac")
     same = json.loads((tmp_path / "song_00000" / "metadata.json").read_text())
     assert same == json.loads((tiny_synth / "song_00000" / "metadata.json").read_text())

@@ -11,14 +11,26 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "Features": "features", "compute_features": "features", "ANALYSIS_SR": "features",
-    "BeatGrid": "beats", "track_beats": "beats",
-    "Key": "key", "estimate_key": "key", "parse_key": "key",
-    "recognize_chords": "chords", "to_harte": "chords",
-    "transcribe": "melody", "melody_line": "melody",
-    "SegmentationConfig": "segmentation", "segment_structure": "segmentation",
-    "Descriptors": "descriptors", "describe": "descriptors", "tempo_word": "descriptors",
-    "SongAnalysis": "song", "analyze_song": "song", "load_for_analysis": "song",
+    "Features": "features",
+    "compute_features": "features",
+    "ANALYSIS_SR": "features",
+    "BeatGrid": "beats",
+    "track_beats": "beats",
+    "Key": "key",
+    "estimate_key": "key",
+    "parse_key": "key",
+    "recognize_chords": "chords",
+    "to_harte": "chords",
+    "transcribe": "melody",
+    "melody_line": "melody",
+    "SegmentationConfig": "segmentation",
+    "segment_structure": "segmentation",
+    "Descriptors": "descriptors",
+    "describe": "descriptors",
+    "tempo_word": "descriptors",
+    "SongAnalysis": "song",
+    "analyze_song": "song",
+    "load_for_analysis": "song",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -11,5 +11,9 @@ def require(module: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as error:
-        hint = "scripts/install_python_deps_data.sh" if module.startswith("basic_pitch") else "pip install 'diffusers_s2acc[data]'"
+        hint = (
+            "scripts/install_python_deps_data.sh"
+            if module.startswith("basic_pitch")
+            else "pip install 'diffusers_s2acc[data]'"
+        )
         raise ImportError(f"Music analysis needs `{module}`, part of the `data` extra: {hint}.") from error

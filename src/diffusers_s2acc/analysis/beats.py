@@ -55,7 +55,7 @@ def _autocorr(x: np.ndarray, lag: int) -> float:
     """Mean cosine similarity between beat-level feature columns `lag` beats apart."""
     if x.shape[1] <= lag:
         return 0.0
-    norm = (x - x.mean(axis=1, keepdims=True))
+    norm = x - x.mean(axis=1, keepdims=True)
     norm = norm / (np.linalg.norm(norm, axis=0, keepdims=True) + 1e-9)
     return float((norm[:, lag:] * norm[:, :-lag]).sum(axis=0).mean())
 
@@ -63,8 +63,9 @@ def _autocorr(x: np.ndarray, lag: int) -> float:
 def track_beats(features: Features, meters: tuple[int, ...] = METERS) -> BeatGrid:
     """Beats, downbeats, tempo and meter of one recording."""
     librosa = require("librosa")
-    _, frames = librosa.beat.beat_track(onset_envelope=features.onset_env, sr=features.sr, hop_length=features.hop,
-                                        trim=False)
+    _, frames = librosa.beat.beat_track(
+        onset_envelope=features.onset_env, sr=features.sr, hop_length=features.hop, trim=False
+    )
     frames = np.asarray(frames, dtype=int)
     if len(frames) < 8:
         # Too few beats to find bars (rubato, silence, very short clip): one bar per four beats from the start.
@@ -76,7 +77,9 @@ def track_beats(features: Features, meters: tuple[int, ...] = METERS) -> BeatGri
     # median inter-beat interval is off by a percent or two.
     intervals = np.diff(beats)
     steady = np.abs(intervals - np.median(intervals)) < 0.25 * np.median(intervals)
-    period = float(np.polyfit(np.arange(len(beats)), beats, 1)[0]) if steady.mean() > 0.9 else float(np.median(intervals))
+    period = (
+        float(np.polyfit(np.arange(len(beats)), beats, 1)[0]) if steady.mean() > 0.9 else float(np.median(intervals))
+    )
     tempo = float(np.clip(60.0 / period, 30, 300))
     edges = np.concatenate([frames, [features.num_frames]])
     harmony = _cosine_change(np.vstack([sync(features.chroma, edges), sync(features.bass_chroma, edges)]))

@@ -65,9 +65,18 @@ def _viterbi(log_emission: np.ndarray, change_prob: np.ndarray) -> np.ndarray:
     return path
 
 
-def recognize_chords(features: Features, beats: np.ndarray, downbeats: np.ndarray | None = None, *,
-                     change_on_downbeat: float = 0.5, change_mid_bar: float = 0.2, change_other: float = 0.05,
-                     meter: int = 4, bass_weight: float = 0.15, sharpness: float = 25.0) -> list[ChordEvent]:
+def recognize_chords(
+    features: Features,
+    beats: np.ndarray,
+    downbeats: np.ndarray | None = None,
+    *,
+    change_on_downbeat: float = 0.5,
+    change_mid_bar: float = 0.2,
+    change_other: float = 0.05,
+    meter: int = 4,
+    bass_weight: float = 0.15,
+    sharpness: float = 25.0,
+) -> list[ChordEvent]:
     """Chords between consecutive beats (and from the last beat to the end); "N.C." where the music is silent.
 
     With `downbeats`, chord changes are expected on bar lines (and half bars in even meters) more than elsewhere.

@@ -77,9 +77,17 @@ def tempo_word(bpm: float) -> str:
     return "fast"
 
 
-def describe(features: Features, start: float, end: float, *, tempo: float, meter: int,
-             chords: list[ChordEvent] | None = None, notes: list[dict] | None = None,
-             key: Key | None = None) -> Descriptors:
+def describe(
+    features: Features,
+    start: float,
+    end: float,
+    *,
+    tempo: float,
+    meter: int,
+    chords: list[ChordEvent] | None = None,
+    notes: list[dict] | None = None,
+    key: Key | None = None,
+) -> Descriptors:
     """Descriptors of `[start, end)` seconds of the analysed recording. `key` (the song's key) is used when given:
     a key estimated from a few bars alone is less reliable than the whole song's."""
     a, b = features.frame(start), max(features.frame(end), features.frame(start) + 1)
@@ -93,11 +101,16 @@ def describe(features: Features, start: float, end: float, *, tempo: float, mete
     bars = max((end - start) / (60.0 / tempo * meter), 1e-6)
     span_notes = [n for n in notes or [] if start <= n["start"] < end]
     return Descriptors(
-        tempo=float(tempo), meter=int(meter), key=key.name, mode=key.mode,
-        loudness_db=float(np.mean(span_db)), relative_loudness_db=float(np.mean(span_db) - np.mean(db)),
+        tempo=float(tempo),
+        meter=int(meter),
+        key=key.name,
+        mode=key.mode,
+        loudness_db=float(np.mean(span_db)),
+        relative_loudness_db=float(np.mean(span_db) - np.mean(db)),
         dynamic_range_db=float(np.percentile(span_db, 95) - np.percentile(span_db, 10)),
         brightness_hz=float(np.median(features.centroid[a:b])),
-        percussive_ratio=float(np.mean(features.percussive_ratio[a:b])), bass_ratio=bass_ratio,
+        percussive_ratio=float(np.mean(features.percussive_ratio[a:b])),
+        bass_ratio=bass_ratio,
         chords=list(dict.fromkeys(c.symbol for c in inside)),
         chord_changes_per_bar=float(max(len(inside) - 1, 0) / bars),
         has_sevenths=any(len(parse_chord(c.symbol).pitch_classes) >= 4 for c in inside),

@@ -44,9 +44,15 @@ class Features:
         return int(np.clip(round(seconds * self.sr / self.hop), 0, self.num_frames))
 
     def stack(self) -> dict[str, np.ndarray]:
-        return {"chroma": self.chroma, "bass_chroma": self.bass_chroma, "mfcc": self.mfcc,
-                "contrast": self.contrast, "rms": self.rms[None], "centroid": self.centroid[None],
-                "percussive_ratio": self.percussive_ratio[None]}
+        return {
+            "chroma": self.chroma,
+            "bass_chroma": self.bass_chroma,
+            "mfcc": self.mfcc,
+            "contrast": self.contrast,
+            "rms": self.rms[None],
+            "centroid": self.centroid[None],
+            "percussive_ratio": self.percussive_ratio[None],
+        }
 
 
 def compute_features(y: np.ndarray, sr: int = ANALYSIS_SR) -> Features:
@@ -60,8 +66,11 @@ def compute_features(y: np.ndarray, sr: int = ANALYSIS_SR) -> Features:
     # the cost (the full-resolution split took longer than all other features together).
     mel_harm, mel_perc = librosa.decompose.hpss(mel, kernel_size=17, margin=1.0)
     onset_env = librosa.onset.onset_strength(S=librosa.power_to_db(mel_perc + 1e-10), sr=sr, hop_length=HOP)
-    cqt = np.abs(librosa.cqt(y, sr=sr, hop_length=HOP, fmin=librosa.note_to_hz("C1"), n_bins=84,
-                             bins_per_octave=12, res_type="soxr_hq"))
+    cqt = np.abs(
+        librosa.cqt(
+            y, sr=sr, hop_length=HOP, fmin=librosa.note_to_hz("C1"), n_bins=84, bins_per_octave=12, res_type="soxr_hq"
+        )
+    )
     # Linear magnitudes, folded over C3-B5 for the chords and C2-B3 for the bass line: on rendered and recorded
     # mixes this beat log-compressed and full-range chroma by 5-15 points of chord accuracy (measured on synth songs).
     cqt /= cqt.max() + 1e-9
@@ -76,10 +85,19 @@ def compute_features(y: np.ndarray, sr: int = ANALYSIS_SR) -> Features:
     h_energy, p_energy = mel_harm.sum(axis=0), mel_perc.sum(axis=0)
     ratio = p_energy / (h_energy + p_energy + 1e-12)
     frames = min(x.shape[-1] for x in (onset_env, chroma, mfcc, contrast, rms, centroid, ratio))
-    return Features(sr=sr, hop=HOP, duration=len(y) / sr, onset_env=onset_env[:frames], chroma=chroma[:, :frames],
-                    bass_chroma=bass[:, :frames], mfcc=mfcc[:, :frames], contrast=contrast[:, :frames],
-                    rms=rms[:frames], centroid=centroid[:frames],
-                    percussive_ratio=ratio[:frames])
+    return Features(
+        sr=sr,
+        hop=HOP,
+        duration=len(y) / sr,
+        onset_env=onset_env[:frames],
+        chroma=chroma[:, :frames],
+        bass_chroma=bass[:, :frames],
+        mfcc=mfcc[:, :frames],
+        contrast=contrast[:, :frames],
+        rms=rms[:frames],
+        centroid=centroid[:frames],
+        percussive_ratio=ratio[:frames],
+    )
 
 
 def sync(matrix: np.ndarray, boundaries: np.ndarray, aggregate=np.mean) -> np.ndarray:

@@ -22,8 +22,14 @@ def _model():
     return inference.Model(basic_pitch.ICASSP_2022_MODEL_PATH)
 
 
-def transcribe(y: np.ndarray, sr: int, *, onset_threshold: float = 0.5, frame_threshold: float = 0.3,
-               minimum_note_ms: float = 90.0) -> list[dict]:
+def transcribe(
+    y: np.ndarray,
+    sr: int,
+    *,
+    onset_threshold: float = 0.5,
+    frame_threshold: float = 0.3,
+    minimum_note_ms: float = 90.0,
+) -> list[dict]:
     """All notes basic-pitch hears in mono `y`: `{start, end, pitch, amplitude}` sorted by start."""
     inference = require("basic_pitch.inference")
     soundfile = require("soundfile")
@@ -32,8 +38,13 @@ def transcribe(y: np.ndarray, sr: int, *, onset_threshold: float = 0.5, frame_th
     os.close(handle)
     try:
         soundfile.write(path, y.astype(np.float32), sr)
-        _, _, events = inference.predict(path, _model(), onset_threshold=onset_threshold,
-                                         frame_threshold=frame_threshold, minimum_note_length=minimum_note_ms)
+        _, _, events = inference.predict(
+            path,
+            _model(),
+            onset_threshold=onset_threshold,
+            frame_threshold=frame_threshold,
+            minimum_note_length=minimum_note_ms,
+        )
     finally:
         os.unlink(path)
     notes = [{"start": float(s), "end": float(e), "pitch": int(p), "amplitude": float(a)} for s, e, p, a, *_ in events]

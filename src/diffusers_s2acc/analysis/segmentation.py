@@ -155,9 +155,16 @@ def segment_structure(features: Features, grid: BeatGrid, config: SegmentationCo
     ends = starts[1:] + [len(x)]
     means = np.array([x[a:b].mean(axis=0) for a, b in zip(starts, ends)])
     log_rms = 20 * np.log10(features.rms + 1e-6)
-    loudness = np.array([np.mean(log_rms[features.frame(bar_times[a]) : max(features.frame(bar_times[b]),
-                                                                             features.frame(bar_times[a]) + 1)])
-                         for a, b in zip(starts, ends)])
+    loudness = np.array(
+        [
+            np.mean(
+                log_rms[
+                    features.frame(bar_times[a]) : max(features.frame(bar_times[b]), features.frame(bar_times[a]) + 1)
+                ]
+            )
+            for a, b in zip(starts, ends)
+        ]
+    )
     clusters = _cluster(means, config.cluster_threshold)
     labels = label_sections(clusters, loudness, np.array(ends) - np.array(starts))
     segments = []

@@ -28,12 +28,18 @@ class SongAnalysis:
     def lead_sheet(self, start: float = 0.0, end: float | None = None) -> LeadSheet:
         """Lead sheet of `[start, end)` with times relative to `start` (the clip's own time axis)."""
         end = self.features.duration if end is None else end
-        chords = [ChordEvent(max(c.start, start) - start, min(c.end, end) - start, c.symbol)
-                  for c in self.chords if c.end > start + 1e-3 and c.start < end - 1e-3]
+        chords = [
+            ChordEvent(max(c.start, start) - start, min(c.end, end) - start, c.symbol)
+            for c in self.chords
+            if c.end > start + 1e-3 and c.start < end - 1e-3
+        ]
         melody = None
         if self.melody is not None:
-            melody = [Note(max(n.start, start) - start, min(n.end, end) - start, n.pitch)
-                      for n in self.melody if n.end > start + 1e-3 and n.start < end - 1e-3]
+            melody = [
+                Note(max(n.start, start) - start, min(n.end, end) - start, n.pitch)
+                for n in self.melody
+                if n.end > start + 1e-3 and n.start < end - 1e-3
+            ]
         later = [d for d in self.grid.downbeats if d >= start - 1e-3]
         offset = max(later[0] - start, 0.0) if later else 0.0
         tempo = float(np.clip(self.grid.tempo, 30, 300))
