@@ -1,0 +1,124 @@
+"""Finding input files and loading them, with a clear reason for every file that cannot be used."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".opus", ".m4a")
+SYNTH_METADATA = "metadata.json"
+SYNTH_INDEX = "synth_index.json"
+
+
+class RejectedInput(Exception):
+    """A file that cannot enter the corpus; `str(error)` is the reason written to rejects.jsonl."""
+
+
+@dataclass(frozen=True)
+class InputFile:
+    path: Path  # absolute
+    relpath: str  # relative to the input root, with forward slashes: the file's identity in the corpus
+    synth_metadata: Path | None = None  # metadata.json of a synth song, when the file is one's mix
+
+    @property
+    def key(self) -> str:
+        import hashlib
+
+        return hashlib.sha1(self.relpath.encode()).hexdigest()[:16]
+
+
+@dataclass
+class Audio:
+    samples: np.ndarray  # (n, channels) float32
+    sample_rate: int
+
+    @property
+    def duration(self) -> float:
+        return self.samples.shape[0] / self.sample_rate
+
+
+def _is_synth_song(directory: Path) -> bool:
+    meta = directory / SYNTH_METADATA
+    if not meta.is_file():
+        return False
+    try:
+        return str(json.loads(meta.read_text()).get("format", "")).startswith("s2acc-synth/")
+    except (ValueError, OSError):
+        return False
+
+
+def discover(root: str | Path) -> list[InputFile]:
+    """Every file under `root`, sorted. Synth song folders contribute their mix only (stems, MIDI and metadata
+    are side files); every other file is an input, and unsupported ones are rejected later with a reason."""
+    root = Path(root).resolve()
+    if not root.is_dir():
+        raise FileNotFoundError(f"Input folder {root} does not exist or is not a folder.")
+    found: list[InputFile] = []
+    synth_dirs: set[Path] = set()
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or any(part.startswith(".") for part in path.relative_to(root).parts):
+            continue
+        if path.name == SYNTH_INDEX and path.parent == root:
+            continue
+        parent = path.parent
+        if parent in synth_dirs or (parent not in synth_dirs and _is_synth_song(parent)):
+            synth_dirs.add(parent)
+            if path.stem == "mix" and path.suffix.lower() in AUDIO_EXTENSIONS:
+                found.append(InputFile(path, path.relative_to(root).as_posix(), parent / SYNTH_METADATA))
+            continue
+        found.append(InputFile(path, path.relative_to(root).as_posix()))
+    return found
+
+
+def _decode_with_ffmpeg(path: Path) -> Audio:
+    """Fallback for formats libsndfile lacks (e.g. m4a, some mp3): decode to float32 WAV through ffmpeg."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise RejectedInput(
+            f"cannot decode {path.suffix} without ffmpeg (install it with scripts/install_system_deps.sh)"
+        )
+    result = subprocess.run(
+        [ffmpeg, "-v", "error", "-i", str(path), "-f", "wav", "-acodec", "pcm_f32le", "-"], capture_output=True
+    )
+    if result.returncode != 0 or not result.stdout:
+        raise RejectedInput(f"corrupted or undecodable audio: {result.stderr.decode(errors='replace').strip()[:200]}")
+    import io
+
+    samples, rate = sf.read(io.BytesIO(result.stdout), dtype="float32", always_2d=True)
+    return Audio(samples, rate)
+
+
+def load_audio(item: InputFile, *, min_duration: float, silence_dbfs: float = -60.0) -> Audio:
+    """Decode a file and check it is usable. Raises `RejectedInput` naming the problem."""
+    path = item.path
+    suffix = path.suffix.lower()
+    if suffix not in AUDIO_EXTENSIONS:
+        raise RejectedInput(
+            f"unsupported file type '{suffix or path.name}' (expected one of {', '.join(AUDIO_EXTENSIONS)})"
+        )
+    if path.stat().st_size == 0:
+        raise RejectedInput("empty file (0 bytes)")
+    try:
+        samples, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        audio = Audio(samples, rate)
+    except (sf.LibsndfileError, RuntimeError, ValueError) as error:
+        if suffix in (".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif"):
+            raise RejectedInput(f"corrupted or undecodable audio: {error}") from None
+        audio = _decode_with_ffmpeg(path)
+    if audio.samples.size == 0:
+        raise RejectedInput("no audio samples (empty stream)")
+    if not np.all(np.isfinite(audio.samples)):
+        raise RejectedInput("audio contains NaN or infinite samples")
+    if audio.duration < min_duration:
+        raise RejectedInput(f"too short: {audio.duration:.2f} s < --min-duration {min_duration:g} s")
+    peak = float(np.abs(audio.samples).max())
+    rms_db = 20 * np.log10(float(np.sqrt(np.mean(audio.samples.astype(np.float64) ** 2))) + 1e-12)
+    if peak < 1e-4 or rms_db < silence_dbfs:
+        raise RejectedInput(f"silent: RMS {rms_db:.1f} dBFS below {silence_dbfs:g} dBFS")
+    return audio

@@ -1,0 +1,129 @@
+"""`evaluate`: score the builder's analysis of synth songs against their exact metadata, with mir_eval.
+
+Reads the song-level analysis each build keeps in its work folder (boundaries, labels, chords, tempo, key, beats,
+melody) and the synth `metadata.json` of the same song.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from diffusers_s2acc.analysis.chords import to_harte
+
+from .workdir import WorkDir
+
+
+def _intervals(items: list[dict], duration: float) -> np.ndarray:
+    intervals = np.array([[s["start"], s["end"]] for s in items], dtype=float)
+    intervals[-1, 1] = duration
+    return intervals
+
+
+def score_song(analysis: dict[str, Any], truth: dict[str, Any], duration: float) -> dict[str, float]:
+    import mir_eval
+
+    scores: dict[str, float] = {}
+    ref = _intervals(truth["sections"], duration)
+    est = _intervals(analysis["segments"], duration)
+    for window in (0.5, 3.0):
+        scores[f"boundary_f@{window:g}s"] = mir_eval.segment.detection(ref, est, window=window)[2]
+        scores[f"boundary_f@{window:g}s_trim"] = mir_eval.segment.detection(ref, est, window=window, trim=True)[2]
+    scores["label_pairwise_f"] = mir_eval.segment.pairwise(
+        ref, [s["label"] for s in truth["sections"]], est, [s["label"] for s in analysis["segments"]]
+    )[2]
+
+    ref_chords = truth["lead_sheet"]["chords"]
+    ri = np.array([[c["start"], c["end"]] for c in ref_chords])
+    rl = [to_harte(c["symbol"]) for c in ref_chords]
+    ei = np.array([[c["start"], c["end"]] for c in analysis["chords"]])
+    el = [to_harte(c["symbol"]) for c in analysis["chords"]]
+    ei, el = mir_eval.util.adjust_intervals(
+        ei, el, ri.min(), ri.max(), mir_eval.chord.NO_CHORD, mir_eval.chord.NO_CHORD
+    )
+    merged, rl, el = mir_eval.util.merge_labeled_intervals(ri, rl, ei, el)
+    durations = mir_eval.util.intervals_to_durations(merged)
+    scores["chord_majmin"] = mir_eval.chord.weighted_accuracy(mir_eval.chord.majmin(rl, el), durations)
+    scores["chord_root"] = mir_eval.chord.weighted_accuracy(mir_eval.chord.root(rl, el), durations)
+
+    true_tempo, tempo = truth["tempo"], analysis["tempo"]
+    scores["tempo_acc1"] = float(abs(tempo - true_tempo) <= 0.04 * true_tempo)
+    scores["tempo_acc2"] = float(
+        any(abs(tempo - f * true_tempo) <= 0.04 * f * true_tempo for f in (1, 2, 0.5, 3, 1 / 3))
+    )
+    scores["key_acc"] = float(analysis["key"] == truth["key"])
+    scores["key_mirex"] = mir_eval.key.weighted_score(truth["key"], analysis["key"])
+    scores["meter_acc"] = float(analysis["meter"] == truth["meter"])
+    scores["beat_f"] = mir_eval.beat.f_measure(np.array(truth["beats"]), np.array(analysis["beats"]))
+    scores["downbeat_f"] = mir_eval.beat.f_measure(np.array(truth["downbeats"]), np.array(analysis["downbeats"]))
+    melody = truth["lead_sheet"]["melody"]
+    if melody and analysis.get("melody"):
+        ref_notes = np.array([[n["start"], n["end"]] for n in melody])
+        est_notes = np.array([[n["start"], n["end"]] for n in analysis["melody"]])
+        ref_hz = mir_eval.util.midi_to_hz(np.array([n["pitch"] for n in melody], dtype=float))
+        est_hz = mir_eval.util.midi_to_hz(np.array([n["pitch"] for n in analysis["melody"]], dtype=float))
+        scores["melody_note_f"] = mir_eval.transcription.precision_recall_f1_overlap(
+            ref_notes, ref_hz, est_notes, est_hz, offset_ratio=None
+        )[2]
+    return scores
+
+
+def evaluate_corpus(corpus: str, input_dir: str | None = None) -> dict[str, Any]:
+    """Mean scores over every synth song of a built corpus (plus the per-song scores)."""
+    work = WorkDir(corpus)
+    if input_dir is None:
+        config_path = work.root / "build_config.json"
+        if not config_path.exists():
+            raise FileNotFoundError(f"{corpus} has no build record; pass --input SYNTH_DIR.")
+        input_dir = json.loads(config_path.read_text())["input"]
+    per_song: dict[str, dict[str, float]] = {}
+    for result in work.iter_results():
+        if result["status"] != "ok" or not result.get("synth_song_id"):
+            continue
+        metadata = Path(input_dir) / Path(result["source"]).parent / "metadata.json"
+        if not metadata.exists():
+            continue
+        truth = json.loads(metadata.read_text())
+        per_song[result["synth_song_id"]] = score_song(result["analysis"], truth, result["duration"])
+    if not per_song:
+        raise ValueError(f"No synth songs with ground truth found in {corpus} (input {input_dir}).")
+    metrics = sorted({k for scores in per_song.values() for k in scores})
+    means = {m: float(np.mean([s[m] for s in per_song.values() if m in s])) for m in metrics}
+    counts = {m: sum(m in s for s in per_song.values()) for m in metrics}
+    return {"songs": len(per_song), "mean": means, "count": counts, "per_song": per_song}
+
+
+_DESCRIPTIONS = {
+    "boundary_f@0.5s": "section boundary F-measure, 0.5 s window",
+    "boundary_f@3s": "section boundary F-measure, 3 s window",
+    "boundary_f@0.5s_trim": "same, first/last boundary excluded",
+    "boundary_f@3s_trim": "same, first/last boundary excluded",
+    "label_pairwise_f": "section label pairwise F (mir_eval)",
+    "chord_majmin": "chord accuracy, mir_eval majmin",
+    "chord_root": "chord root accuracy",
+    "tempo_acc1": "tempo within 4 %",
+    "tempo_acc2": "tempo within 4 %, octave errors allowed",
+    "key_acc": "key exactly right",
+    "key_mirex": "key MIREX weighted score",
+    "meter_acc": "meter (3/4 vs 4/4) right",
+    "beat_f": "beat F-measure",
+    "downbeat_f": "downbeat F-measure",
+    "melody_note_f": "melody note onset F (songs with a melody)",
+}
+
+
+def format_table(scores: dict[str, Any]) -> str:
+    rows = [
+        f"Analysis vs synth ground truth over {scores['songs']} songs",
+        "",
+        f"| {'metric':<22} | {'mean':>6} | {'songs':>5} | description |",
+        f"|{'-' * 24}|{'-' * 8}|{'-' * 7}|---|",
+    ]
+    for metric, value in scores["mean"].items():
+        rows.append(
+            f"| {metric:<22} | {value:6.3f} | {scores['count'][metric]:5d} | {_DESCRIPTIONS.get(metric, '')} |"
+        )
+    return "\n".join(rows)

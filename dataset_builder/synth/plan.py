@@ -1,0 +1,82 @@
+"""Song plans: the section layout, key, tempo, meter, grooves and chords of one synth song, drawn from a seed."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from .grooves import FAMILIES, Groove, families_for_meter, load_family
+from .harmony import key_name, progression
+
+#: Section layouts (label, bars). Bar counts are multiples of 4, as in most popular music.
+LAYOUTS = [
+    [("intro", 4), ("verse", 8), ("chorus", 8), ("verse", 8), ("chorus", 8), ("outro", 4)],
+    [("intro", 4), ("verse", 8), ("chorus", 8), ("bridge", 4), ("chorus", 8), ("outro", 4)],
+    [("verse", 8), ("chorus", 8), ("verse", 8), ("chorus", 8), ("bridge", 8), ("chorus", 8)],
+    [("intro", 4), ("verse", 8), ("pre-chorus", 4), ("chorus", 8), ("verse", 8), ("chorus", 8), ("outro", 4)],
+    [("intro", 4), ("verse", 8), ("chorus", 8), ("solo", 8), ("chorus", 8), ("outro", 4)],
+    [("intro", 8), ("verse", 8), ("bridge", 4), ("verse", 8), ("outro", 4)],
+]
+
+
+@dataclass
+class SectionPlan:
+    label: str
+    bars: int
+    groove: Groove
+    chords: list[list[str]]  # one list of symbols per bar
+
+
+@dataclass
+class SongPlan:
+    song_id: str
+    seed: int
+    tempo: float
+    meter: int
+    tonic: int
+    mode: str
+    sections: list[SectionPlan] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return key_name(self.tonic, self.mode)
+
+    @property
+    def total_bars(self) -> int:
+        return sum(s.bars for s in self.sections)
+
+
+def draw_plan(song_id: str, seed: int, section_bars: int | None = None, max_sections: int | None = None) -> SongPlan:
+    """Draw a reproducible plan. `section_bars` forces every section to that many bars (tiny test songs)."""
+    rng = random.Random(seed)
+    meter = 3 if rng.random() < 0.2 else 4
+    tempo = float(rng.randrange(84, 156, 2) if meter == 4 else rng.randrange(96, 168, 2))
+    mode = "major" if rng.random() < 0.6 else "minor"
+    plan = SongPlan(song_id=song_id, seed=seed, tempo=tempo, meter=meter, tonic=rng.randrange(12), mode=mode)
+    layout = rng.choice(LAYOUTS)
+    if max_sections is not None:
+        layout = layout[:max_sections]
+    # Each section type gets its own groove and progression, reused when the type comes back, so that repeated
+    # material really repeats (what a structure analyser must find). The song's main family carries the verse;
+    # other types take another variant of it or, half of the time, another family in the same meter.
+    families = families_for_meter(meter)
+    main = rng.choice(families)
+    sevenths = rng.choice([0.0, 0.3, 0.7])
+    by_label: dict[str, tuple[Groove, list[list[str]]]] = {}
+    used: set[str] = set()
+    for label, bars in layout:
+        bars = section_bars or bars
+        if label not in by_label:
+            family = main if (label == "verse" or rng.random() < 0.5) else rng.choice(families)
+            choices = [g for g in load_family(family) if g.name not in used] or list(load_family(family))
+            groove = rng.choice(choices)
+            used.add(groove.name)
+            chords = progression(max(bars, 8), plan.tonic, mode, rng, sevenths)
+            by_label[label] = (groove, chords)
+        groove, chords = by_label[label]
+        plan.sections.append(SectionPlan(label=label, bars=bars, groove=groove, chords=chords[:bars]))
+    return plan
+
+
+def genre_of(groove: Groove) -> str:
+    return FAMILIES[groove.family][0]

@@ -1,0 +1,51 @@
+"""Global key estimation: correlation of the pitch-class profile with rotated major/minor key profiles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from diffusers_s2acc.music.chords import PITCH_CLASS_NAMES
+
+# Temperley's (Kostka-Payne corpus) profiles: closer to popular harmony than the Krumhansl-Kessler probe tones.
+_MAJOR = np.array([0.748, 0.060, 0.488, 0.082, 0.670, 0.460, 0.096, 0.715, 0.104, 0.366, 0.057, 0.400])
+_MINOR = np.array([0.712, 0.084, 0.474, 0.618, 0.049, 0.460, 0.105, 0.747, 0.404, 0.067, 0.133, 0.330])
+
+
+@dataclass
+class Key:
+    tonic: int
+    mode: str  # "major" or "minor"
+    confidence: float  # correlation of the winning profile
+
+    @property
+    def name(self) -> str:
+        return f"{PITCH_CLASS_NAMES[self.tonic]} {self.mode}"
+
+    def mir_eval_label(self) -> str:
+        return f"{PITCH_CLASS_NAMES[self.tonic]} {self.mode}"
+
+
+def estimate_key(pitch_class_profile: np.ndarray) -> Key:
+    """Key of a 12-bin pitch-class profile (e.g. summed chroma, or chord-duration weighted pitch classes)."""
+    profile = np.asarray(pitch_class_profile, dtype=float)
+    if profile.shape != (12,):
+        raise ValueError(f"A pitch-class profile has 12 bins, got shape {profile.shape}.")
+    if not np.any(profile > 0):
+        return Key(tonic=0, mode="major", confidence=0.0)
+    best = Key(0, "major", -2.0)
+    for mode, template in (("major", _MAJOR), ("minor", _MINOR)):
+        for tonic in range(12):
+            r = float(np.corrcoef(profile, np.roll(template, tonic))[0, 1])
+            if r > best.confidence:
+                best = Key(tonic, mode, r)
+    return best
+
+
+def parse_key(name: str) -> Key:
+    """Inverse of `Key.name` ("Eb minor"); used to read ground truth."""
+    tonic, mode = name.split()
+    from diffusers_s2acc.music.chords import parse_chord
+
+    return Key(parse_chord(tonic).root, mode.lower(), 1.0)

@@ -1,0 +1,69 @@
+"""Note transcription with basic-pitch (its ONNX model ships in the wheel) and a lead-melody line from the notes."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from functools import lru_cache
+
+import numpy as np
+
+from diffusers_s2acc.music import Note
+
+from ._deps import require
+
+MELODY_LOWEST = 55  # G3: below this, notes belong to the bass and comping, not the tune
+
+
+@lru_cache(maxsize=1)
+def _model():
+    inference = require("basic_pitch.inference")
+    basic_pitch = require("basic_pitch")
+    return inference.Model(basic_pitch.ICASSP_2022_MODEL_PATH)
+
+
+def transcribe(
+    y: np.ndarray,
+    sr: int,
+    *,
+    onset_threshold: float = 0.5,
+    frame_threshold: float = 0.3,
+    minimum_note_ms: float = 90.0,
+) -> list[dict]:
+    """All notes basic-pitch hears in mono `y`: `{start, end, pitch, amplitude}` sorted by start."""
+    inference = require("basic_pitch.inference")
+    soundfile = require("soundfile")
+    # basic-pitch reads its input from a file (it resamples with librosa.load); a temporary WAV is the cheapest way.
+    handle, path = tempfile.mkstemp(suffix=".wav")
+    os.close(handle)
+    try:
+        soundfile.write(path, y.astype(np.float32), sr)
+        _, _, events = inference.predict(
+            path,
+            _model(),
+            onset_threshold=onset_threshold,
+            frame_threshold=frame_threshold,
+            minimum_note_length=minimum_note_ms,
+        )
+    finally:
+        os.unlink(path)
+    notes = [{"start": float(s), "end": float(e), "pitch": int(p), "amplitude": float(a)} for s, e, p, a, *_ in events]
+    return sorted(notes, key=lambda n: (n["start"], n["pitch"]))
+
+
+def melody_line(notes: list[dict], lowest: int = MELODY_LOWEST, max_overlap: float = 0.3) -> list[Note]:
+    """Skyline melody: the highest notes, each kept only if it overlaps already kept notes by less than
+    `max_overlap` of its own length, so the result is monophonic like a sung line."""
+    kept: list[dict] = []
+    starts, ends = np.zeros(0), np.zeros(0)
+    for note in sorted((n for n in notes if n["pitch"] >= lowest), key=lambda n: (-n["pitch"], -n["amplitude"])):
+        length = note["end"] - note["start"]
+        overlap = np.clip(np.minimum(ends, note["end"]) - np.maximum(starts, note["start"]), 0, None).sum()
+        if overlap < max_overlap * length:
+            kept.append(note)
+            starts, ends = np.append(starts, note["start"]), np.append(ends, note["end"])
+    kept.sort(key=lambda n: n["start"])
+    # Trim residual overlaps so each note ends where the next begins.
+    for current, following in zip(kept, kept[1:]):
+        current["end"] = min(current["end"], following["start"])
+    return [Note(n["start"], n["end"], n["pitch"]) for n in kept if n["end"] - n["start"] > 1e-3]

@@ -1,0 +1,71 @@
+"""One call that runs every analysis on a recording: the builder's lead-sheet stage and later metrics use this."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from diffusers_s2acc.music import ChordEvent, LeadSheet, Note, Segment
+
+from ._deps import require
+from .beats import BeatGrid, track_beats
+from .chords import recognize_chords
+from .features import ANALYSIS_SR, Features, compute_features
+from .key import Key, estimate_key
+from .melody import melody_line, transcribe
+
+
+@dataclass
+class SongAnalysis:
+    features: Features
+    grid: BeatGrid
+    key: Key
+    chords: list[ChordEvent]
+    notes: list[dict] | None  # every transcribed note (None when transcription is off)
+    melody: list[Note] | None
+
+    def lead_sheet(self, start: float = 0.0, end: float | None = None) -> LeadSheet:
+        """Lead sheet of `[start, end)` with times relative to `start` (the clip's own time axis)."""
+        end = self.features.duration if end is None else end
+        chords = [
+            ChordEvent(max(c.start, start) - start, min(c.end, end) - start, c.symbol)
+            for c in self.chords
+            if c.end > start + 1e-3 and c.start < end - 1e-3
+        ]
+        melody = None
+        if self.melody is not None:
+            melody = [
+                Note(max(n.start, start) - start, min(n.end, end) - start, n.pitch)
+                for n in self.melody
+                if n.end > start + 1e-3 and n.start < end - 1e-3
+            ]
+        later = [d for d in self.grid.downbeats if d >= start - 1e-3]
+        offset = max(later[0] - start, 0.0) if later else 0.0
+        tempo = float(np.clip(self.grid.tempo, 30, 300))
+        return LeadSheet(tempo=tempo, meter=(self.grid.meter, 4), chords=chords, melody=melody, offset=offset)
+
+
+def load_for_analysis(y: np.ndarray, sr: int) -> np.ndarray:
+    """Mono float32 at `ANALYSIS_SR` (channels averaged, resampled with soxr)."""
+    soxr = require("soxr")
+    mono = y.mean(axis=1) if y.ndim == 2 else y
+    mono = mono.astype(np.float32)
+    return soxr.resample(mono, sr, ANALYSIS_SR) if sr != ANALYSIS_SR else mono
+
+
+def analyze_song(y: np.ndarray, sr: int, *, melody: bool = True) -> SongAnalysis:
+    """Beats, key, chords and (optionally) notes and melody of a recording (any rate, mono or `(n, channels)`)."""
+    mono = load_for_analysis(y, sr)
+    features = compute_features(mono, ANALYSIS_SR)
+    grid = track_beats(features)
+    key = estimate_key(features.chroma.sum(axis=1) + features.bass_chroma.sum(axis=1))
+    chords = recognize_chords(features, grid.beats, grid.downbeats, meter=grid.meter)
+    notes = transcribe(mono, ANALYSIS_SR) if melody else None
+    return SongAnalysis(features, grid, key, chords, notes, melody_line(notes) if notes is not None else None)
+
+
+def segment(analysis: SongAnalysis) -> list[Segment]:
+    from .segmentation import segment_structure
+
+    return segment_structure(analysis.features, analysis.grid)
