@@ -4,17 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ -x scripts/install_system_deps.sh ]; then
-  bash scripts/install_system_deps.sh
-fi
+bash scripts/install_system_deps.sh
 
 python3 -m venv .venv
 . .venv/bin/activate
 python -m pip install -q --upgrade pip
 # The CPU wheel first, pinned: otherwise a dependency asking for plain `torch` pulls a multi-GB CUDA build.
 python -m pip install -q -r requirements/ci.txt
-python -m pip install -q -c requirements/ci.txt -e ".[dev,train,space]"
-if [ -x scripts/install_python_deps_data.sh ]; then
-  bash scripts/install_python_deps_data.sh
-fi
-python -c "import torch, diffusers_s2acc; print('torch', torch.__version__, '| diffusers_s2acc', diffusers_s2acc.__version__)"
+python -m pip install -q -c requirements/ci.txt -e ".[dev,train,data]"
+# basic-pitch without its declared dependencies (they pull TensorFlow); we run its ONNX model through onnxruntime.
+python -m pip install -q --no-deps "basic-pitch==0.4.0"
+python -c "import torch, diffusers_s2acc, dataset_builder, basic_pitch; print('torch', torch.__version__, '| diffusers_s2acc', diffusers_s2acc.__version__)"

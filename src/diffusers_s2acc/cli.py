@@ -47,6 +47,23 @@ def _build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     gen.add_argument("--out", type=Path, required=True, help="output .wav (or .flac) path")
     gen.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+
+    ev = commands.add_parser("evaluate", help="generate from a spec file and print every metric")
+    ev.add_argument("--pipeline", required=True, help="pipeline folder, Hub repo id or preset (as for generate)")
+    ev.add_argument("--specs", type=Path, required=True, help="JSON spec file (see diffusers_s2acc.evaluation.specs)")
+    ev.add_argument("--steps", type=int, default=50)
+    ev.add_argument("--guidance", type=float, default=4.0)
+    ev.add_argument("--limit", type=int, default=None, help="evaluate only the first N specs")
+    ev.add_argument("--clap", default=None, help="local CLAP model folder: FAD and caption adherence use CLAP")
+    ev.add_argument("--save-audio", type=Path, default=None, help="folder for the generated clips")
+    ev.add_argument("--json", type=Path, default=None, help="write all scores (per spec and means) here")
+    ev.add_argument("--device", default=None)
+
+    specs = commands.add_parser("make-specs", help="evaluation specs from dataset_builder synth songs")
+    specs.add_argument("--synth", type=Path, required=True, help="a `python -m dataset_builder synth` output folder")
+    specs.add_argument("--duration", type=float, default=10.0, help="seconds per spec (the ATTM challenge scores 10 s)")
+    specs.add_argument("--stem", default="accompaniment", help="reference stem: accompaniment or mix")
+    specs.add_argument("--out", type=Path, required=True)
     return parser
 
 
@@ -143,11 +160,59 @@ def generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def evaluate(args: argparse.Namespace) -> int:
+    import torch
+
+    from .evaluation.run import evaluate_specs, format_report
+    from .evaluation.specs import load_specs
+
+    try:
+        specs = load_specs(args.specs)[: args.limit]
+    except ValueError as error:
+        raise UsageError(f"--specs: {error}") from None
+    if args.steps < 1:
+        raise UsageError("--steps must be >= 1")
+    embedding = agreement = None
+    if args.clap is not None:
+        from dataset_builder.stages.grading import ClapAgreement
+
+        from .evaluation.embeddings import ClapEmbedding
+
+        embedding, agreement = ClapEmbedding(args.clap), ClapAgreement(args.clap)
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    pipe = _load_pipeline(args.pipeline, device)
+    pipe.set_progress_bar_config(disable=True)
+    try:
+        result = evaluate_specs(pipe, specs, args.steps, args.guidance, embedding, agreement, args.save_audio)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    print(format_report(result))
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2))
+    return 0
+
+
+def make_specs(args: argparse.Namespace) -> int:
+    from .evaluation.specs import specs_from_synth
+
+    if args.duration <= 0:
+        raise UsageError("--duration must be positive")
+    try:
+        specs = specs_from_synth(args.synth, args.duration, args.stem)
+    except (ValueError, KeyError) as error:
+        raise UsageError(f"--synth: {error}") from None
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(specs, indent=1))
+    print(f"Wrote {len(specs)} specs to {args.out.resolve()}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     try:
-        return {"generate": generate}[args.command](args)
+        return {"generate": generate, "evaluate": evaluate, "make-specs": make_specs}[args.command](args)
     except UsageError as error:
         print(f"s2acc {args.command}: error: {error}", file=sys.stderr)
         return 2

@@ -1,7 +1,8 @@
 """Reading a dataset_builder corpus (or any dataset with the same columns) into `Song`s for training.
 
 Columns used: `audio` (a `datasets.Audio` feature), `segments` (list of `{start, end, label, caption}`), `lead_sheet`
-(`LeadSheet.to_dict()` or JSON, may be null) and a global caption (`caption`, `prompt` or `description`). Audio is
+(`LeadSheet.to_dict()` or JSON, may be null; an empty melody with `has_melody` false means the melody is unknown)
+and a global caption (`caption`, `prompt` or `description`). Audio is
 decoded with soundfile from the stored bytes/path rather than through `datasets`' decoder: it needs no extra codec
 package, and it never silently down-mixes a stereo file.
 """
@@ -92,7 +93,11 @@ def song_from_row(row: Mapping[str, Any]) -> Song:
     segments = _maybe_json(row.get("segments")) or None
     sheet = _maybe_json(row.get("lead_sheet")) or None
     if isinstance(sheet, Mapping):
-        sheet = LeadSheet.from_dict({k: v for k, v in sheet.items() if v is not None or k == "melody"})
+        sheet = {k: v for k, v in sheet.items() if v is not None}
+        # dataset_builder stores an empty melody list when no melody was transcribed: that is "unknown", not rests.
+        if row.get("has_melody") is False or not sheet.get("melody"):
+            sheet.pop("melody", None)
+        sheet = LeadSheet.from_dict(sheet)
     caption = next((row[c] for c in CAPTION_COLUMNS if isinstance(row.get(c), str)), "")
     return Song(audio, rate, caption, coerce_segments(segments) or [], sheet)
 

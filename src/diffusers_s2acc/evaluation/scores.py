@@ -1,0 +1,62 @@
+"""mir_eval scores of an analysis against ground truth: one implementation for the dataset builder's `evaluate`,
+the `metrics/` modules and `s2acc evaluate`."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ..music.lead_sheet import ChordEvent
+from ..music.structure import Segment
+
+
+TEMPO_TOLERANCE = 0.04  # MIREX: within 4% of the reference tempo
+
+
+def chord_scores(reference: Sequence[ChordEvent], estimate: Sequence[ChordEvent]) -> dict[str, float]:
+    """Duration-weighted chord accuracy over the reference's span: `majmin` (the MIREX major/minor vocabulary)
+    and `root`. Estimated time outside any estimated chord counts as "no chord"."""
+    import mir_eval
+
+    from ..analysis.chords import to_harte
+
+    if not reference:
+        raise ValueError("chord accuracy needs at least one reference chord")
+    ref_intervals = np.array([[c.start, c.end] for c in reference], dtype=float)
+    ref_labels = [to_harte(c.symbol) for c in reference]
+    if estimate:
+        est_intervals = np.array([[c.start, c.end] for c in estimate], dtype=float)
+        est_labels = [to_harte(c.symbol) for c in estimate]
+    else:
+        est_intervals, est_labels = np.array([[0.0, ref_intervals.max()]]), ["N"]
+    est_intervals, est_labels = mir_eval.util.adjust_intervals(
+        est_intervals, est_labels, ref_intervals.min(), ref_intervals.max(), mir_eval.chord.NO_CHORD, mir_eval.chord.NO_CHORD
+    )
+    merged, ref_labels, est_labels = mir_eval.util.merge_labeled_intervals(ref_intervals, ref_labels, est_intervals, est_labels)
+    durations = mir_eval.util.intervals_to_durations(merged)
+    return {
+        "chord_majmin": float(mir_eval.chord.weighted_accuracy(mir_eval.chord.majmin(ref_labels, est_labels), durations)),
+        "chord_root": float(mir_eval.chord.weighted_accuracy(mir_eval.chord.root(ref_labels, est_labels), durations)),
+    }
+
+
+def tempo_scores(reference: float, estimate: float) -> dict[str, float]:
+    """`tempo_acc1`: within 4%; `tempo_acc2`: within 4% of 1, 2, 1/2, 3 or 1/3 times the reference."""
+    close = lambda factor: abs(estimate - factor * reference) <= TEMPO_TOLERANCE * factor * reference  # noqa: E731
+    return {"tempo_acc1": float(close(1)), "tempo_acc2": float(any(close(f) for f in (1, 2, 0.5, 3, 1 / 3)))}
+
+
+def boundary_scores(reference: Sequence[Segment], estimate: Sequence[Segment], duration: float) -> dict[str, float]:
+    """Section-boundary F-measure at 0.5 s and 3 s (mir_eval, trimmed: the start and end are not boundaries)."""
+    import mir_eval
+
+    def intervals(segments: Sequence[Segment]) -> np.ndarray:
+        bounds = np.array([[s.start, s.end] for s in segments], dtype=float)
+        bounds[0, 0], bounds[-1, 1] = 0.0, duration
+        return bounds
+
+    ref, est = intervals(reference), intervals(estimate)
+    return {
+        f"boundary_f@{w:g}s": float(mir_eval.segment.detection(ref, est, window=w, trim=True)[2]) for w in (0.5, 3.0)
+    }
