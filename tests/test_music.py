@@ -22,6 +22,8 @@ from diffusers_s2acc.music.frames import BEAT_DOWNBEAT, BEAT_ON, MELODY_REST
         ("Ebsus4", 3, "sus4", {3, 8, 10}),
         ("Cm7b5", 0, "hdim7", {0, 3, 6, 10}),
         ("C7#9", 0, "7", {0, 4, 7, 10, 3}),
+        ("A:min7", 9, "min7", {9, 0, 4, 7}),
+        ("Bb:maj/3", 10, "maj", {10, 2, 5}),
     ],
 )
 def test_parse_chord(symbol, root, quality, pcs):
@@ -36,7 +38,7 @@ def test_chord_index_round_trip_covers_vocabulary():
     assert index_to_chord_name(chord_to_index("Bbm7")) == "Bb:min7"
 
 
-@pytest.mark.parametrize("symbol", ["H", "Cxyz", "Am|", "7", 5])
+@pytest.mark.parametrize("symbol", ["H", "Cxyz", "Am|", "7", 5, "C:weird", "H:maj"])
 def test_unparseable_chord_names_the_symbol(symbol):
     with pytest.raises(ValueError, match="(?i)chord symbol"):
         parse_chord(symbol)

@@ -147,9 +147,21 @@ def test_bad_training_arguments_are_refused(tmp_path):
 def test_two_process_launch(corpus_dir, latents_dir, tmp_path):
     accelerate = Path(sys.executable).with_name("accelerate")
     result = subprocess.run(
-        [str(accelerate), "launch", "--num_processes", "2", "--cpu", "--num_machines", "1", "--mixed_precision", "no",
-         "--dynamo_backend", "no", str(ROOT / "train" / "train_dit.py"), *_dit_args(corpus_dir, tmp_path, latents_dir, 2)],
+        [str(accelerate), "launch", "--config_file", str(ROOT / "train" / "configs" / "cpu_2proc.yaml"),
+         str(ROOT / "train" / "train_dit.py"), *_dit_args(corpus_dir, tmp_path, latents_dir, 2)],
         capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "model_index.json").exists() and (tmp_path / "checkpoint-2").exists()
+
+
+@pytest.mark.parametrize("name", ["cpu_2proc", "ddp_8gpu", "fsdp_paper", "deepspeed_zero2_paper"])
+def test_shipped_accelerate_configs_parse(name):
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    config = load_config_from_file(str(ROOT / "train" / "configs" / f"{name}.yaml"))
+    assert config.num_processes >= 2
+    if name == "fsdp_paper":
+        from diffusers_s2acc import S2DiTTransformer
+
+        assert config.fsdp_config["fsdp_transformer_layer_cls_to_wrap"] in S2DiTTransformer._no_split_modules

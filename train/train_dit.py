@@ -85,6 +85,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         raise SystemExit("error: --rank must be >= 1")
     if args.rank is not None and args.use_ema:
         raise SystemExit("error: --use_ema is for full training; LoRA weights are saved as trained")
+    if args.resume_from_checkpoint not in (None, "latest") and not Path(args.resume_from_checkpoint).exists() and not (
+        Path(args.output_dir) / args.resume_from_checkpoint
+    ).exists():
+        raise SystemExit(f"error: --resume_from_checkpoint {args.resume_from_checkpoint} does not exist")
     return args
 
 
@@ -114,17 +118,25 @@ def add_lora(transformer: S2DiTTransformer, rank: int, alpha: int | None) -> Non
 
 
 def save_final(args, accelerator, pipe, transformer, ema) -> None:
+    """Write the pipeline (or the LoRA weights). Every process must call this: under FSDP or DeepSpeed, gathering
+    the full state dict is a collective operation."""
     from peft.utils import get_peft_model_state_dict
 
-    transformer = accelerator.unwrap_model(transformer)
+    state_dict = accelerator.get_state_dict(transformer)
+    if not accelerator.is_main_process:
+        return
+    model = accelerator.unwrap_model(transformer)
     if args.rank is not None:
-        S2AccompanistPipeline.save_lora_weights(
-            args.output_dir, transformer_lora_layers=get_peft_model_state_dict(transformer)
-        )
+        lora_layers = get_peft_model_state_dict(model, state_dict=state_dict)
+        S2AccompanistPipeline.save_lora_weights(args.output_dir, transformer_lora_layers=lora_layers)
         return
     if ema is not None:
-        ema.copy_to(transformer.parameters())
-    pipe.transformer = transformer
+        ema.copy_to(model.parameters())
+    else:
+        # A fresh copy from the gathered weights: the prepared model may hold sharded or wrapped parameters.
+        model = S2DiTTransformer.from_config(model.config)
+        model.load_state_dict(state_dict)
+    pipe.transformer = model
     pipe.save_pretrained(args.output_dir)
 
 
@@ -231,9 +243,8 @@ def main(argv: list[str] | None = None) -> None:
             break
 
     accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        save_final(args, accelerator, pipe, transformer, ema)
-        logger.info(f"Saved to {args.output_dir} after {global_step} steps")
+    save_final(args, accelerator, pipe, transformer, ema)
+    logger.info(f"Saved to {args.output_dir} after {global_step} steps")
     accelerator.end_training()
 
 

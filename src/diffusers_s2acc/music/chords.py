@@ -129,7 +129,8 @@ def _pitch_class(letter: str, accidentals: str) -> int:
 
 @lru_cache(maxsize=4096)
 def parse_chord(symbol: str) -> Chord:
-    """Parse a lead-sheet chord symbol such as `"Am7"`, `"Bbmaj7"`, `"C/E"`, `"F#m7b5"` or `"N.C."`.
+    """Parse a chord symbol: lead-sheet spelling (`"Am7"`, `"Bbmaj7"`, `"C/E"`, `"F#m7b5"`, `"N.C."`) or Harte
+    (`"A:min7"`, `"N"`).
 
     Raises:
         ValueError: naming the symbol when it cannot be parsed.
@@ -139,6 +140,13 @@ def parse_chord(symbol: str) -> Chord:
     text = symbol.strip()
     if text in _NO_CHORD:
         return NO_CHORD
+    if ":" in text:  # Harte syntax, as written by mir_eval and chord annotation datasets: "A:min7", "C:maj/3"
+        root_text, _, quality = text.partition(":")
+        quality = quality.split("/")[0].split("(")[0]
+        if quality not in QUALITIES or not re.fullmatch(r"[A-G][#b]?", root_text):
+            raise ValueError(f"Unparseable chord symbol {symbol!r}: unknown Harte quality {quality!r}.")
+        root = _pitch_class(root_text[0], root_text[1:])
+        return Chord(root=root, quality=quality, pitch_classes=frozenset((root + i) % 12 for i in QUALITIES[quality]))
     match = _SYMBOL.match(text)
     if match is None:
         raise ValueError(f"Unparseable chord symbol {symbol!r}.")

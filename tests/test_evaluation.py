@@ -1,0 +1,101 @@
+"""Metrics: the shared scores, the evaluate.load modules and `s2acc evaluate`."""
+
+import json
+from pathlib import Path
+
+import evaluate
+import numpy as np
+import pytest
+import soundfile
+
+from diffusers_s2acc import LeadSheet, Segment, presets
+from diffusers_s2acc.cli import main
+from diffusers_s2acc.evaluation import chord_scores, frechet_distance, load_specs, tempo_scores
+from diffusers_s2acc.evaluation.clip_scores import score_clip
+from diffusers_s2acc.evaluation.specs import EvalSpec
+from diffusers_s2acc.music import ChordEvent
+from synthetic_corpus import render
+
+
+METRICS = Path(__file__).resolve().parents[1] / "metrics"
+SHEET = LeadSheet.from_chart("C | Am | F | G | C | Am | F | G", bpm=120)
+
+
+@pytest.fixture(scope="module")
+def rendered():
+    return render(SHEET, 16.0, 16000)
+
+
+def test_chord_and_tempo_scores_by_hand():
+    reference = [ChordEvent(0, 2, "C"), ChordEvent(2, 4, "Am")]
+    assert chord_scores(reference, [ChordEvent(0, 2, "C"), ChordEvent(2, 4, "A:min")])["chord_majmin"] == 1.0
+    assert chord_scores(reference, [ChordEvent(0, 4, "C")])["chord_majmin"] == pytest.approx(0.5)
+    assert chord_scores(reference, [])["chord_majmin"] == 0.0
+    assert tempo_scores(120, 123) == {"tempo_acc1": 1.0, "tempo_acc2": 1.0}
+    assert tempo_scores(120, 60) == {"tempo_acc1": 0.0, "tempo_acc2": 1.0}
+    assert tempo_scores(120, 100) == {"tempo_acc1": 0.0, "tempo_acc2": 0.0}
+
+
+def test_frechet_distance_is_zero_for_one_set_and_grows_with_shift():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(500, 8))
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+    assert frechet_distance(a, a + 1.0) == pytest.approx(8.0, rel=0.05)
+
+
+def test_clip_scores_separate_music_from_noise(rendered):
+    spec = EvalSpec("s", "sine chords at 120 BPM", [Segment(0, 8, "verse"), Segment(8, 16, "chorus")], SHEET, 16.0)
+    good = score_clip(rendered[None], 16000, spec)
+    noise = score_clip(np.random.default_rng(0).normal(0, 0.1, (1, 16 * 16000)).astype(np.float32), 16000, spec)
+    assert good["chord_majmin"] > 0.7 and good["tempo_acc2"] == 1.0
+    assert noise["chord_majmin"] < 0.3 and good["chord_majmin"] > noise["chord_majmin"]
+    assert {"boundary_f@0.5s", "boundary_f@3s", "caption_adherence"} <= good.keys()
+
+
+def test_metric_modules_load_with_evaluate(rendered):
+    predictions = [rendered]
+    chord = evaluate.load(str(METRICS / "chord_accuracy")).compute(
+        predictions=predictions, references=[json.dumps(SHEET.to_dict())], sampling_rate=16000
+    )
+    tempo = evaluate.load(str(METRICS / "tempo_accuracy")).compute(predictions=predictions, references=[120.0], sampling_rate=16000)
+    fad = evaluate.load(str(METRICS / "frechet_audio_distance")).compute(
+        predictions=[rendered, rendered[::-1].copy()], references=[rendered, rendered[::-1].copy()], sampling_rate=16000
+    )
+    assert chord["chord_majmin"] > 0.7 and tempo["tempo_acc2"] == 1.0
+    assert fad["fad"] == pytest.approx(0.0, abs=1e-3) and fad["embedding"] == "mel-chroma"
+    for name, reference in [("boundary_f_measure", json.dumps([{"start": 0, "end": 8}, {"start": 8, "end": 16}])),
+                            ("caption_adherence", "a bright 120 BPM piece in C major")]:
+        result = evaluate.load(str(METRICS / name)).compute(predictions=predictions, references=[reference], sampling_rate=16000)
+        assert all(0.0 <= v <= 1.0 for v in result.values())
+
+
+def test_specs_validate_with_clear_errors(tmp_path):
+    path = tmp_path / "specs.json"
+    path.write_text(json.dumps([{"id": "a", "prompt": "x", "lead_sheet": {"chart": "C | Qm"}}]))
+    with pytest.raises(ValueError, match="spec a: .*Qm"):
+        load_specs(path)
+    path.write_text(json.dumps([{"id": "b", "prompt": "x", "duration": 4, "reference": {"path": "missing.wav"}}]))
+    with pytest.raises(ValueError, match="spec b: reference audio"):
+        load_specs(path)
+    path.write_text("[")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        load_specs(path)
+
+
+def test_s2acc_evaluate_prints_generated_and_reference_metrics(tmp_path, rendered, capsys):
+    pipe_dir = tmp_path / "pipe"
+    presets.build_pipeline("tiny").save_pretrained(pipe_dir)
+    soundfile.write(tmp_path / "ref.wav", rendered[: 8 * 16000], 16000)
+    specs = [{"id": f"s{i}", "prompt": "sine chords", "segments": [{"start": 0, "end": 4, "label": "verse"},
+              {"start": 4, "end": 8, "label": "chorus"}], "lead_sheet": {"tempo": 120, "chart": "C | Am | F | G"},
+              "reference": {"path": "ref.wav"}} for i in range(2)]
+    (tmp_path / "specs.json").write_text(json.dumps(specs))
+    out = tmp_path / "scores.json"
+    code = main(["evaluate", "--pipeline", str(pipe_dir), "--specs", str(tmp_path / "specs.json"), "--steps", "2",
+                 "--json", str(out)])
+    assert code == 0
+    report = capsys.readouterr().out
+    assert "| chord_majmin |" in report and "FAD (mel-chroma" in report
+    result = json.loads(out.read_text())
+    assert result["reference"]["chord_majmin"] > 0.7 > result["generated"]["chord_majmin"]
+    assert len(result["rows"]) == 2 and result["fad"]["value"] > 0
