@@ -1,7 +1,6 @@
 import json
 
 import pytest
-import torch
 
 from diffusers_s2acc import LeadSheet, Segment
 from diffusers_s2acc.music import FrameConditioning, coerce_segments, parse_chord

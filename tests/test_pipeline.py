@@ -1,6 +1,4 @@
 import math
-import os
-import shutil
 
 import numpy as np
 import pytest

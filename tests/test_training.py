@@ -134,6 +134,11 @@ def test_train_vae_runs_with_adversarial_phase(corpus_dir, tmp_path):
     assert all(np.isfinite(e["loss"]) and e["semantic"] > 0 for e in log)
     vae = SemanticAutoencoder.from_pretrained(tmp_path)
     assert vae.decode(torch.zeros(1, 8, 4)).sample.shape == (1, 1, 4 * vae.hop_length)
+    # The trained VAE goes into DiT training and into the pipeline it saves.
+    dit_dir = tmp_path / "dit"
+    train_dit.main(_dit_args(corpus_dir, dit_dir, dit_dir / "latents", 1, "--pretrained_vae_model_name_or_path", str(tmp_path)))
+    saved = SemanticAutoencoder.from_pretrained(dit_dir, subfolder="vae")
+    assert all(torch.equal(v, saved.state_dict()[k]) for k, v in vae.state_dict().items())
 
 
 def test_bad_training_arguments_are_refused(tmp_path):

@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import shutil
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from accelerate.logging import get_logger
@@ -36,6 +34,7 @@ from diffusers_s2acc.training.common import (
     EpochPermutationSampler,
     add_common_args,
     load_starting_pipeline,
+    load_starting_vae,
     log_scalars_jsonl,
     make_accelerator,
     plan_steps,
@@ -63,6 +62,11 @@ LORA_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_args(parser, default_learning_rate=2e-4)
+    parser.add_argument(
+        "--pretrained_vae_model_name_or_path",
+        default=None,
+        help="replace the pipeline's VAE, e.g. by the output of train_vae.py (a folder, a pipeline, a Hub id)",
+    )
     parser.add_argument("--latents_cache_dir", default=None, help="default: <output_dir>/latents")
     parser.add_argument("--clip_seconds", type=float, default=10.0, help="length of training clips")
     parser.add_argument("--weighting_scheme", choices=["uniform", "logit_normal", "mode"], default="logit_normal")
@@ -148,6 +152,8 @@ def main(argv: list[str] | None = None) -> None:
     set_seed(args.seed)
 
     pipe = load_starting_pipeline(args.pretrained_model_name_or_path)
+    if args.pretrained_vae_model_name_or_path is not None:
+        pipe.vae = load_starting_vae(args.pretrained_vae_model_name_or_path)
     pipe.set_progress_bar_config(disable=True)
     for frozen in (pipe.vae, pipe.text_encoder):
         frozen.requires_grad_(False).eval().to(accelerator.device)

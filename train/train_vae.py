@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 from pathlib import Path
 
 import torch
@@ -29,12 +28,12 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from diffusers_s2acc import SemanticAutoencoder
-from diffusers_s2acc.presets import PRESETS, vae_config
 from diffusers_s2acc.training.checkpointing import load_checkpoint, resolve_checkpoint, save_checkpoint
 from diffusers_s2acc.training.clips import AudioClipDataset
 from diffusers_s2acc.training.common import (
     EpochPermutationSampler,
     add_common_args,
+    load_starting_vae,
     log_scalars_jsonl,
     make_accelerator,
     plan_steps,
@@ -71,20 +70,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     validate_common_args(args)
     return args
-
-
-def load_starting_vae(name_or_path: str, oobleck_path: str | None) -> SemanticAutoencoder:
-    """A converted Oobleck, a preset (random), a pipeline's `vae/`, a VAE folder, or a Hub repo's `vae/`."""
-    if oobleck_path is not None:
-        from diffusers import AutoencoderOobleck
-
-        subfolder = "vae" if os.path.isdir(os.path.join(oobleck_path, "vae")) else None
-        return SemanticAutoencoder.from_oobleck(AutoencoderOobleck.from_pretrained(oobleck_path, subfolder=subfolder))
-    if name_or_path in PRESETS and not os.path.isdir(name_or_path):
-        return SemanticAutoencoder(**vae_config(name_or_path))
-    if os.path.isdir(name_or_path) and not os.path.isdir(os.path.join(name_or_path, "vae")):
-        return SemanticAutoencoder.from_pretrained(name_or_path)
-    return SemanticAutoencoder.from_pretrained(name_or_path, subfolder="vae")
 
 
 class AutoencoderWithLosses(nn.Module):

@@ -89,6 +89,23 @@ def load_starting_pipeline(name_or_path: str):
     return S2AccompanistPipeline.from_pretrained(name_or_path)
 
 
+def load_starting_vae(name_or_path: str, oobleck_path: str | None = None) -> "SemanticAutoencoder":  # noqa: F821
+    """A converted Oobleck, a preset (random), a pipeline's `vae/`, a VAE folder, or a Hub repo's `vae/`."""
+    from ..models.autoencoder_semantic import SemanticAutoencoder
+    from ..presets import vae_config
+
+    if oobleck_path is not None:
+        from diffusers import AutoencoderOobleck
+
+        subfolder = "vae" if os.path.isdir(os.path.join(oobleck_path, "vae")) else None
+        return SemanticAutoencoder.from_oobleck(AutoencoderOobleck.from_pretrained(oobleck_path, subfolder=subfolder))
+    if name_or_path in PRESETS and not os.path.isdir(name_or_path):
+        return SemanticAutoencoder(**vae_config(name_or_path))
+    if os.path.isdir(name_or_path) and not os.path.isdir(os.path.join(name_or_path, "vae")):
+        return SemanticAutoencoder.from_pretrained(name_or_path)
+    return SemanticAutoencoder.from_pretrained(name_or_path, subfolder="vae")
+
+
 class EpochPermutationSampler(Sampler[int]):
     """Shuffles with a permutation seeded by `(seed, epoch)`: the order never depends on earlier random draws."""
 
