@@ -24,23 +24,18 @@ from accelerate.utils import set_seed
 from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
 from diffusers_s2acc import S2AccompanistPipeline, S2DiTTransformer
 from diffusers_s2acc.pipelines.caption_encoding import encode_captions
-from diffusers_s2acc.training.checkpointing import load_checkpoint, resolve_checkpoint, save_checkpoint
 from diffusers_s2acc.training.clips import LatentClipDataset, collate_latent_clips
 from diffusers_s2acc.training.common import (
     EpochPermutationSampler,
+    ResumableRun,
     add_common_args,
     load_starting_pipeline,
     load_starting_vae,
-    log_scalars_jsonl,
     make_accelerator,
-    plan_steps,
-    tracker_config,
     trainable_parameters,
-    truncate_jsonl,
     validate_common_args,
 )
 from diffusers_s2acc.training.corpus import load_corpus
@@ -197,60 +192,27 @@ def main(argv: list[str] | None = None) -> None:
     if ema is not None:
         accelerator.register_for_checkpointing(ema)
 
-    global_step = 0
-    log_path = Path(args.output_dir) / "train_log.jsonl"
-    checkpoint = resolve_checkpoint(args.output_dir, args.resume_from_checkpoint)
-    if checkpoint is not None:
-        global_step = load_checkpoint(accelerator, checkpoint)["step"]
-        logger.info(f"Resumed from {checkpoint} at step {global_step}")
-    if accelerator.is_main_process:
-        truncate_jsonl(log_path, global_step)  # entries a killed run wrote after its last checkpoint
-        accelerator.init_trackers("s2acc-dit", config=tracker_config(args))
-    plan = plan_steps(global_step, len(dataloader), args.gradient_accumulation_steps, args.max_train_steps)
-
-    progress = tqdm(
-        range(args.max_train_steps), initial=global_step, desc="Steps", disable=not accelerator.is_local_main_process
-    )
-    for epoch in range(plan.first_epoch, plan.num_epochs):
-        batches = dataloader
-        if epoch == plan.first_epoch and plan.skip_batches:
-            batches = accelerator.skip_first_batches(dataloader, plan.skip_batches)
-        # accelerate's loaders re-seed the sampler and dataset from their own epoch counter when iterated, which
-        # restarts at 0 in a resumed process: set it, so shuffling and crops follow the true epoch.
-        batches.set_epoch(epoch)
-        for batch in batches:
-            with accelerator.accumulate(transformer):
-                loss = training_loss(args, accelerator, pipe, transformer, batch)
-                accelerator.backward(loss)
-                if accelerator.sync_gradients:
-                    accelerator.clip_grad_norm_(trainable_parameters(transformer), args.max_grad_norm)
-                optimizer.step()
-                lr_scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-
-            if not accelerator.sync_gradients:
-                continue
-            global_step += 1
-            if ema is not None:
-                ema.step(transformer.parameters())
-            progress.update(1)
-            values = {"loss": accelerator.gather(loss.detach()[None]).mean().item(), "lr": lr_scheduler.get_last_lr()[0]}
-            progress.set_postfix(**values)
-            accelerator.log(values, step=global_step)
-            if accelerator.is_main_process:
-                log_scalars_jsonl(log_path, global_step, values)
-            if global_step % args.checkpointing_steps == 0:
-                save_checkpoint(accelerator, args.output_dir, global_step, args.checkpoints_total_limit)
-            if args.validation_steps and global_step % args.validation_steps == 0 and accelerator.is_main_process:
-                run_validation(args, accelerator, pipe, transformer, ema, global_step)
-            if global_step >= args.max_train_steps:
-                break
-        if global_step >= args.max_train_steps:
-            break
+    run = ResumableRun(accelerator, args, "s2acc-dit", dataloader)
+    for batch in run.batches():
+        with accelerator.accumulate(transformer):
+            loss = training_loss(args, accelerator, pipe, transformer, batch)
+            accelerator.backward(loss)
+            if accelerator.sync_gradients:
+                accelerator.clip_grad_norm_(trainable_parameters(transformer), args.max_grad_norm)
+            optimizer.step()
+            lr_scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+        if not accelerator.sync_gradients:
+            continue
+        if ema is not None:
+            ema.step(transformer.parameters())
+        run.end_step({"loss": loss, "lr": lr_scheduler.get_last_lr()[0]})
+        if args.validation_steps and run.global_step % args.validation_steps == 0 and accelerator.is_main_process:
+            run_validation(args, accelerator, pipe, transformer, ema, run.global_step)
 
     accelerator.wait_for_everyone()
     save_final(args, accelerator, pipe, transformer, ema)
-    logger.info(f"Saved to {args.output_dir} after {global_step} steps")
+    logger.info(f"Saved to {args.output_dir} after {run.global_step} steps")
     accelerator.end_training()
 
 

@@ -25,20 +25,15 @@ from accelerate.logging import get_logger
 from accelerate.utils import set_seed
 from diffusers.optimization import get_scheduler
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
 from diffusers_s2acc import SemanticAutoencoder
-from diffusers_s2acc.training.checkpointing import load_checkpoint, resolve_checkpoint, save_checkpoint
 from diffusers_s2acc.training.clips import AudioClipDataset
 from diffusers_s2acc.training.common import (
     EpochPermutationSampler,
+    ResumableRun,
     add_common_args,
     load_starting_vae,
-    log_scalars_jsonl,
     make_accelerator,
-    plan_steps,
-    tracker_config,
-    truncate_jsonl,
     validate_common_args,
 )
 from diffusers_s2acc.training.corpus import load_corpus
@@ -129,84 +124,54 @@ def main(argv: list[str] | None = None) -> None:
         model, discriminator, optimizer, disc_optimizer, dataloader, lr_scheduler
     )
 
-    global_step = 0
-    log_path = Path(args.output_dir) / "train_log.jsonl"
-    checkpoint = resolve_checkpoint(args.output_dir, args.resume_from_checkpoint)
-    if checkpoint is not None:
-        global_step = load_checkpoint(accelerator, checkpoint)["step"]
-        logger.info(f"Resumed from {checkpoint} at step {global_step}")
-    if accelerator.is_main_process:
-        truncate_jsonl(log_path, global_step)
-        accelerator.init_trackers("s2acc-vae", config=tracker_config(args))
-    plan = plan_steps(global_step, len(dataloader), args.gradient_accumulation_steps, args.max_train_steps)
+    run = ResumableRun(accelerator, args, "s2acc-vae", dataloader)
+    for batch in run.batches():
+        adversarial = run.global_step >= args.adversarial_start_step
+        with accelerator.accumulate(model, discriminator):
+            audio = batch["audio"]
+            outputs = model(audio, {k: batch[k] for k in TARGET_KEYS})
+            reconstruction = outputs["reconstruction"]
+            values = {
+                "l1": F.l1_loss(reconstruction, audio),
+                "stft": stft_loss(reconstruction, audio),
+                "kl": outputs["kl"],
+                "semantic": sum(outputs[f"semantic_{k}"] for k in ("chord", "pitch_classes", "melody", "beat")),
+            }
+            loss = (
+                args.l1_weight * values["l1"]
+                + args.stft_weight * values["stft"]
+                + args.kl_weight * values["kl"]
+                + args.semantic_weight * values["semantic"]
+            )
+            if adversarial:
+                fake, real = discriminator(reconstruction), discriminator(audio)
+                values["adversarial"] = generator_adversarial_loss(fake)
+                values["feature_matching"] = feature_matching_loss(real, fake)
+                loss = loss + args.adversarial_weight * values["adversarial"]
+                loss = loss + args.feature_matching_weight * values["feature_matching"]
+            accelerator.backward(loss)
+            if accelerator.sync_gradients:
+                accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+            optimizer.step()
+            lr_scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            if adversarial:
+                # The generator's adversarial loss also left gradients on the discriminator: clear them, so the
+                # discriminator steps (once per optimizer step) on its own hinge loss for the latest micro-batch.
+                disc_optimizer.zero_grad(set_to_none=True)
+                disc_loss = discriminator_hinge_loss(discriminator(audio), discriminator(reconstruction.detach()))
+                accelerator.backward(disc_loss)
+                disc_optimizer.step()
+                disc_optimizer.zero_grad(set_to_none=True)
+                values["discriminator"] = disc_loss
 
-    progress = tqdm(range(args.max_train_steps), initial=global_step, desc="Steps", disable=not accelerator.is_local_main_process)
-    for epoch in range(plan.first_epoch, plan.num_epochs):
-        batches = dataloader
-        if epoch == plan.first_epoch and plan.skip_batches:
-            batches = accelerator.skip_first_batches(dataloader, plan.skip_batches)
-        batches.set_epoch(epoch)  # see train_dit.py: keeps crops and order tied to the true epoch after a resume
-        for batch in batches:
-            adversarial = global_step >= args.adversarial_start_step
-            with accelerator.accumulate(model, discriminator):
-                audio = batch["audio"]
-                outputs = model(audio, {k: batch[k] for k in TARGET_KEYS})
-                reconstruction = outputs["reconstruction"]
-                values = {
-                    "l1": F.l1_loss(reconstruction, audio),
-                    "stft": stft_loss(reconstruction, audio),
-                    "kl": outputs["kl"],
-                    "semantic": sum(outputs[f"semantic_{k}"] for k in ("chord", "pitch_classes", "melody", "beat")),
-                }
-                loss = (
-                    args.l1_weight * values["l1"]
-                    + args.stft_weight * values["stft"]
-                    + args.kl_weight * values["kl"]
-                    + args.semantic_weight * values["semantic"]
-                )
-                if adversarial:
-                    fake, real = discriminator(reconstruction), discriminator(audio)
-                    values["adversarial"] = generator_adversarial_loss(fake)
-                    values["feature_matching"] = feature_matching_loss(real, fake)
-                    loss = loss + args.adversarial_weight * values["adversarial"]
-                    loss = loss + args.feature_matching_weight * values["feature_matching"]
-                accelerator.backward(loss)
-                if accelerator.sync_gradients:
-                    accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
-                optimizer.step()
-                lr_scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                if adversarial:
-                    # The generator's adversarial loss also left gradients on the discriminator: clear them, so the
-                    # discriminator steps (once per optimizer step) on its own hinge loss for the latest micro-batch.
-                    disc_optimizer.zero_grad(set_to_none=True)
-                    disc_loss = discriminator_hinge_loss(discriminator(audio), discriminator(reconstruction.detach()))
-                    accelerator.backward(disc_loss)
-                    disc_optimizer.step()
-                    disc_optimizer.zero_grad(set_to_none=True)
-                    values["discriminator"] = disc_loss
-
-            if not accelerator.sync_gradients:
-                continue
-            global_step += 1
-            progress.update(1)
-            values = {k: accelerator.gather(v.detach()[None]).mean().item() for k, v in values.items()}
-            values["loss"] = accelerator.gather(loss.detach()[None]).mean().item()
-            progress.set_postfix(loss=values["loss"])
-            accelerator.log(values, step=global_step)
-            if accelerator.is_main_process:
-                log_scalars_jsonl(log_path, global_step, values)
-            if global_step % args.checkpointing_steps == 0:
-                save_checkpoint(accelerator, args.output_dir, global_step, args.checkpoints_total_limit)
-            if global_step >= args.max_train_steps:
-                break
-        if global_step >= args.max_train_steps:
-            break
+        if accelerator.sync_gradients:
+            run.end_step({**values, "loss": loss})
 
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         accelerator.unwrap_model(model).vae.save_pretrained(args.output_dir)
-        logger.info(f"Saved SemanticAutoencoder to {args.output_dir} after {global_step} steps")
+        logger.info(f"Saved SemanticAutoencoder to {args.output_dir} after {run.global_step} steps")
     accelerator.end_training()
 
 
