@@ -4,10 +4,10 @@ import sys
 
 import pytest
 import soundfile
+from conftest import SEGMENTS
 
 from diffusers_s2acc import presets
 from diffusers_s2acc.cli import main
-from conftest import SEGMENTS
 
 
 @pytest.fixture(scope="module")

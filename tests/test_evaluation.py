@@ -7,6 +7,7 @@ import evaluate
 import numpy as np
 import pytest
 import soundfile
+from synthetic_corpus import render
 
 from diffusers_s2acc import LeadSheet, Segment, presets
 from diffusers_s2acc.cli import main
@@ -14,7 +15,6 @@ from diffusers_s2acc.evaluation import chord_scores, frechet_distance, load_spec
 from diffusers_s2acc.evaluation.clip_scores import score_clip
 from diffusers_s2acc.evaluation.specs import EvalSpec
 from diffusers_s2acc.music import ChordEvent
-from synthetic_corpus import render
 
 
 METRICS = Path(__file__).resolve().parents[1] / "metrics"

@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 import torch
+from conftest import SEGMENTS, generate
 from peft import LoraConfig
 from peft.utils import get_peft_model_state_dict
 
 from diffusers_s2acc import presets
 from diffusers_s2acc.loaders import LORA_WEIGHT_NAME
-from conftest import SEGMENTS, generate
 
 
 TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]

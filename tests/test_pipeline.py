@@ -3,9 +3,9 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import SEGMENTS, generate
 
 from diffusers_s2acc import LeadSheet, S2AccompanistPipeline
-from conftest import SEGMENTS, generate
 
 
 def test_output_is_float32_batch_channels_samples(tiny_pipe):

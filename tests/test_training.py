@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
+from synthetic_corpus import make_corpus
 
 from diffusers_s2acc import S2AccompanistPipeline, SemanticAutoencoder, presets
 from diffusers_s2acc.training.checkpointing import list_checkpoints, resolve_checkpoint
 from diffusers_s2acc.training.clips import AudioClipDataset
 from diffusers_s2acc.training.corpus import load_corpus, match_channels, song_from_row
-from synthetic_corpus import make_corpus
 
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,6 +7,7 @@ import evaluate
 import numpy as np
 
 from diffusers_s2acc.analysis.song import analyze_song, segment
+from diffusers_s2acc.evaluation.metric_modules import audio_metric_info, mean_scores
 from diffusers_s2acc.evaluation.scores import boundary_scores
 from diffusers_s2acc.music.structure import coerce_segments
 
@@ -24,12 +25,7 @@ Args:
 
 class BoundaryFMeasure(evaluate.Metric):
     def _info(self):
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation="",
-            inputs_description=_KWARGS,
-            features=datasets.Features({"predictions": datasets.Sequence(datasets.Value("float32")), "references": datasets.Value("string")}),
-        )
+        return audio_metric_info(_DESCRIPTION, _KWARGS, references=datasets.Value("string"))
 
     def _compute(self, predictions, references, sampling_rate):
         scores = []
@@ -37,4 +33,4 @@ class BoundaryFMeasure(evaluate.Metric):
             audio = np.asarray(audio, dtype=np.float32)
             estimate = segment(analyze_song(audio, sampling_rate, melody=False))
             scores.append(boundary_scores(coerce_segments(json.loads(reference)), estimate, len(audio) / sampling_rate))
-        return {key: float(np.mean([s[key] for s in scores])) for key in scores[0]}
+        return mean_scores(scores)

@@ -6,6 +6,7 @@ import numpy as np
 
 from diffusers_s2acc.analysis.song import analyze_song
 from diffusers_s2acc.evaluation.clip_scores import caption_adherence
+from diffusers_s2acc.evaluation.metric_modules import audio_metric_info
 from diffusers_s2acc.evaluation.specs import EvalSpec
 
 
@@ -23,12 +24,7 @@ Args:
 
 class CaptionAdherence(evaluate.Metric):
     def _info(self):
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation="",
-            inputs_description=_KWARGS,
-            features=datasets.Features({"predictions": datasets.Sequence(datasets.Value("float32")), "references": datasets.Value("string")}),
-        )
+        return audio_metric_info(_DESCRIPTION, _KWARGS, references=datasets.Value("string"))
 
     def _compute(self, predictions, references, sampling_rate, clap_model_path=None):
         scorer = None

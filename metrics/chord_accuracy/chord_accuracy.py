@@ -5,6 +5,7 @@ import evaluate
 import numpy as np
 
 from diffusers_s2acc.analysis.song import analyze_song
+from diffusers_s2acc.evaluation.metric_modules import audio_metric_info, mean_scores
 from diffusers_s2acc.evaluation.scores import chord_scores
 from diffusers_s2acc.music.lead_sheet import LeadSheet
 
@@ -24,12 +25,7 @@ Returns:
 
 class ChordAccuracy(evaluate.Metric):
     def _info(self):
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation="",
-            inputs_description=_KWARGS,
-            features=datasets.Features({"predictions": datasets.Sequence(datasets.Value("float32")), "references": datasets.Value("string")}),
-        )
+        return audio_metric_info(_DESCRIPTION, _KWARGS, references=datasets.Value("string"))
 
     def _compute(self, predictions, references, sampling_rate):
         scores = []
@@ -37,4 +33,4 @@ class ChordAccuracy(evaluate.Metric):
             sheet = LeadSheet.from_json(reference)
             analysis = analyze_song(np.asarray(audio, dtype=np.float32), sampling_rate, melody=False)
             scores.append(chord_scores(sheet.chords, analysis.chords))
-        return {key: float(np.mean([s[key] for s in scores])) for key in scores[0]}
+        return mean_scores(scores)

@@ -5,6 +5,7 @@ import evaluate
 import numpy as np
 
 from diffusers_s2acc.analysis.song import analyze_song
+from diffusers_s2acc.evaluation.metric_modules import audio_metric_info, mean_scores
 from diffusers_s2acc.evaluation.scores import tempo_scores
 
 
@@ -21,16 +22,11 @@ Args:
 
 class TempoAccuracy(evaluate.Metric):
     def _info(self):
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation="",
-            inputs_description=_KWARGS,
-            features=datasets.Features({"predictions": datasets.Sequence(datasets.Value("float32")), "references": datasets.Value("float64")}),
-        )
+        return audio_metric_info(_DESCRIPTION, _KWARGS, references=datasets.Value("float64"))
 
     def _compute(self, predictions, references, sampling_rate):
         scores = []
         for audio, tempo in zip(predictions, references):
             estimate = analyze_song(np.asarray(audio, dtype=np.float32), sampling_rate, melody=False).grid.tempo
             scores.append({**tempo_scores(tempo, estimate), "tempo_abs_error": abs(estimate - tempo)})
-        return {key: float(np.mean([s[key] for s in scores])) for key in scores[0]}
+        return mean_scores(scores)

@@ -1,7 +1,7 @@
 """diffusers_s2acc: S2Accompanist as a diffusers pipeline."""
 
 from .models import S2DiTTransformer, SemanticAutoencoder
-from .music import ChordEvent, FrameConditioning, LeadSheet, Note, Segment, SECTION_LABELS
+from .music import SECTION_LABELS, ChordEvent, FrameConditioning, LeadSheet, Note, Segment
 from .pipelines import S2AccompanistPipeline
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from .clip_scores import score_clip
 from .embeddings import MelChromaEmbedding, frechet_audio_distance
+from .metric_modules import mean_scores
 from .specs import EvalSpec
 
 
@@ -47,17 +46,12 @@ def evaluate_specs(
             row["reference"] = score_clip(reference[0], reference[1], spec, agreement)
             reference_clips.append(reference)
         rows.append(row)
-    result = {"rows": rows, "generated": _means([r["generated"] for r in rows])}
+    result = {"rows": rows, "generated": mean_scores([r["generated"] for r in rows])}
     if reference_clips:
-        result["reference"] = _means([r["reference"] for r in rows if "reference" in r])
+        result["reference"] = mean_scores([r["reference"] for r in rows if "reference" in r])
         embedding = embedding or MelChromaEmbedding()
         result["fad"] = {"embedding": embedding.name, "value": frechet_audio_distance(generated_clips, reference_clips, embedding)}
     return result
-
-
-def _means(scores: list[dict[str, float]]) -> dict[str, float]:
-    keys = sorted({k for s in scores for k in s})
-    return {k: float(np.nanmean([s[k] for s in scores if k in s and not math.isnan(s[k])] or [np.nan])) for k in keys}
 
 
 def format_report(result: dict) -> str:

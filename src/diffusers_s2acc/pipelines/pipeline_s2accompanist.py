@@ -19,9 +19,9 @@ from ..loaders import S2AccompanistLoraLoaderMixin
 from ..models.autoencoder_semantic import SemanticAutoencoder
 from ..models.transformer_s2dit import PADDING_SEGMENT, S2DiTTransformer
 from ..music.frames import FrameConditioning
-from .caption_encoding import encode_captions
 from ..music.lead_sheet import LeadSheet
 from ..music.structure import Segment, coerce_segments
+from .caption_encoding import encode_captions
 
 
 #: Duration used when neither `audio_length_in_s`, segments nor a lead sheet give one.
