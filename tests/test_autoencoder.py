@@ -145,3 +145,19 @@ def test_semantic_loss_is_zero_not_nan_when_nothing_is_known(vae):
     assert all(v.item() == 0.0 for v in losses.values())
     with pytest.raises(ValueError, match="Target 'chord'"):
         vae.semantic_loss(torch.randn(1, 8, frames + 1), targets)
+
+
+def test_every_tile_window_has_the_same_length():
+    # Peak memory follows the window length: it must not depend on where the tile sits or on the duration.
+    from diffusers_s2acc.models.tiling import tiled_apply
+
+    for total in (200, 777, 5000):
+        lengths = []
+
+        def record(x):
+            lengths.append(x.shape[-1])
+            return x.repeat_interleave(4, dim=-1)
+
+        out = tiled_apply(record, torch.ones(1, 1, total), unit=1, scale=4, tile=64, overlap=8, context=16)
+        assert set(lengths) == {96} and out.shape[-1] == 4 * total
+        assert torch.allclose(out, torch.ones_like(out))  # the cross-fade weights sum to one everywhere

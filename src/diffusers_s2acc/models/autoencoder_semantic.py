@@ -97,8 +97,10 @@ class SemanticAutoencoder(ModelMixin, AutoencoderMixin, ConfigMixin):
         self.use_slicing = False
         self.use_tiling = False
         # Tile sizes in latent frames. The context of 16 frames covers the decoder's receptive field (about 10
-        # frames each side for the default strides), so tiled and untiled results agree to float rounding.
-        self.tile_latent_frames = 256
+        # frames each side for the default strides), so tiled and untiled results agree to float rounding. Peak
+        # memory is set by the window, tile + 2 * context = 160 frames (7.4 s at 44.1 kHz and hop 2048): every clip
+        # longer than that decodes with the same peak (bench/bench_models.py measures it).
+        self.tile_latent_frames = 128
         self.tile_overlap_frames = 8
         self.tile_context_frames = 16
 

@@ -7,7 +7,8 @@ the network's receptive field the kept part equals the untiled result up to floa
 then overlap by `overlap` units and are blended with complementary linear ramps, so no seam, click or gap remains
 even for networks whose receptive field exceeds the context (e.g. after fine-tuning).
 
-Peak activation memory depends on the tile size only, never on the duration.
+Peak activation memory depends on the window (`tile + 2 * context` units) only, never on the duration: every window
+has that length, the edge tiles taking their missing context from the inside.
 """
 
 from __future__ import annotations
@@ -48,10 +49,14 @@ def tiled_apply(
     out_per_unit = round(unit * scale)
     stride = tile - overlap
     starts = list(range(0, total - overlap, stride))
+    # Every window has the same length (edge tiles take their missing context from the inside), so peak memory is
+    # the same for every tile and for every duration longer than one window.
+    window = min(tile + 2 * context, total)
     output = None
     for index, start in enumerate(starts):
         end = min(start + tile, total)
-        lo, hi = max(0, start - context), min(total, end + context)
+        lo = min(max(0, start - context), total - window)
+        hi = lo + window
         piece = fn(inputs[..., lo * unit : hi * unit])
         piece = piece[..., (start - lo) * out_per_unit : (end - lo) * out_per_unit]
         if output is None:
