@@ -502,7 +502,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     dit.add_argument("--dit-hidden", type=int, default=512, help="hidden size of both models (multiple of 64)")
     dit.add_argument("--dit-layers", type=int, default=8)
     dit.add_argument("--batch", type=int, default=2)
-    dit.add_argument("--frames", type=int, default=512, help="latent frames (sequence length)")
+    dit.add_argument("--frames", type=int, default=256, help="latent frames (sequence length)")
     dit.add_argument("--text-tokens", type=int, default=128)
     dit.add_argument("--text-dim", type=int, default=768, help="width of the text encoder's token states")
     dit.add_argument("--noise", type=float, default=0.05,
