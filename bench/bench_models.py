@@ -16,7 +16,11 @@ Method.
 - Every measurement runs in its own child process forked from this one (`multiprocessing` "fork" context). The parent
   only imports the libraries (so children do not pay ~7 s of imports each) and never runs a torch op, so no OpenMP
   thread pool exists at fork time; each child sets `torch.set_num_threads(--threads)` (default: all cores).
-- Timing: `--warmup` untimed iterations, then the median of `--iters` timed ones (`time.perf_counter`).
+- DiT timing: `--warmup` untimed iterations of each model, then `--iters` / `--train-iters` timed ones, alternating
+  between the two models so that background load hits both alike; median wall time (`time.perf_counter`, the
+  verdict) and median process CPU time (`time.process_time`, far less sensitive to competing processes).
+- VAE timing: each configuration is decoded `--vae-iters` times (default 1, to fit the budget) after a warm-up on a
+  short clip; median wall time. On a busy machine these single-shot times are indicative only.
 - Peak memory of a decode = peak resident set size during the decode minus the resident set size just before it,
   measured in a fresh process after the model is built and warmed up on a short clip. The peak is read from the
   kernel's high-water mark (`VmHWM`, the same counter as `getrusage(RUSAGE_SELF).ru_maxrss`), which is reset to the
@@ -24,6 +28,10 @@ Method.
   model construction could hide a smaller decode peak. RSS (rather than `tracemalloc`, which does not see torch's
   C++ allocations, or the profiler, which slows the ops down) counts every byte the process really touches. Where
   `clear_refs` is not writable it falls back to `ru_maxrss` minus the RSS before the decode (an upper bound).
+  In these processes glibc's mmap threshold is fixed at 1 MiB (`mallopt`), so every freed tensor of 1 MiB or more
+  leaves RSS at once; with glibc's adaptive default, freed blocks up to 32 MiB stay resident and the same decode read
+  anywhere from 12 to 241 MiB depending on allocation history. This also makes the decodes page-fault more (slower),
+  equally for both models.
 - "Flat" tiled memory: the decode's activation memory (peak minus the output waveform, which necessarily grows with
   the duration) at 60 s is at most `--flat-tolerance` (default 10 %) above that at 10 s.
 
@@ -46,23 +54,23 @@ import statistics
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import Any
 
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
 warnings.filterwarnings("ignore")
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from diffusers import AutoencoderOobleck  # noqa: E402
-from diffusers.models.embeddings import get_1d_rotary_pos_embed  # noqa: E402
-from diffusers.models.transformers.stable_audio_transformer import StableAudioDiTModel  # noqa: E402
+import numpy as np
+import torch
+import torch.nn.functional as F
+from diffusers import AutoencoderOobleck
+from diffusers.models.embeddings import get_1d_rotary_pos_embed
+from diffusers.models.transformers.stable_audio_transformer import StableAudioDiTModel
 
-from diffusers_s2acc.models.autoencoder_semantic import SemanticAutoencoder  # noqa: E402
-from diffusers_s2acc.models.transformer_s2dit import S2DiTTransformer  # noqa: E402
-
+from diffusers_s2acc.models.autoencoder_semantic import SemanticAutoencoder
+from diffusers_s2acc.models.transformer_s2dit import S2DiTTransformer
 
 HEAD_DIM = 64
 MIB = 2**20
@@ -251,7 +259,7 @@ def dit_inputs(setup: DiTSetup) -> tuple[dict[str, torch.Tensor], dict[str, torc
             HEAD_DIM // 2, setup.frames + 1, use_real=True, repeat_interleave_real=False
         ),
     )
-    move = lambda inputs: {k: tuple(t.to(setup.device) for t in v) if isinstance(v, tuple) else v.to(setup.device) for k, v in inputs.items()}  # noqa: E731
+    move = lambda inputs: {k: tuple(t.to(setup.device) for t in v) if isinstance(v, tuple) else v.to(setup.device) for k, v in inputs.items()}
     return move(ours), move(theirs), target.to(setup.device)
 
 
@@ -360,7 +368,7 @@ def decode_benchmark(job: DecodeJob, setup: VAESetup) -> dict[str, Any]:
     generator = torch.Generator().manual_seed(setup.seed + 1)
     latents = torch.randn(1, setup.config["decoder_input_channels"], setup.frames(job.seconds), generator=generator)
     latents = latents.to(setup.device)
-    decode = lambda z: model.decode(z).sample  # noqa: E731
+    decode = lambda z: model.decode(z).sample
     with torch.no_grad():
         for _ in range(setup.warmup):  # short clip: warms kernels and allocator without raising the memory baseline
             decode(latents[..., :32])
@@ -399,7 +407,10 @@ def vae_benchmark(setup: VAESetup, seconds: list[float], threads: int) -> dict[s
                 log(f"  decoded {duration:g} s, {name}, {'tiled' if tiled else 'untiled'}: {runs[job]['time_s']:.2f} s")
     diffs = {}
     for duration in seconds:
-        audio = lambda name, tiled: runs[DecodeJob(name, tiled, duration)]["audio"]  # noqa: E731
+
+        def audio(name: str, tiled: bool, duration: float = duration) -> np.ndarray:
+            return runs[DecodeJob(name, tiled, duration)]["audio"]
+
         diffs[f"{duration:g}s"] = {
             "ours_tiled_vs_untiled": max_abs_diff(audio("SemanticAutoencoder", True), audio("SemanticAutoencoder", False)),
             "theirs_tiled_vs_untiled": max_abs_diff(audio("AutoencoderOobleck", True), audio("AutoencoderOobleck", False)),
@@ -418,9 +429,11 @@ def dit_table(dit: dict[str, Any]) -> list[str]:
     theirs, ours = dit["StableAudioDiTModel"], dit["S2DiTTransformer"]
     s = dit["setup"]
     rows = [
-        f"### DiT: batch {s['batch']}, {s['frames']} latent frames, {s['text_tokens']} text tokens x {s['text_dim']}, "
-        f"hidden {s['hidden_size']}, {s['num_layers']} layers, head dim {HEAD_DIM} "
-        f"(S2DiT ff_inner_dim={ours['config']['ff_inner_dim']})",
+        (
+            f"### DiT: batch {s['batch']}, {s['frames']} latent frames, {s['text_tokens']} text tokens x "
+            f"{s['text_dim']}, hidden {s['hidden_size']}, {s['num_layers']} layers, head dim {HEAD_DIM} "
+            f"(S2DiT ff_inner_dim={ours['config']['ff_inner_dim']})"
+        ),
         "",
         "| metric | StableAudioDiTModel | S2DiTTransformer (ours) | ours / theirs |",
         "|---|---:|---:|---:|",
@@ -440,8 +453,11 @@ def _decode(vae: dict[str, Any], name: str, tiled: bool, seconds: float) -> dict
 def vae_table(vae: dict[str, Any], seconds: list[float]) -> list[str]:
     c = vae["setup"]["config"]
     rows = [
-        f"### VAE decode: {c['sampling_rate']} Hz, {c['audio_channels']} ch, decoder_channels={c['decoder_channels']}, "
-        f"latent {c['decoder_input_channels']} ch, strides {c['downsampling_ratios']}, batch 1",
+        (
+            f"### VAE decode: {c['sampling_rate']} Hz, {c['audio_channels']} ch, "
+            f"decoder_channels={c['decoder_channels']}, latent {c['decoder_input_channels']} ch, "
+            f"strides {c['downsampling_ratios']}, batch 1"
+        ),
         "",
         "| audio | mode | Oobleck time | ours time | time ours/theirs | Oobleck peak | ours peak | peak ours/theirs |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
@@ -566,10 +582,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results["load_average_at_end"] = os.getloadavg()
 
     m = results["machine"]
-    load = lambda key: "/".join(f"{x:.1f}" for x in results[key])  # noqa: E731
+    load = lambda key: "/".join(f"{x:.1f}" for x in results[key])
     lines = [
-        f"## bench_models: {m['device']}, {m['threads']} threads of {m['cpus']} cores, torch {m['torch']} "
-        f"(load average 1/5/15 min: {load('load_average_at_start')} at start, {load('load_average_at_end')} at end)",
+        (
+            f"## bench_models: {m['device']}, {m['threads']} threads of {m['cpus']} cores, torch {m['torch']} "
+            f"(load average 1/5/15 min: {load('load_average_at_start')} at start, {load('load_average_at_end')} at end)"
+        ),
         "",
     ]
     if "dit" in results:
