@@ -4,7 +4,7 @@ import sys
 
 import pytest
 import soundfile
-from conftest import SEGMENTS
+from pipeline_helpers import SEGMENTS
 
 from diffusers_s2acc import presets
 from diffusers_s2acc.cli import main

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 import torch
-from conftest import SEGMENTS, generate
 from peft import LoraConfig
 from peft.utils import get_peft_model_state_dict
+from pipeline_helpers import SEGMENTS, generate
 
 from diffusers_s2acc import presets
 from diffusers_s2acc.loaders import LORA_WEIGHT_NAME

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import SEGMENTS, generate
+from pipeline_helpers import SEGMENTS, generate
 
 from diffusers_s2acc import LeadSheet, S2AccompanistPipeline
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+
 REPO = Path(__file__).resolve().parents[2]
 SR = 16000
 
