@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict, dataclass
 
 # Part of every result fingerprint: bump it when an analysis changes, so reruns recompute instead of skipping.
-BUILDER_VERSION = "0.1.2"
+BUILDER_VERSION = "0.1.3"
 
 
 @dataclass
