@@ -6,7 +6,8 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
-BUILDER_VERSION = "0.1.0"
+# Part of every result fingerprint: bump it when an analysis changes, so reruns recompute instead of skipping.
+BUILDER_VERSION = "0.1.3"
 
 
 @dataclass

@@ -28,7 +28,7 @@ _NOTE = {"start": datasets.Value("float64"), "end": datasets.Value("float64"), "
 FEATURES = datasets.Features(
     {
         "id": datasets.Value("string"),
-        "audio": datasets.Audio(),
+        "audio": datasets.Audio(mono=False),  # keep the stereo image on decode (the VAE is stereo)
         "caption": datasets.Value("string"),
         "label": datasets.Value("string"),
         "segments": [_SEGMENT],  # sections inside the clip, clip-relative times

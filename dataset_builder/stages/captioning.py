@@ -86,9 +86,9 @@ def template_caption(d: Descriptors, label: str, rng: random.Random) -> str:
     meter = "waltz-time (3/4)" if d.meter == 3 else f"{d.meter}/4"
     tempo = f"{d.tempo_word} {round(d.tempo)} BPM"
     instruments = instrument_guesses(d)
-    if d.chords:
+    if len(d.chords) > 1:
         progression = " - ".join(d.chords[:4])
-        color = "jazzy seventh chords" if d.has_sevenths else "plain triads"
+        color = "seventh chords" if d.has_sevenths else "plain triads"
         harmony = rng.choice(
             [
                 f"the harmony moves through {progression} in {color}",
@@ -96,8 +96,10 @@ def template_caption(d: Descriptors, label: str, rng: random.Random) -> str:
                 f"a progression of {progression}",
             ]
         )
+    elif d.chords:
+        harmony = rng.choice([f"the harmony rests on {d.chords[0]}", f"a single {d.chords[0]} chord holds throughout"])
     else:
-        harmony = "the harmony is static"
+        harmony = "no clear chords stand out"
     openers = [
         f"{_upper_first(_article(energy))} instrumental {role}, {tempo} in {meter}, in {d.key}.",
         f"This is {_article(role)}: {energy}, {tempo}, {meter}, in the key of {d.key}.",

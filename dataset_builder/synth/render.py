@@ -44,7 +44,13 @@ def bar_slots(symbols: list[str], beats: int) -> list[tuple[int, str]]:
 
 def mma_chart(plan: SongPlan) -> str:
     """The MMA source of a plan: tempo, meter, then one `Groove` switch and one line per bar for each section."""
-    lines = [f"// {plan.song_id} (seed {plan.seed})", f"Tempo {plan.tempo:g}", f"Time {plan.meter}"]
+    # MMA randomises timing, velocity and note skipping in many grooves; RndSeed makes that reproducible.
+    lines = [
+        f"// {plan.song_id} (seed {plan.seed})",
+        f"RndSeed {plan.seed % 2**31}",
+        f"Tempo {plan.tempo:g}",
+        f"Time {plan.meter}",
+    ]
     for section in plan.sections:
         lines += ["", f"// {section.label}", f"Groove {section.groove.name}"]
         for symbols in section.chords:

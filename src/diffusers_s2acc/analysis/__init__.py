@@ -18,6 +18,7 @@ _EXPORTS = {
     "track_beats": "beats",
     "Key": "key",
     "estimate_key": "key",
+    "estimate_song_key": "key",
     "parse_key": "key",
     "recognize_chords": "chords",
     "to_harte": "chords",

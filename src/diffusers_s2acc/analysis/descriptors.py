@@ -64,7 +64,9 @@ class Descriptors:
 
     @property
     def has_drums(self) -> bool:
-        return self.percussive_ratio > 0.28
+        # Percussive share of mel energy: about 0.002 for a melody stem alone, 0.13-0.20 for MMA grooves with
+        # drums, 0.07-0.13 for orchestral tracks with percussion (measured on synth stems and wesnoth tracks).
+        return self.percussive_ratio > 0.08
 
 
 def tempo_word(bpm: float) -> str:

@@ -8,6 +8,7 @@ groove, one instrumentation, one chord cycle. So:
    harmony: chroma), standardised over the song;
 2. an optimal partition of the bar sequence is found by dynamic programming, minimising the within-section scatter
    plus a cost per section that favours musically common lengths (4, 8, 12, 16 bars);
+   No section is shorter than `min_seconds` (8 s by default);
 3. sections are clustered by their mean features; repeated clusters become verse/chorus (the louder one chorus),
    unique sections at the ends intro/outro, a short unique section before a chorus pre-chorus, other unique
    sections bridge.
@@ -37,6 +38,10 @@ class SegmentationConfig:
     length_weight: float = 1.0
     cluster_threshold: float = 0.6  # cosine distance below which two sections count as the same material
     chroma_weight: float = 0.5
+    # Sections shorter than 8 s are rare in real music; without this floor, orchestral recordings (wesnoth) were cut
+    # into 4-bar pieces (median 7 s, 25-39 per track). Costs ~0.05 F@0.5s on synth songs with fast 4-bar sections.
+    min_seconds: float = 8.0
+    allow_short_ends: bool = False  # a pickup or tail shorter than `min_bars` joins its neighbour
 
 
 def bar_features(features: Features, bar_times: np.ndarray, chroma_weight: float = 0.5) -> np.ndarray:
@@ -65,8 +70,10 @@ def _standardise(x: np.ndarray) -> np.ndarray:
     return (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-6)
 
 
-def optimal_partition(x: np.ndarray, config: SegmentationConfig) -> list[int]:
-    """Bar indices where sections start (always including 0), by dynamic programming over all partitions."""
+def optimal_partition(x: np.ndarray, config: SegmentationConfig, seconds: np.ndarray | None = None) -> list[int]:
+    """Bar indices where sections start (always including 0), by dynamic programming over all partitions.
+
+    `seconds` (bar start times plus the end) enables the `min_seconds` constraint."""
     n, dims = x.shape
     if n <= config.min_bars:
         return [0]
@@ -85,8 +92,9 @@ def optimal_partition(x: np.ndarray, config: SegmentationConfig) -> list[int]:
     for j in range(1, n + 1):
         for i in range(max(0, j - config.max_bars), j):
             length = j - i
-            # Short leftovers at the very start (pickups) and end (tails) are allowed below the minimum length.
-            if length < config.min_bars and not (i == 0 or j == n):
+            if length < config.min_bars and not (config.allow_short_ends and (i == 0 or j == n)):
+                continue
+            if seconds is not None and seconds[j] - seconds[i] < config.min_seconds and not (i == 0 and j == n):
                 continue
             cost = best[i] + scatter(i, j) + per_section
             cost += config.length_weight * dims * _LENGTH_COST.get(length, _OTHER_LENGTH_COST)
@@ -151,7 +159,7 @@ def segment_structure(features: Features, grid: BeatGrid, config: SegmentationCo
     if len(bar_times) < 3:
         return [Segment(0.0, duration, "other")]
     x = bar_features(features, bar_times, config.chroma_weight)
-    starts = optimal_partition(x, config)
+    starts = optimal_partition(x, config, bar_times)
     ends = starts[1:] + [len(x)]
     means = np.array([x[a:b].mean(axis=0) for a, b in zip(starts, ends)])
     log_rms = 20 * np.log10(features.rms + 1e-6)

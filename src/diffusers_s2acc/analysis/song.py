@@ -12,7 +12,7 @@ from ._deps import require
 from .beats import BeatGrid, track_beats
 from .chords import recognize_chords
 from .features import ANALYSIS_SR, Features, compute_features
-from .key import Key, estimate_key
+from .key import Key, estimate_song_key
 from .melody import melody_line, transcribe
 
 
@@ -59,8 +59,8 @@ def analyze_song(y: np.ndarray, sr: int, *, melody: bool = True) -> SongAnalysis
     mono = load_for_analysis(y, sr)
     features = compute_features(mono, ANALYSIS_SR)
     grid = track_beats(features)
-    key = estimate_key(features.chroma.sum(axis=1) + features.bass_chroma.sum(axis=1))
     chords = recognize_chords(features, grid.beats, grid.downbeats, meter=grid.meter)
+    key = estimate_song_key(chords, features.bass_chroma.sum(axis=1))
     notes = transcribe(mono, ANALYSIS_SR) if melody else None
     return SongAnalysis(features, grid, key, chords, notes, melody_line(notes) if notes is not None else None)
 
