@@ -29,6 +29,9 @@ DEFAULT_AUDIO_LENGTH_IN_S = 10.0
 # Segments may end this far past the requested duration (rounding of times written by hand).
 _SEGMENT_TOLERANCE_S = 1e-3
 
+# Per-frame fields that describe sections: a negative prompt is a global caption, so its branch has none.
+_SECTION_FIELDS = ("section_ids", "section_position", "segment_ids")
+
 SegmentsArg = Sequence[Segment | Mapping[str, Any]] | Sequence[Sequence[Segment | Mapping[str, Any]]] | None
 LeadSheetArg = LeadSheet | Mapping[str, Any] | str | Sequence[LeadSheet | Mapping[str, Any] | str | None] | None
 
@@ -346,7 +349,7 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
             callback_on_step_end_tensor_inputs,
         )
         latent_shape = self.latent_shape(batch_size * num_waveforms_per_prompt, audio_length_in_s)
-        total, frames = latent_shape[0], latent_shape[2]
+        frames = latent_shape[2]
         self._guidance_scale = guidance_scale
         self._interrupt = False
         device = self._execution_device
@@ -359,28 +362,10 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         ).to(device)
         has_lead_sheet = any(sheet is not None for sheet in sheets)
 
-        # Branches of guidance, stacked along the batch: [unconditional, (text only,) full].
-        branches: list[tuple[bool, bool]] = [(False, False)]  # (drop_text, drop_lead_sheet)
-        use_lead_sheet_guidance = self.do_classifier_free_guidance and has_lead_sheet and lead_sheet_guidance_scale != 1.0
-        if self.do_classifier_free_guidance:
-            branches = [(True, use_lead_sheet_guidance)] + ([(False, True)] if use_lead_sheet_guidance else []) + branches
-        states_per_branch, ids_per_branch = [encoder_states] * len(branches), [encoder_ids] * len(branches)
-        if self.do_classifier_free_guidance and negative_prompt is not None:
-            negatives = [negative_prompt] * batch_size if isinstance(negative_prompt, str) else negative_prompt
-            negative_states, negative_ids = self.encode_prompt(negatives, [None] * batch_size, device)
-            states_per_branch[0], ids_per_branch[0] = negative_states, negative_ids
-            branches[0] = (False, branches[0][1])
-            # The negative prompt is a global caption: no section structure in that branch.
-        encoder_hidden_states, encoder_segment_ids = _pad_and_cat(states_per_branch, ids_per_branch)
-        n = num_waveforms_per_prompt
-        encoder_hidden_states = encoder_hidden_states.repeat_interleave(n, dim=0)
-        encoder_segment_ids = encoder_segment_ids.repeat_interleave(n, dim=0)
-        frame_kwargs = FrameConditioning.cat([conditioning] * len(branches)).repeat_interleave(n).transformer_kwargs()
-        if self.do_classifier_free_guidance and negative_prompt is not None:
-            for key in ("section_ids", "section_position", "frame_segment_ids"):
-                frame_kwargs[key][: total] = 0
-        drop_text = torch.tensor([d for d, _ in branches], device=device).repeat_interleave(total)
-        drop_lead_sheet = torch.tensor([d for _, d in branches], device=device).repeat_interleave(total)
+        transformer_inputs, num_branches = self._guidance_inputs(
+            encoder_states, encoder_ids, conditioning, has_lead_sheet, lead_sheet_guidance_scale, negative_prompt,
+            batch_size, num_waveforms_per_prompt, device,
+        )
 
         # 3. Noise and timesteps.
         latents = self.prepare_latents(latent_shape, device, generator, latents)
@@ -393,26 +378,19 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
             for i, t in enumerate(timesteps):
                 if self.interrupt:
                     continue
-                model_input = latents.repeat(len(branches), 1, 1)
+                model_input = latents.repeat(num_branches, 1, 1)
                 velocity = self.transformer(
-                    model_input,
-                    t.expand(model_input.shape[0]),
-                    encoder_hidden_states=encoder_hidden_states,
-                    encoder_segment_ids=encoder_segment_ids,
-                    drop_text=drop_text,
-                    drop_lead_sheet=drop_lead_sheet,
-                    attention_kwargs=attention_kwargs,
-                    **frame_kwargs,
+                    model_input, t.expand(model_input.shape[0]), attention_kwargs=attention_kwargs, **transformer_inputs
                 ).sample.float()
-                velocity = self._guide(velocity.chunk(len(branches)), guidance_scale, lead_sheet_guidance_scale)
+                velocity = self._guide(velocity.chunk(num_branches), guidance_scale, lead_sheet_guidance_scale)
                 latents = self.scheduler.step(velocity, t, latents, return_dict=False)[0]
 
                 if callback_on_step_end is not None:
-                    callback_kwargs = {"latents": latents, "encoder_hidden_states": encoder_hidden_states}
-                    callback_kwargs = {k: callback_kwargs[k] for k in callback_on_step_end_tensor_inputs}
-                    outputs = callback_on_step_end(self, i, t, callback_kwargs)
+                    tensors = {"latents": latents, "encoder_hidden_states": transformer_inputs["encoder_hidden_states"]}
+                    outputs = callback_on_step_end(self, i, t, {k: tensors[k] for k in callback_on_step_end_tensor_inputs})
                     latents = outputs.pop("latents", latents)
-                    encoder_hidden_states = outputs.pop("encoder_hidden_states", encoder_hidden_states)
+                    if "encoder_hidden_states" in outputs:
+                        transformer_inputs["encoder_hidden_states"] = outputs.pop("encoder_hidden_states")
                 progress_bar.update()
 
         # 5. Decode.
@@ -427,6 +405,49 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         if not return_dict:
             return (audio,)
         return AudioPipelineOutput(audios=audio)
+
+    def _guidance_inputs(
+        self,
+        encoder_states: torch.Tensor,
+        encoder_ids: torch.Tensor,
+        conditioning: FrameConditioning,
+        has_lead_sheet: bool,
+        lead_sheet_guidance_scale: float,
+        negative_prompt: str | list[str] | None,
+        batch_size: int,
+        num_waveforms_per_prompt: int,
+        device: torch.device,
+    ) -> tuple[dict[str, torch.Tensor], int]:
+        """
+        Transformer inputs for every guidance branch, stacked along the batch in the order [unconditional,
+        (text only,) full], each branch holding every prompt's `num_waveforms_per_prompt` samples in turn.
+
+        The unconditional branch uses the learned null caption (or `negative_prompt`, a global caption without
+        sections) and, when lead-sheet guidance is on, the null lead sheet; the text-only branch drops the lead sheet.
+        """
+        branches = [(False, False)]  # (drop_text, drop_lead_sheet) of the full condition
+        use_lead_sheet_guidance = self.do_classifier_free_guidance and has_lead_sheet and lead_sheet_guidance_scale != 1.0
+        if self.do_classifier_free_guidance:
+            branches = [(True, use_lead_sheet_guidance)] + ([(False, True)] if use_lead_sheet_guidance else []) + branches
+        states, ids = [encoder_states] * len(branches), [encoder_ids] * len(branches)
+        frames = [conditioning] * len(branches)
+        if self.do_classifier_free_guidance and negative_prompt is not None:
+            negatives = [negative_prompt] * batch_size if isinstance(negative_prompt, str) else negative_prompt
+            states[0], ids[0] = self.encode_prompt(negatives, [None] * batch_size, device)
+            branches[0] = (False, branches[0][1])
+            frames[0] = FrameConditioning(
+                **{**vars(conditioning), **{k: torch.zeros_like(getattr(conditioning, k)) for k in _SECTION_FIELDS}}
+            )
+        n, total = num_waveforms_per_prompt, batch_size * num_waveforms_per_prompt
+        encoder_hidden_states, encoder_segment_ids = _pad_and_cat(states, ids)
+        inputs = FrameConditioning.cat(frames).repeat_interleave(n).transformer_kwargs()
+        inputs.update(
+            encoder_hidden_states=encoder_hidden_states.repeat_interleave(n, dim=0),
+            encoder_segment_ids=encoder_segment_ids.repeat_interleave(n, dim=0),
+            drop_text=torch.tensor([d for d, _ in branches], device=device).repeat_interleave(total),
+            drop_lead_sheet=torch.tensor([d for _, d in branches], device=device).repeat_interleave(total),
+        )
+        return inputs, len(branches)
 
     def _guide(self, velocities: tuple[torch.Tensor, ...], text_scale: float, lead_sheet_scale: float) -> torch.Tensor:
         if len(velocities) == 1:
