@@ -64,6 +64,15 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--json", help="also write the scores here")
 
     args = parser.parse_args(argv)
+    try:
+        return _run(args, parser)
+    except (ValueError, FileNotFoundError, ImportError, RuntimeError) as error:
+        # Bad options, missing inputs/checkpoints/binaries: one clear line instead of a traceback.
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.command == "synth":
         from .synth import synthesize_corpus
 

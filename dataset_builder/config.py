@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 # Part of every result fingerprint: bump it when an analysis changes, so reruns recompute instead of skipping.
 BUILDER_VERSION = "0.1.3"
@@ -35,6 +36,23 @@ class BuildConfig:
             raise ValueError("--min-duration and --min-segment must be positive.")
         if not 0 < self.keep_top <= 1:
             raise ValueError(f"--keep-top must be in (0, 1], got {self.keep_top}.")
+        # Model backends need local weights; check before any file is processed so a typo fails the run at once
+        # instead of rejecting every file with the same error.
+        required = {
+            ("separation", "demucs"): ("demucs_checkpoint", "--demucs-checkpoint"),
+            ("segmenter", "learned"): ("segmenter_checkpoint", "--segmenter-checkpoint"),
+            ("captioner", "lalm"): ("lalm_path", "--lalm-path"),
+            ("quality", "audiobox"): ("audiobox_checkpoint", "--audiobox-checkpoint"),
+            ("agreement", "clap"): ("clap_path", "--clap-path"),
+        }
+        for (stage, backend), (field, option) in required.items():
+            if getattr(self, stage) != backend:
+                continue
+            path = getattr(self, field)
+            if not path:
+                raise ValueError(f"--{stage} {backend} needs {option} PATH (nothing is downloaded).")
+            if not Path(path).exists():
+                raise FileNotFoundError(f"{option} {path} does not exist.")
 
     def fingerprint(self) -> str:
         """Hash of every option that changes a file's result (not `keep_top`, which only acts at assembly)."""

@@ -201,9 +201,30 @@ def test_synth_build_with_oracle_and_evaluate(tiny_synth, tmp_path):
     assert scores["mean"]["boundary_f@0.5s"] > 0.99  # oracle sections
 
 
-def test_build_rejects_missing_input(tmp_path):
+def test_build_rejects_missing_input_and_backend_paths(tmp_path, good_wav):
     result = run_cli("build", "--input", str(tmp_path / "nothing"), "--out", str(tmp_path / "o"), check=False)
-    assert result.returncode != 0 and "does not exist" in result.stderr
+    assert result.returncode == 2 and "error: Input folder" in result.stderr and "does not exist" in result.stderr
+    # A model backend without its local weights stops the run before any file is touched.
+    result = run_cli(
+        "build", "--input", str(good_wav.parent), "--out", str(tmp_path / "o"), "--captioner", "lalm", check=False
+    )
+    assert result.returncode == 2 and "--lalm-path" in result.stderr
+    result = run_cli(
+        "build",
+        "--input",
+        str(good_wav.parent),
+        "--out",
+        str(tmp_path / "o"),
+        "--quality",
+        "audiobox",
+        "--audiobox-checkpoint",
+        str(tmp_path / "missing.ckpt"),
+        check=False,
+    )
+    assert result.returncode == 2 and "does not exist" in result.stderr
+    assert not (tmp_path / "o" / ".work" / "results").exists() or not any(
+        (tmp_path / "o" / ".work" / "results").iterdir()
+    )
 
 
 def test_accelerate_launch_two_processes(six_songs, tmp_path):
