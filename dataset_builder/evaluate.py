@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from diffusers_s2acc.analysis.chords import to_harte
+from diffusers_s2acc.evaluation.scores import chord_scores, tempo_scores
+from diffusers_s2acc.music import ChordEvent
 
 from .workdir import WorkDir
 
@@ -21,6 +22,10 @@ def _intervals(items: list[dict], duration: float) -> np.ndarray:
     intervals = np.array([[s["start"], s["end"]] for s in items], dtype=float)
     intervals[-1, 1] = duration
     return intervals
+
+
+def _chord_events(items: list[dict]) -> list[ChordEvent]:
+    return [ChordEvent(c["start"], c["end"], c["symbol"]) for c in items if c["end"] > c["start"]]
 
 
 def score_song(analysis: dict[str, Any], truth: dict[str, Any], duration: float) -> dict[str, float]:
@@ -36,24 +41,8 @@ def score_song(analysis: dict[str, Any], truth: dict[str, Any], duration: float)
         ref, [s["label"] for s in truth["sections"]], est, [s["label"] for s in analysis["segments"]]
     )[2]
 
-    ref_chords = truth["lead_sheet"]["chords"]
-    ri = np.array([[c["start"], c["end"]] for c in ref_chords])
-    rl = [to_harte(c["symbol"]) for c in ref_chords]
-    ei = np.array([[c["start"], c["end"]] for c in analysis["chords"]])
-    el = [to_harte(c["symbol"]) for c in analysis["chords"]]
-    ei, el = mir_eval.util.adjust_intervals(
-        ei, el, ri.min(), ri.max(), mir_eval.chord.NO_CHORD, mir_eval.chord.NO_CHORD
-    )
-    merged, rl, el = mir_eval.util.merge_labeled_intervals(ri, rl, ei, el)
-    durations = mir_eval.util.intervals_to_durations(merged)
-    scores["chord_majmin"] = mir_eval.chord.weighted_accuracy(mir_eval.chord.majmin(rl, el), durations)
-    scores["chord_root"] = mir_eval.chord.weighted_accuracy(mir_eval.chord.root(rl, el), durations)
-
-    true_tempo, tempo = truth["tempo"], analysis["tempo"]
-    scores["tempo_acc1"] = float(abs(tempo - true_tempo) <= 0.04 * true_tempo)
-    scores["tempo_acc2"] = float(
-        any(abs(tempo - f * true_tempo) <= 0.04 * f * true_tempo for f in (1, 2, 0.5, 3, 1 / 3))
-    )
+    scores.update(chord_scores(_chord_events(truth["lead_sheet"]["chords"]), _chord_events(analysis["chords"])))
+    scores.update(tempo_scores(truth["tempo"], analysis["tempo"]))
     scores["key_acc"] = float(analysis["key"] == truth["key"])
     scores["key_mirex"] = mir_eval.key.weighted_score(truth["key"], analysis["key"])
     scores["meter_acc"] = float(analysis["meter"] == truth["meter"])
