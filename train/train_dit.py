@@ -13,14 +13,12 @@ The VAE never runs in the loop: the corpus is encoded once into a latent cache (
 from __future__ import annotations
 
 import argparse
-import logging
 import shutil
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from accelerate.logging import get_logger
-from accelerate.utils import set_seed
 from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel
 from torch.utils.data import DataLoader
@@ -34,7 +32,7 @@ from diffusers_s2acc.training.common import (
     add_common_args,
     load_starting_pipeline,
     load_starting_vae,
-    make_accelerator,
+    start_run,
     trainable_parameters,
     validate_common_args,
 )
@@ -141,10 +139,7 @@ def save_final(args, accelerator, pipe, transformer, ema) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    Path(args.output_dir).mkdir(parents=True, exist_ok=True)
-    accelerator = make_accelerator(args)
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    set_seed(args.seed)
+    accelerator = start_run(args)
 
     pipe = load_starting_pipeline(args.pretrained_model_name_or_path)
     if args.pretrained_vae_model_name_or_path is not None:

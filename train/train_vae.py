@@ -15,14 +15,11 @@ trained model is written to `--output_dir` (`SemanticAutoencoder.from_pretrained
 from __future__ import annotations
 
 import argparse
-import logging
-from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from accelerate.logging import get_logger
-from accelerate.utils import set_seed
 from diffusers.optimization import get_scheduler
 from torch.utils.data import DataLoader
 
@@ -33,7 +30,7 @@ from diffusers_s2acc.training.common import (
     ResumableRun,
     add_common_args,
     load_starting_vae,
-    make_accelerator,
+    start_run,
     validate_common_args,
 )
 from diffusers_s2acc.training.corpus import load_corpus
@@ -86,10 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     import auraloss
 
     args = parse_args(argv)
-    Path(args.output_dir).mkdir(parents=True, exist_ok=True)
-    accelerator = make_accelerator(args)
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    set_seed(args.seed)
+    accelerator = start_run(args)
 
     vae = load_starting_vae(args.pretrained_model_name_or_path, args.oobleck_path).train()
     model = AutoencoderWithLosses(vae)

@@ -74,6 +74,19 @@ def make_accelerator(args: argparse.Namespace):
     )
 
 
+def start_run(args: argparse.Namespace):
+    """Output folder, accelerator, logging format and seeds: the first lines of every training script."""
+    import logging
+
+    from accelerate.utils import set_seed
+
+    Path(args.output_dir).mkdir(parents=True, exist_ok=True)
+    accelerator = make_accelerator(args)
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    set_seed(args.seed)
+    return accelerator
+
+
 def tracker_config(args: argparse.Namespace) -> dict:
     """Hyper-parameters as TensorBoard accepts them (scalars and strings only)."""
     return {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in vars(args).items()}
