@@ -157,6 +157,7 @@ def test_two_process_launch(corpus_dir, latents_dir, tmp_path):
         capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "Training on 2 process(es), MULTI_CPU" in result.stdout  # really two ranks, not two lone trainers
     assert (tmp_path / "model_index.json").exists() and (tmp_path / "checkpoint-2").exists()
 
 

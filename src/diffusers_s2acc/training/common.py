@@ -59,12 +59,21 @@ def validate_common_args(args: argparse.Namespace) -> None:
         raise SystemExit("error: --learning_rate must be a positive number")
 
 
+def _has_accelerator() -> bool:
+    xpu = getattr(torch, "xpu", None)
+    return torch.cuda.is_available() or torch.backends.mps.is_available() or bool(xpu and xpu.is_available())
+
+
 def make_accelerator(args: argparse.Namespace):
     from accelerate import Accelerator
     from accelerate.utils import ProjectConfiguration
 
     report_to = None if args.report_to == "none" else args.report_to
     return Accelerator(
+        # Without an accelerator device, ask for CPU explicitly: under a multi-process launcher (torchrun, as
+        # `accelerate launch --multi_gpu --num_processes 2` starts on any machine) accelerate then sets up
+        # multi-CPU DDP over gloo; without it, each process would train alone.
+        cpu=not _has_accelerator(),
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         mixed_precision=args.mixed_precision,
         log_with=report_to,
@@ -84,6 +93,8 @@ def start_run(args: argparse.Namespace):
     accelerator = make_accelerator(args)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     set_seed(args.seed)
+    if accelerator.is_main_process:
+        print(f"Training on {accelerator.num_processes} process(es), {accelerator.distributed_type.value}, {accelerator.device}")
     return accelerator
 
 
