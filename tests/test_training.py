@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import datasets
 import numpy as np
 import pytest
 import torch
@@ -18,6 +19,7 @@ from diffusers_s2acc import S2AccompanistPipeline, SemanticAutoencoder, presets
 from diffusers_s2acc.training.checkpointing import list_checkpoints, resolve_checkpoint
 from diffusers_s2acc.training.clips import AudioClipDataset
 from diffusers_s2acc.training.corpus import load_corpus, match_channels, song_from_row
+from diffusers_s2acc.training.latent_cache import estimate_scaling_factor
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,6 +141,29 @@ def test_train_vae_runs_with_adversarial_phase(corpus_dir, tmp_path):
     train_dit.main(_dit_args(corpus_dir, dit_dir, dit_dir / "latents", 1, "--pretrained_vae_model_name_or_path", str(tmp_path)))
     saved = SemanticAutoencoder.from_pretrained(dit_dir, subfolder="vae")
     assert all(torch.equal(v, saved.state_dict()[k]) for k, v in vae.state_dict().items())
+    # train_vae calibrated the latent scale on the corpus: the DiT's cached latents have unit variance.
+    assert saved.config.scaling_factor == vae.config.scaling_factor != 1.0
+    cached = np.concatenate([np.asarray(r).ravel() for r in datasets.load_from_disk(dit_dir / "latents")["latents"]])
+    assert cached.std() == pytest.approx(1.0, abs=1e-3)
+
+
+def _song_audio(row) -> torch.Tensor:
+    song = song_from_row(row)
+    assert song.sampling_rate == 16000
+    return torch.from_numpy(match_channels(song.audio, 1))[None]
+
+
+@torch.no_grad()
+def test_latent_scale_estimate(corpus_dir):
+    vae = presets.build_pipeline("tiny").vae
+    corpus = load_corpus(train_data_dir=str(corpus_dir))
+    factor = estimate_scaling_factor(vae, corpus)
+    latents = torch.cat([vae.encode(_song_audio(corpus[i])).latent_dist.mode().flatten() for i in range(len(corpus))])
+    assert (latents * factor).double().std(unbiased=False).item() == pytest.approx(1.0, abs=1e-4)
+    # A subset gives an estimate of the same scale; an empty corpus is refused by name.
+    assert estimate_scaling_factor(vae, corpus, max_songs=2) == pytest.approx(factor, rel=0.5)
+    with pytest.raises(ValueError, match="empty corpus"):
+        estimate_scaling_factor(vae, corpus.select([]))
 
 
 def test_bad_training_arguments_are_refused(tmp_path):

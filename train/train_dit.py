@@ -16,6 +16,7 @@ import argparse
 import shutil
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from accelerate.logging import get_logger
@@ -102,7 +103,24 @@ def prepare_latent_cache(args, accelerator, pipe) -> "datasets.Dataset":  # noqa
         cache.save_to_disk(str(partial))
         partial.rename(cache_dir)
     accelerator.wait_for_everyone()
-    return datasets.load_from_disk(str(cache_dir))
+    cache = datasets.load_from_disk(str(cache_dir))
+    check_latent_scale(cache)
+    return cache
+
+
+def check_latent_scale(cache, max_rows: int = 256) -> float:
+    """Log the std of the cached (scaled) latents and warn when it is far from 1: the noise would drown them."""
+    rows = cache.select(range(min(len(cache), max_rows))).with_format("numpy")["latents"]
+    values = np.concatenate([np.asarray(r, dtype=np.float64).ravel() for r in rows])
+    std = float(values.std())
+    logger.info(f"Cached latents: mean {values.mean():.4f}, std {std:.4f}", main_process_only=True)
+    if not 0.5 <= std <= 2.0:
+        logger.warning(
+            f"Cached latents have std {std:.4f}, far from 1: the VAE's scaling_factor is not calibrated for this "
+            "data. train_vae.py calibrates it; otherwise set `vae.register_to_config(scaling_factor=...)`.",
+            main_process_only=True,
+        )
+    return std
 
 
 def add_lora(transformer: S2DiTTransformer, rank: int, alpha: int | None) -> None:

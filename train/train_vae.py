@@ -40,6 +40,7 @@ from diffusers_s2acc.training.discriminator import (
     feature_matching_loss,
     generator_adversarial_loss,
 )
+from diffusers_s2acc.training.latent_cache import estimate_scaling_factor
 
 
 logger = get_logger(__name__)
@@ -59,6 +60,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--feature_matching_weight", type=float, default=1.0)
     parser.add_argument("--adversarial_start_step", type=int, default=2000, help="discriminator warm-up")
     parser.add_argument("--discriminator_learning_rate", type=float, default=1e-4)
+    parser.add_argument(
+        "--calibration_songs",
+        type=int,
+        default=64,
+        help="songs encoded at the end to set the VAE's scaling_factor to 1 / latent std (0: keep it)",
+    )
     args = parser.parse_args(argv)
     validate_common_args(args)
     return args
@@ -164,7 +171,13 @@ def main(argv: list[str] | None = None) -> None:
 
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        accelerator.unwrap_model(model).vae.save_pretrained(args.output_dir)
+        vae = accelerator.unwrap_model(model).vae
+        if args.calibration_songs > 0:
+            scaling_factor = estimate_scaling_factor(vae, corpus, args.calibration_songs, accelerator.device, args.seed)
+            vae.register_to_config(scaling_factor=scaling_factor)
+            logger.info(f"Latent std {1 / scaling_factor:.4f} on {min(len(corpus), args.calibration_songs)} songs: "
+                        f"scaling_factor = {scaling_factor:.4f}")
+        vae.save_pretrained(args.output_dir)
         logger.info(f"Saved SemanticAutoencoder to {args.output_dir} after {run.global_step} steps")
     accelerator.end_training()
 

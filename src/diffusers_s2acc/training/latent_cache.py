@@ -4,10 +4,46 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import torch
 
 from ..models.autoencoder_semantic import SemanticAutoencoder
 from .corpus import match_channels, resample, song_from_row
+
+
+def _encode_song(vae: SemanticAutoencoder, row, device, sample_posterior: bool = False):
+    song = song_from_row(row)
+    audio = resample(match_channels(song.audio, vae.config.audio_channels), song.sampling_rate, vae.config.sampling_rate)
+    posterior = vae.encode(torch.from_numpy(audio)[None].to(device)).latent_dist
+    return song, posterior.sample() if sample_posterior else posterior.mode()
+
+
+@torch.no_grad()
+def estimate_scaling_factor(
+    vae: SemanticAutoencoder, corpus, max_songs: int = 64, device: torch.device | str = "cpu", seed: int = 0
+) -> float:
+    """
+    `1 / std` of the VAE's latents (posterior means) over up to `max_songs` songs of `corpus` chosen at random.
+
+    Flow matching mixes latents with unit-variance noise: latents far from unit variance make the noise drown the
+    signal (std << 1) or the reverse, and the sampler's schedule no longer fits. As in Stable Diffusion, the factor
+    is measured once on training data and stored in the VAE's config (`scaling_factor`).
+    """
+    if len(corpus) == 0:
+        raise ValueError("Cannot estimate the latent scale of an empty corpus.")
+    vae = vae.to(device).eval()
+    vae.enable_tiling()
+    rng = np.random.default_rng(seed)
+    indices = rng.permutation(len(corpus))[:max_songs]
+    total = total_sq = count = 0.0
+    for index in indices:
+        _, latents = _encode_song(vae, corpus[int(index)], device)
+        latents = latents.double()
+        total += latents.sum().item()
+        total_sq += latents.square().sum().item()
+        count += latents.numel()
+    std = max((total_sq / count - (total / count) ** 2) ** 0.5, 1e-8)
+    return 1.0 / std
 
 
 @torch.no_grad()
@@ -26,10 +62,7 @@ def cache_latents(vae: SemanticAutoencoder, corpus, device: torch.device | str =
     vae.enable_tiling()
     rows = {"latents": [], "frame_rate": [], "caption": [], "segments": [], "lead_sheet": [], "source_index": []}
     for index in tqdm(range(len(corpus)), desc="Encoding latents"):
-        song = song_from_row(corpus[index])
-        audio = resample(match_channels(song.audio, vae.config.audio_channels), song.sampling_rate, vae.config.sampling_rate)
-        posterior = vae.encode(torch.from_numpy(audio)[None].to(device)).latent_dist
-        latents = posterior.sample() if sample_posterior else posterior.mode()
+        song, latents = _encode_song(vae, corpus[index], device, sample_posterior)
         # Stored frames-first: `datasets` arrays may only vary in their first dimension.
         rows["latents"].append((latents[0] * vae.config.scaling_factor).float().cpu().numpy().T)
         rows["frame_rate"].append(vae.frame_rate)
