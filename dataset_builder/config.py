@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+
 # Part of every result fingerprint: bump it when an analysis changes, so reruns recompute instead of skipping.
 BUILDER_VERSION = "0.1.3"
 

@@ -16,6 +16,7 @@ from .config import BUILDER_VERSION
 from .stages.grading import combined_grades, top_mask
 from .workdir import WorkDir
 
+
 _SEGMENT = {
     "start": datasets.Value("float64"),
     "end": datasets.Value("float64"),

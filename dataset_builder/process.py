@@ -21,6 +21,7 @@ from .stages.segmentation import make_segmenter
 from .stages.separation import make_separator
 from .workdir import WorkDir
 
+
 _STAGES: dict[str, Any] = {}
 
 

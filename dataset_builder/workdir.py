@@ -19,6 +19,7 @@ from typing import Any
 
 from .audio_io import InputFile
 
+
 WORK = ".work"
 
 

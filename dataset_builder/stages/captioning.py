@@ -15,6 +15,7 @@ from diffusers_s2acc.analysis.descriptors import Descriptors
 from ..audio_io import InputFile
 from . import default_device
 
+
 #: Noun phrases (no article) naming a section's role.
 ROLE_PHRASES = {
     "intro": ["opening section", "introduction", "intro that sets the scene"],

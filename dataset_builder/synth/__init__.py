@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 from .render import find_soundfonts
 from .song import METADATA_NAME, SYNTH_FORMAT, synthesize_song
 
+
 __all__ = ["METADATA_NAME", "SYNTH_FORMAT", "synthesize_corpus", "synthesize_song"]
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+
 MMA_STDLIB = Path("/usr/share/mma/lib/stdlib")
 
 #: Library files used for synth songs, with a genre word for captions and the meter their grooves are written in.

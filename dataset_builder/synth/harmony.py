@@ -10,6 +10,7 @@ import random
 
 from diffusers_s2acc.music.chords import PITCH_CLASS_NAMES, parse_chord
 
+
 # (semitones above the tonic, triad suffix, seventh suffix) per scale degree.
 _MAJOR_DEGREES = {
     "I": (0, "", "maj7"),

@@ -10,6 +10,7 @@ from diffusers_s2acc.music.chords import parse_chord
 
 from .plan import SongPlan
 
+
 #: (GM program, name) of lead instruments.
 LEAD_INSTRUMENTS = [
     (73, "flute"),

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from .grooves import FAMILIES, Groove, families_for_meter, load_family
 from .harmony import key_name, progression
 
+
 #: Section layouts (label, bars). Bar counts are multiples of 4, as in most popular music.
 LAYOUTS = [
     [("intro", 4), ("verse", 8), ("chorus", 8), ("verse", 8), ("chorus", 8), ("outro", 4)],

@@ -12,6 +12,7 @@ import soundfile as sf
 from .grooves import require_mma
 from .plan import SongPlan
 
+
 #: GM soundfonts installed by scripts/install_system_deps.sh (first two) or optionally by the user.
 KNOWN_SOUNDFONTS = (
     "/usr/share/sounds/sf2/FluidR3_GM.sf2",

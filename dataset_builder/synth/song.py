@@ -22,6 +22,7 @@ from .melody import LEAD_INSTRUMENTS, compose, melody_midi
 from .plan import SongPlan, draw_plan, genre_of
 from .render import bar_slots, mma_chart, render_midi, run_mma
 
+
 SYNTH_FORMAT = "s2acc-synth/1"
 METADATA_NAME = "metadata.json"
 

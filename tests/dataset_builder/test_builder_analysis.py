@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 from builder_helpers import SR, chord_tones, clicks, song_like
@@ -112,3 +114,32 @@ def test_chords_without_downbeats_and_silence():
     features = compute_features(np.zeros(ANALYSIS_SR * 3, dtype=np.float32) + 1e-7)
     chords = recognize_chords(features, np.arange(0.5, 3.0, 0.5))
     assert chords and all(c.symbol == "N.C." for c in chords)
+
+
+def test_first_compilation_is_serialised_across_processes(tmp_path):
+    """Concurrent first compilations corrupt numba's on-disk cache (later runs segfault): they must queue."""
+    import subprocess
+    import sys
+    import time
+
+    from filelock import FileLock
+
+    from diffusers_s2acc.analysis.song import COMPILE_LOCK_PATH
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}  # a cold cache
+    code = "from diffusers_s2acc.analysis import compile_analysis; compile_analysis(); print('compiled')"
+
+    def start():
+        return subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    with FileLock(str(COMPILE_LOCK_PATH)):
+        waiting = start()
+        time.sleep(10)
+        assert waiting.poll() is None, "compilation started while another process held the lock"
+    racers = [waiting, start()]
+    outputs = [p.communicate(timeout=300) for p in racers]
+    assert [p.returncode for p in racers] == [0, 0], outputs
+    # A later process loads what the two wrote: a corrupt cache would crash it.
+    later = start()
+    out, err = later.communicate(timeout=300)
+    assert later.returncode == 0 and "compiled" in out, err

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 
+
 _EXPORTS = {
     "Features": "features",
     "compute_features": "features",
@@ -31,6 +32,7 @@ _EXPORTS = {
     "tempo_word": "descriptors",
     "SongAnalysis": "song",
     "analyze_song": "song",
+    "compile_analysis": "song",
     "load_for_analysis": "song",
 }
 

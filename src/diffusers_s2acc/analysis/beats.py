@@ -15,6 +15,7 @@ import numpy as np
 from ._deps import require
 from .features import Features, sync
 
+
 METERS = (3, 4)
 
 

@@ -15,6 +15,7 @@ from diffusers_s2acc.music.chords import PITCH_CLASS_NAMES, QUALITIES, parse_cho
 
 from .features import Features, sync
 
+
 #: Qualities recognised, with their lead-sheet suffix. Sevenths matter for captions and the VAE targets; sixths
 #: and suspended chords are left out because on real mixes they are mostly confused with their neighbours.
 RECOGNISED = {"maj": "", "min": "m", "7": "7", "maj7": "maj7", "min7": "m7", "hdim7": "m7b5", "dim": "dim"}

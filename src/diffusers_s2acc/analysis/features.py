@@ -13,6 +13,7 @@ import numpy as np
 
 from ._deps import require
 
+
 ANALYSIS_SR = 22050
 HOP = 512
 

@@ -9,6 +9,7 @@ import numpy as np
 from diffusers_s2acc.music import ChordEvent
 from diffusers_s2acc.music.chords import PITCH_CLASS_NAMES, parse_chord
 
+
 # Temperley's (Kostka-Payne corpus) profiles: closer to popular harmony than the Krumhansl-Kessler probe tones.
 _MAJOR = np.array([0.748, 0.060, 0.488, 0.082, 0.670, 0.460, 0.096, 0.715, 0.104, 0.366, 0.057, 0.400])
 _MINOR = np.array([0.712, 0.084, 0.474, 0.618, 0.049, 0.460, 0.105, 0.747, 0.404, 0.067, 0.133, 0.330])

@@ -12,6 +12,7 @@ from diffusers_s2acc.music import Note
 
 from ._deps import require
 
+
 MELODY_LOWEST = 55  # G3: below this, notes belong to the bass and comping, not the tune
 
 

@@ -25,6 +25,7 @@ from diffusers_s2acc.music import Segment
 from .beats import BeatGrid
 from .features import Features, sync
 
+
 #: Extra cost per section by length in bars: common phrase lengths are free, odd lengths pay.
 _LENGTH_COST = {2: 0.6, 3: 0.6, 4: 0.0, 5: 0.5, 6: 0.3, 7: 0.5, 8: 0.0, 10: 0.4, 12: 0.1, 16: 0.0}
 _OTHER_LENGTH_COST = 0.7

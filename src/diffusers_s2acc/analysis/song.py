@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -56,6 +58,7 @@ def load_for_analysis(y: np.ndarray, sr: int) -> np.ndarray:
 
 def analyze_song(y: np.ndarray, sr: int, *, melody: bool = True) -> SongAnalysis:
     """Beats, key, chords and (optionally) notes and melody of a recording (any rate, mono or `(n, channels)`)."""
+    compile_analysis()
     mono = load_for_analysis(y, sr)
     features = compute_features(mono, ANALYSIS_SR)
     grid = track_beats(features)
@@ -63,6 +66,38 @@ def analyze_song(y: np.ndarray, sr: int, *, melody: bool = True) -> SongAnalysis
     key = estimate_song_key(chords, features.bass_chroma.sum(axis=1))
     notes = transcribe(mono, ANALYSIS_SR) if melody else None
     return SongAnalysis(features, grid, key, chords, notes, melody_line(notes) if notes is not None else None)
+
+
+# Serialises the first numba compilation of every process on this machine (see `compile_analysis`).
+COMPILE_LOCK_PATH = Path(tempfile.gettempdir()) / "diffusers_s2acc-numba-cache.lock"
+_compiled = False
+
+
+def compile_analysis() -> None:
+    """Compile librosa's numba kernels in this process (once) by analysing a few seconds of synthetic music.
+
+    librosa caches its compiled kernels on disk (`cache=True`). Processes that compile the same kernel at the same
+    time can leave a corrupt cache that crashes every later run with a segmentation fault (seen with numba 0.68 and
+    two builder workers). The first compilation of each process therefore runs under a machine-wide file lock: the
+    first process writes the cache, the next ones read a complete one. `analyze_song` calls this itself; forked
+    workers inherit the compiled code.
+    """
+    global _compiled
+    if _compiled:
+        return
+    from filelock import FileLock
+
+    _compiled = True
+    try:
+        with FileLock(str(COMPILE_LOCK_PATH)):
+            sr, seconds = ANALYSIS_SR, 6.0
+            t = np.arange(int(sr * seconds)) / sr
+            tones = sum(np.sin(2 * np.pi * f * t) for f in (261.63, 329.63, 392.0)) / 3
+            clicks = (np.mod(t, 0.5) < 0.01).astype(np.float64)
+            segment(analyze_song((0.3 * tones + 0.5 * clicks).astype(np.float32), sr, melody=False))
+    except BaseException:
+        _compiled = False
+        raise
 
 
 def segment(analysis: SongAnalysis) -> list[Segment]:
