@@ -13,6 +13,7 @@ from diffusers_s2acc import LeadSheet, Segment, presets
 from diffusers_s2acc.cli import main
 from diffusers_s2acc.evaluation import chord_scores, frechet_distance, load_specs, tempo_scores
 from diffusers_s2acc.evaluation.clip_scores import score_clip
+from diffusers_s2acc.evaluation.run import vae_round_trip
 from diffusers_s2acc.evaluation.specs import EvalSpec
 from diffusers_s2acc.music import ChordEvent
 
@@ -92,10 +93,19 @@ def test_s2acc_evaluate_prints_generated_and_reference_metrics(tmp_path, rendere
     (tmp_path / "specs.json").write_text(json.dumps(specs))
     out = tmp_path / "scores.json"
     code = main(["evaluate", "--pipeline", str(pipe_dir), "--specs", str(tmp_path / "specs.json"), "--steps", "2",
-                 "--json", str(out)])
+                 "--json", str(out), "--reconstruction"])
     assert code == 0
     report = capsys.readouterr().out
-    assert "| chord_majmin |" in report and "FAD (mel-chroma" in report
+    assert "| metric | generated | reconstruction | reference |" in report and "FAD (mel-chroma" in report
     result = json.loads(out.read_text())
     assert result["reference"]["chord_majmin"] > 0.7 > result["generated"]["chord_majmin"]
+    # The untrained tiny VAE destroys the music: its round trip scores like noise, not like the reference.
+    assert result["reconstruction"]["chord_majmin"] < 0.5 and "reconstruction" in result["rows"][0]
     assert len(result["rows"]) == 2 and result["fad"]["value"] > 0
+
+
+def test_vae_round_trip_returns_the_vae_rate_and_length():
+    vae = presets.build_pipeline("tiny").vae
+    stereo_44k = np.random.default_rng(0).standard_normal((2, 57_330)).astype(np.float32)  # 1.3 s, not a whole hop
+    out = vae_round_trip(vae, stereo_44k, 44100)
+    assert out.shape == (1, round(57_330 * 16000 / 44100)) and out.dtype == np.float32 and np.isfinite(out).all()

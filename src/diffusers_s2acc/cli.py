@@ -57,6 +57,11 @@ def _build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--clap", default=None, help="local CLAP model folder: FAD and caption adherence use CLAP")
     ev.add_argument("--save-audio", type=Path, default=None, help="folder for the generated clips")
     ev.add_argument("--json", type=Path, default=None, help="write all scores (per spec and means) here")
+    ev.add_argument(
+        "--reconstruction",
+        action="store_true",
+        help="also score each reference after a VAE round trip: the ceiling the VAE sets for any transformer",
+    )
     ev.add_argument("--device", default=None)
 
     specs = commands.add_parser("make-specs", help="evaluation specs from dataset_builder synth songs")
@@ -183,7 +188,9 @@ def evaluate(args: argparse.Namespace) -> int:
     pipe = _load_pipeline(args.pipeline, device)
     pipe.set_progress_bar_config(disable=True)
     try:
-        result = evaluate_specs(pipe, specs, args.steps, args.guidance, embedding, agreement, args.save_audio)
+        result = evaluate_specs(
+            pipe, specs, args.steps, args.guidance, embedding, agreement, args.save_audio, args.reconstruction
+        )
     except ValueError as error:
         raise UsageError(str(error)) from None
     print(format_report(result))

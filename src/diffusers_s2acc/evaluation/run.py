@@ -20,8 +20,17 @@ def evaluate_specs(
     embedding=None,
     agreement=None,
     save_audio_dir: str | None = None,
+    reconstruction: bool = False,
 ) -> dict:
-    """Returns `{"rows": [...], "generated": {metric: mean}, "reference": {metric: mean}, "fad": ...}`."""
+    """
+    Generate every spec and score it; score the references (when the specs name them) with the same metrics.
+
+    With `reconstruction=True`, each reference also goes through the pipeline's VAE (encode, decode) and is scored
+    again: the "reconstruction" column is the ceiling that any transformer decoding through this VAE can reach.
+
+    Returns:
+        `{"rows": [...], "generated": {metric: mean}, "reference": {...}, "reconstruction": {...}, "fad": ...}`.
+    """
     import soundfile
 
     rate = pipe.vae.config.sampling_rate
@@ -45,24 +54,40 @@ def evaluate_specs(
         if reference is not None:
             row["reference"] = score_clip(reference[0], reference[1], spec, agreement)
             reference_clips.append(reference)
+            if reconstruction:
+                row["reconstruction"] = score_clip(vae_round_trip(pipe.vae, *reference), rate, spec, agreement)
         rows.append(row)
     result = {"rows": rows, "generated": mean_scores([r["generated"] for r in rows])}
+    for column in ("reference", "reconstruction"):
+        if any(column in r for r in rows):
+            result[column] = mean_scores([r[column] for r in rows if column in r])
     if reference_clips:
-        result["reference"] = mean_scores([r["reference"] for r in rows if "reference" in r])
         embedding = embedding or MelChromaEmbedding()
         result["fad"] = {"embedding": embedding.name, "value": frechet_audio_distance(generated_clips, reference_clips, embedding)}
     return result
 
 
+@torch.no_grad()
+def vae_round_trip(vae, audio, sampling_rate: int):
+    """`audio` `(channels, samples)` at any rate, encoded and decoded by `vae` (returned at the VAE's rate)."""
+    from ..training.corpus import match_channels, resample
+
+    audio = resample(match_channels(audio, vae.config.audio_channels), sampling_rate, vae.config.sampling_rate)
+    samples = audio.shape[-1]
+    pad = -samples % vae.hop_length
+    waveform = torch.nn.functional.pad(torch.from_numpy(audio)[None], (0, pad)).to(vae.device, vae.dtype)
+    decoded = vae.decode(vae.encode(waveform).latent_dist.mode()).sample
+    return decoded[0, :, :samples].float().cpu().numpy()
+
+
 def format_report(result: dict) -> str:
-    """Markdown table: metric, generated, reference."""
-    has_reference = "reference" in result
-    lines = ["| metric | generated |" + (" reference |" if has_reference else ""),
-             "|---|---|" + ("---|" if has_reference else "")]
-    for key, value in result["generated"].items():
-        reference = f" {result['reference'].get(key, float('nan')):.3f} |" if has_reference else ""
-        lines.append(f"| {key} | {value:.3f} |{reference}")
+    """Markdown table: metric, generated, and the reference and VAE-reconstruction columns when present."""
+    columns = ["generated"] + [c for c in ("reconstruction", "reference") if c in result]
+    lines = ["| metric | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
+    for key in result["generated"]:
+        values = " | ".join(f"{result[c].get(key, float('nan')):.3f}" for c in columns)
+        lines.append(f"| {key} | {values} |")
     if "fad" in result:
-        lines.append(f"| FAD ({result['fad']['embedding']}, generated vs reference) | {result['fad']['value']:.3f} |" + (" 0 |" if has_reference else ""))
+        lines.append(f"| FAD ({result['fad']['embedding']}, generated vs reference) | {result['fad']['value']:.3f} |")
     lines.append(f"\n{len(result['rows'])} specs.")
     return "\n".join(lines)
