@@ -186,6 +186,33 @@ def test_two_process_launch(corpus_dir, latents_dir, tmp_path):
     assert (tmp_path / "model_index.json").exists() and (tmp_path / "checkpoint-2").exists()
 
 
+def test_cpu_flag_launch_runs_and_says_it_is_one_process(corpus_dir, latents_dir, tmp_path):
+    """The issue's literal command: accelerate's simple launcher starts one process for `--cpu`; the run works and
+    tells the user how to get several."""
+    accelerate = Path(sys.executable).with_name("accelerate")
+    result = subprocess.run(
+        [str(accelerate), "launch", "--num_processes", "2", "--cpu", str(ROOT / "train" / "train_dit.py"),
+         *_dit_args(corpus_dir, tmp_path, latents_dir, 1)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Training on 1 process(es)" in result.stdout
+    assert "cpu_2proc.yaml" in result.stderr and (tmp_path / "model_index.json").exists()
+
+
+def test_lone_process_detection(monkeypatch):
+    from diffusers_s2acc.training.common import single_process_despite_request
+
+    for name in ("WORLD_SIZE", "RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MASTER_ADDR", "ACCELERATE_USE_CPU"):
+        monkeypatch.delenv(name, raising=False)
+    assert not single_process_despite_request()  # plain `python train_dit.py`
+    monkeypatch.setenv("ACCELERATE_USE_CPU", "True")
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    assert single_process_despite_request()
+    monkeypatch.setenv("WORLD_SIZE", "2")  # torchrun / --multi_gpu started the ranks
+    assert not single_process_despite_request()
+
+
 @pytest.mark.parametrize("name", ["cpu_2proc", "ddp_8gpu", "fsdp_paper", "deepspeed_zero2_paper"])
 def test_shipped_accelerate_configs_parse(name):
     from accelerate.commands.config.config_args import load_config_from_file

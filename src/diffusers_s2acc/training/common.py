@@ -95,7 +95,25 @@ def start_run(args: argparse.Namespace):
     set_seed(args.seed)
     if accelerator.is_main_process:
         print(f"Training on {accelerator.num_processes} process(es), {accelerator.distributed_type.value}, {accelerator.device}")
+    if single_process_despite_request():
+        logging.getLogger(__name__).warning(
+            "`accelerate launch --cpu --num_processes N` starts a single process unless it is given an MPI "
+            "`--mpirun_hostfile`. For N CPU processes on one machine use `accelerate launch --config_file "
+            "train/configs/cpu_2proc.yaml` (or `--multi_gpu --num_processes N`, which falls back to CPU over gloo)."
+        )
     return accelerator
+
+
+def single_process_despite_request() -> bool:
+    """True when `accelerate launch` was asked for several CPU processes (it then exports MASTER_ADDR) but its simple
+    launcher started only this one: no launcher rank variables are set."""
+    env = os.environ
+    launcher_ranks = ("WORLD_SIZE", "RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE")
+    return (
+        env.get("ACCELERATE_USE_CPU", "").lower() in ("true", "1")
+        and "MASTER_ADDR" in env
+        and not any(name in env for name in launcher_ranks)
+    )
 
 
 def tracker_config(args: argparse.Namespace) -> dict:
