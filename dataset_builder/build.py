@@ -61,11 +61,6 @@ def run_build(
     skipped = len(items) - len(todo)
     counts = {"processed": 0, "rejected": 0, "skipped_done": skipped}
     label = f"build [{process_index + 1}/{num_processes}]"
-    if num_workers > 1 and len(todo) > 1:
-        # Compile once here so the forked workers inherit the kernels instead of racing to compile them.
-        from diffusers_s2acc.analysis import compile_analysis
-
-        compile_analysis()
     if num_workers <= 1 or len(todo) <= 1:
         for item in tqdm(todo, desc=label, unit="file"):
             result = process_file(item, config, out)

@@ -79,8 +79,8 @@ def compile_analysis() -> None:
     librosa caches its compiled kernels on disk (`cache=True`). Processes that compile the same kernel at the same
     time can leave a corrupt cache that crashes every later run with a segmentation fault (seen with numba 0.68 and
     two builder workers). The first compilation of each process therefore runs under a machine-wide file lock: the
-    first process writes the cache, the next ones read a complete one. `analyze_song` calls this itself; forked
-    workers inherit the compiled code.
+    first process writes the cache, the next ones read a complete one. `analyze_song` calls this itself, so every
+    entry point (builder workers and shards, metrics, training targets) is covered without special cases.
     """
     global _compiled
     if _compiled:
