@@ -17,6 +17,18 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quality", choices=["signal", "audiobox"], default=d.quality)
     parser.add_argument("--agreement", choices=["descriptors", "clap"], default=d.agreement)
     parser.add_argument("--no-melody", action="store_true", help="skip basic-pitch melody transcription")
+    parser.add_argument(
+        "--lead-sheets",
+        choices=["estimated", "oracle"],
+        default=d.lead_sheets,
+        help="oracle: synth songs take their exact chart, tempo and melody from metadata (other files: estimated)",
+    )
+    parser.add_argument(
+        "--clip-unit",
+        choices=["section", "song"],
+        default=d.clip_unit,
+        help="song: one row per song holding every section (its caption, label and times) and a global prompt",
+    )
     parser.add_argument("--sample-rate", type=int, default=d.sample_rate, help="corpus audio rate")
     parser.add_argument("--min-duration", type=float, default=d.min_duration, help="reject shorter files (s)")
     parser.add_argument("--min-segment", type=float, default=d.min_segment, help="drop shorter sections (s)")
@@ -43,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     synth.add_argument("--section-bars", type=int, help="force every section to N bars (tiny test songs)")
     synth.add_argument("--max-sections", type=int, help="keep only the first N sections of each plan")
     synth.add_argument("--track-stems", action="store_true", help="also render one stem per MMA track")
+    synth.add_argument("--families", help="comma-separated groove families to draw from (default: all)")
+    synth.add_argument("--exclude-families", help="comma-separated groove families never to draw (held out)")
+    synth.add_argument("--keys", help="comma-separated tonics to draw from, e.g. 'F#,Db' (default: all 12)")
+    synth.add_argument("--exclude-keys", help="comma-separated tonics never to draw (held out), e.g. 'F#,Db'")
 
     build = sub.add_parser("build", help="turn an audio folder or a synth output into a corpus")
     build.add_argument("--input", required=True)
@@ -72,6 +88,52 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def _names(text: str | None) -> list[str]:
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
+def _families(include: str | None, exclude: str | None) -> list[str] | None:
+    from .synth.grooves import FAMILIES
+    from .synth.plan import check_families
+
+    if include is None and exclude is None:
+        return None
+    chosen = check_families(_names(include)) if include is not None else list(FAMILIES)
+    dropped = check_families(_names(exclude)) if exclude is not None else []
+    kept = [f for f in chosen if f not in dropped]
+    if not kept:
+        raise ValueError("--families / --exclude-families leave no groove family to draw from.")
+    return kept
+
+
+def _tonics(include: str | None, exclude: str | None) -> list[int] | None:
+    from diffusers_s2acc.music.chords import parse_chord
+
+    def parse_pitch_class(name: str) -> int:
+        root = parse_chord(name).root
+        if root is None or name.strip()[-1:] not in "ABCDEFGb#♯♭":
+            raise ValueError(f"{name!r} is not a key tonic (write C, F#, Db, ...)")
+        return root
+
+    def parse(text: str, option: str) -> list[int]:
+        names = _names(text)
+        if not names:
+            raise ValueError(f"{option} names no key.")
+        try:
+            return [parse_pitch_class(n) for n in names]
+        except ValueError as error:
+            raise ValueError(f"{option}: {error}") from None
+
+    if include is None and exclude is None:
+        return None
+    chosen = parse(include, "--keys") if include is not None else list(range(12))
+    dropped = parse(exclude, "--exclude-keys") if exclude is not None else []
+    kept = [t for t in chosen if t not in dropped]
+    if not kept:
+        raise ValueError("--keys / --exclude-keys leave no tonic to draw from.")
+    return kept
+
+
 def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.command == "synth":
         from .synth import synthesize_corpus
@@ -87,6 +149,8 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             section_bars=args.section_bars,
             max_sections=args.max_sections,
             track_stems=args.track_stems,
+            families=_families(args.families, args.exclude_families),
+            tonics=_tonics(args.keys, args.exclude_keys),
         )
         hours = sum(m["duration"] for m in metadata) / 3600
         print(f"synth: {len(metadata)} songs, {hours:.2f} hours in {args.out}")
@@ -101,6 +165,8 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             quality=args.quality,
             agreement=args.agreement,
             melody=not args.no_melody,
+            lead_sheets=args.lead_sheets,
+            clip_unit=args.clip_unit,
             sample_rate=args.sample_rate,
             min_duration=args.min_duration,
             min_segment=args.min_segment,

@@ -29,13 +29,19 @@ def synthesize_corpus(
     section_bars: int | None = None,
     max_sections: int | None = None,
     track_stems: bool = False,
+    families: list[str] | None = None,
+    tonics: list[int] | None = None,
 ) -> list[dict[str, Any]]:
     """Write `n` songs to `out/song_XXXXX/`; song `i` uses seed `seed * 100003 + i`, so runs are reproducible and a
-    rerun only renders the songs that are missing."""
+    rerun only renders the songs that are missing. `families` / `tonics` restrict the styles and keys drawn (see
+    [`draw_plan`]); hold some out of a training corpus to build an out-of-distribution evaluation set."""
     if n < 1:
         raise ValueError(f"--n must be at least 1, got {n}.")
     if not 8000 <= sample_rate <= 96000:
         raise ValueError(f"--sample-rate must be in [8000, 96000], got {sample_rate}.")
+    from .plan import check_families
+
+    check_families(families)  # fail before rendering anything
     fonts = find_soundfonts(soundfonts)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -47,6 +53,8 @@ def synthesize_corpus(
         section_bars=section_bars,
         max_sections=max_sections,
         track_stems=track_stems,
+        families=families,
+        tonics=tonics,
     )
     results: dict[str, dict] = {}
     if num_workers <= 1:
@@ -61,6 +69,8 @@ def synthesize_corpus(
     index = {
         "format": SYNTH_FORMAT,
         "seed": seed,
+        "families": families,
+        "tonics": tonics,
         "songs": [m["song_id"] for m in metadata],
         "hours": sum(m["duration"] for m in metadata) / 3600,
     }

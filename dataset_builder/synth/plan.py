@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from typing import Sequence
 
 from .grooves import FAMILIES, Groove, families_for_meter, load_family
 from .harmony import key_name, progression
@@ -47,20 +48,38 @@ class SongPlan:
         return sum(s.bars for s in self.sections)
 
 
-def draw_plan(song_id: str, seed: int, section_bars: int | None = None, max_sections: int | None = None) -> SongPlan:
-    """Draw a reproducible plan. `section_bars` forces every section to that many bars (tiny test songs)."""
+def draw_plan(
+    song_id: str,
+    seed: int,
+    section_bars: int | None = None,
+    max_sections: int | None = None,
+    families: Sequence[str] | None = None,
+    tonics: Sequence[int] | None = None,
+) -> SongPlan:
+    """Draw a reproducible plan. `section_bars` forces every section to that many bars (tiny test songs).
+
+    `families` restricts the groove families and `tonics` the key's tonic pitch classes (0 = C), so that styles and
+    keys can be held out of a training corpus and used only for an out-of-distribution evaluation set.
+    """
+    allowed = check_families(families)
+    if tonics is not None and not tonics:
+        raise ValueError("tonics must name at least one pitch class.")
     rng = random.Random(seed)
+    meters = sorted({FAMILIES[f][1] for f in allowed})
     meter = 3 if rng.random() < 0.2 else 4
+    if meter not in meters:
+        meter = meters[0]
     tempo = float(rng.randrange(84, 156, 2) if meter == 4 else rng.randrange(96, 168, 2))
     mode = "major" if rng.random() < 0.6 else "minor"
-    plan = SongPlan(song_id=song_id, seed=seed, tempo=tempo, meter=meter, tonic=rng.randrange(12), mode=mode)
+    tonic = rng.randrange(12) if tonics is None else int(rng.choice(sorted(tonics)))
+    plan = SongPlan(song_id=song_id, seed=seed, tempo=tempo, meter=meter, tonic=tonic, mode=mode)
     layout = rng.choice(LAYOUTS)
     if max_sections is not None:
         layout = layout[:max_sections]
     # Each section type gets its own groove and progression, reused when the type comes back, so that repeated
     # material really repeats (what a structure analyser must find). The song's main family carries the verse;
     # other types take another variant of it or, half of the time, another family in the same meter.
-    families = families_for_meter(meter)
+    families = [f for f in families_for_meter(meter) if f in allowed]
     main = rng.choice(families)
     sevenths = rng.choice([0.0, 0.3, 0.7])
     by_label: dict[str, tuple[Groove, list[list[str]]]] = {}
@@ -77,6 +96,18 @@ def draw_plan(song_id: str, seed: int, section_bars: int | None = None, max_sect
         groove, chords = by_label[label]
         plan.sections.append(SectionPlan(label=label, bars=bars, groove=groove, chords=chords[:bars]))
     return plan
+
+
+def check_families(families: Sequence[str] | None) -> list[str]:
+    """The allowed groove families (all when `families` is None); unknown names raise a `ValueError`."""
+    if families is None:
+        return list(FAMILIES)
+    unknown = [f for f in families if f not in FAMILIES]
+    if unknown or not families:
+        raise ValueError(
+            f"Unknown groove families {', '.join(unknown) or '(none given)'}; choose from {', '.join(FAMILIES)}."
+        )
+    return list(dict.fromkeys(families))
 
 
 def genre_of(groove: Groove) -> str:

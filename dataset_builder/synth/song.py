@@ -73,6 +73,8 @@ def synthesize_song(
     section_bars: int | None = None,
     max_sections: int | None = None,
     track_stems: bool = False,
+    families: list[str] | None = None,
+    tonics: list[int] | None = None,
 ) -> dict[str, Any]:
     """Write `out_dir/<song_id>/` (mix.flac, accompaniment.flac, melody.flac, MIDI, MMA chart, metadata.json).
 
@@ -84,7 +86,9 @@ def synthesize_song(
     if (final / METADATA_NAME).exists():
         return json.loads((final / METADATA_NAME).read_text())
     rng = random.Random(f"song-{seed}")
-    plan = draw_plan(song_id, seed, section_bars=section_bars, max_sections=max_sections)
+    plan = draw_plan(
+        song_id, seed, section_bars=section_bars, max_sections=max_sections, families=families, tonics=tonics
+    )
     soundfont = soundfonts[rng.randrange(len(soundfonts))]
     out_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{song_id}-", dir=out_dir))
