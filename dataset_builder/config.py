@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 # Part of every result fingerprint: bump it when an analysis changes, so reruns recompute instead of skipping.
-BUILDER_VERSION = "0.1.3"
+BUILDER_VERSION = "0.1.4"
 
 
 @dataclass
@@ -20,6 +20,8 @@ class BuildConfig:
     quality: str = "signal"  # signal | audiobox
     agreement: str = "descriptors"  # descriptors | clap
     melody: bool = True  # basic-pitch transcription for lead sheets
+    lead_sheets: str = "estimated"  # estimated (from the audio) | oracle (synth metadata; others: estimated)
+    clip_unit: str = "section"  # section (one clip per section) | song (one clip per song, every section in it)
     sample_rate: int = 44100  # corpus audio rate
     min_duration: float = 5.0  # shorter files are rejected
     min_segment: float = 2.0  # shorter sections are not turned into clips
@@ -35,6 +37,10 @@ class BuildConfig:
             raise ValueError(f"--sample-rate must be in [8000, 96000], got {self.sample_rate}.")
         if self.min_duration <= 0 or self.min_segment <= 0:
             raise ValueError("--min-duration and --min-segment must be positive.")
+        if self.lead_sheets not in ("estimated", "oracle"):
+            raise ValueError(f"--lead-sheets must be estimated or oracle, got {self.lead_sheets!r}.")
+        if self.clip_unit not in ("section", "song"):
+            raise ValueError(f"--clip-unit must be section or song, got {self.clip_unit!r}.")
         if not 0 < self.keep_top <= 1:
             raise ValueError(f"--keep-top must be in (0, 1], got {self.keep_top}.")
         # Model backends need local weights; check before any file is processed so a typo fails the run at once

@@ -88,7 +88,9 @@ def _rows(work: WorkDir, accepted: list[dict], grades: np.ndarray, top: np.ndarr
                 "audio": {"bytes": path.read_bytes(), "path": f"{result['key']}_{clip['file']}"},
                 "caption": clip["caption"],
                 "label": clip["label"],
-                "segments": [{"start": 0.0, "end": duration, "label": clip["label"], "caption": clip["caption"]}],
+                # Song-level clips (--clip-unit song) carry every section; section clips are one section.
+                "segments": clip.get("segments")
+                or [{"start": 0.0, "end": duration, "label": clip["label"], "caption": clip["caption"]}],
                 "song_segments": analysis["segments"],
                 "lead_sheet": {**sheet, "melody": sheet["melody"] or []},
                 "has_melody": sheet["melody"] is not None,

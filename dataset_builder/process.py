@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import time
 import traceback
 from typing import Any
@@ -12,6 +13,8 @@ import soundfile as sf
 
 from diffusers_s2acc.analysis.descriptors import describe
 from diffusers_s2acc.analysis.song import analyze_song
+from diffusers_s2acc.music import LeadSheet
+from diffusers_s2acc.music.phrasing import MusicFacts, user_prompt
 
 from .audio_io import InputFile, RejectedInput, load_audio
 from .config import BuildConfig
@@ -49,6 +52,64 @@ def _resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
     return soxr.resample(samples, rate, target).astype(np.float32)
 
 
+def _oracle_sheet(synth: dict[str, Any] | None, melody: bool) -> LeadSheet | None:
+    """The exact lead sheet of a synth song (chart, tempo, meter, melody), or None for other files."""
+    if synth is None:
+        return None
+    sheet = dict(synth["lead_sheet"])
+    if not melody or not sheet.get("melody"):
+        sheet.pop("melody", None)
+    return LeadSheet.from_dict(sheet)
+
+
+def _clip_sheet(analysis, oracle: LeadSheet | None, start: float, end: float) -> dict[str, Any]:
+    return (oracle.crop(start, end) if oracle is not None else analysis.lead_sheet(start, end)).to_dict()
+
+
+def _song_clip(clips: list[dict[str, Any]], corpus_audio: np.ndarray, analysis, oracle, config, synth, item):
+    """One clip spanning every kept section: the sections keep their captions and labels (clip-relative times), and
+    the clip's caption is a short global prompt in the words users write (see `diffusers_s2acc.music.phrasing`)."""
+    start, end = clips[0]["start"], clips[-1]["end"]
+    grid = analysis.grid
+    a, b = int(start * config.sample_rate), int(end * config.sample_rate)
+    descriptors = describe(
+        analysis.features, start, end, tempo=grid.tempo, meter=grid.meter, chords=analysis.chords,
+        notes=analysis.notes, key=analysis.key,
+    )
+    rng = random.Random(f"{item.relpath}#song")
+    if synth is not None:
+        sections = synth["sections"]
+        facts = MusicFacts(
+            genres=[s["genre"] for s in sections],
+            tempo=synth["tempo"],
+            meter=int(synth["meter"].split("/")[0]),
+            key=synth["key"],
+            instruments=[i for s in sections for i in s["instruments"]],
+            drums=any(s["drums"] for s in sections),
+        )
+    else:
+        facts = MusicFacts(genres=[], tempo=grid.tempo, meter=grid.meter, key=analysis.key.name)
+    return {
+        "index": 0,
+        "start": start,
+        "end": end,
+        "label": "song",
+        "segments": [
+            {"start": c["start"] - start, "end": c["end"] - start, "label": c["label"], "caption": c["caption"]}
+            for c in clips
+        ],
+        "caption": user_prompt(facts, rng),
+        "lead_sheet": _clip_sheet(analysis, oracle, start, end),
+        "descriptors": descriptors.to_dict(),
+        "audio": corpus_audio[a:b],
+        "sample_rate": config.sample_rate,
+        "quality": float(np.mean([c["quality"] for c in clips])),
+        "quality_measures": {"sections": [c["quality_measures"] for c in clips]},
+        "agreement": float(np.mean([c["agreement"] for c in clips])),
+        "agreement_measures": {"sections": [c["agreement_measures"] for c in clips]},
+    }
+
+
 def process_file(item: InputFile, config: BuildConfig, out: str) -> dict[str, Any]:
     """Process `item` and write its result (and clips) into the work folder. Never raises for a bad input: the
     result then has `status: rejected` and the reason. Returns the result."""
@@ -78,6 +139,8 @@ def _process(item: InputFile, config: BuildConfig, work: WorkDir) -> dict[str, A
     if not segments:
         raise RejectedInput("segmentation returned no sections")
     grid = analysis.grid
+    synth = json.loads(item.synth_metadata.read_text()) if item.synth_metadata else None
+    oracle = _oracle_sheet(synth, config.melody) if config.lead_sheets == "oracle" else None
     clip_dir = work.reset_clips(item)
     corpus_audio = _resample(accompaniment.samples, accompaniment.sample_rate, config.sample_rate)
     clips: list[dict[str, Any]] = []
@@ -104,7 +167,7 @@ def _process(item: InputFile, config: BuildConfig, work: WorkDir) -> dict[str, A
                 "start": segment.start,
                 "end": segment.end,
                 "label": segment.label,
-                "lead_sheet": analysis.lead_sheet(segment.start, segment.end).to_dict(),
+                "lead_sheet": _clip_sheet(analysis, oracle, segment.start, segment.end),
                 "descriptors": descriptors.to_dict(),
                 "audio": clip_audio,
                 "sample_rate": config.sample_rate,
@@ -120,12 +183,15 @@ def _process(item: InputFile, config: BuildConfig, work: WorkDir) -> dict[str, A
         clip["agreement"], clip["agreement_measures"] = stage["agreement"](
             caption, clip["_descriptors"], clip["audio"], config.sample_rate
         )
-        clip["file"] = f"{clip['index']:03d}.flac"
-        sf.write(clip_dir / clip["file"], clip["audio"], config.sample_rate, format="FLAC", subtype="PCM_16")
-        del clip["audio"], clip["_descriptors"]
+        del clip["_descriptors"]
     by_index = {clip["index"]: clip["caption"] for clip in clips}
     song_segments = [{**s.to_dict(), "caption": by_index.get(i, "")} for i, s in enumerate(segments)]
-    synth = json.loads(item.synth_metadata.read_text()) if item.synth_metadata else None
+    if config.clip_unit == "song":
+        clips = [_song_clip(clips, corpus_audio, analysis, oracle, config, synth, item)]
+    for clip in clips:
+        clip["file"] = f"{clip['index']:03d}.flac"
+        sf.write(clip_dir / clip["file"], clip["audio"], config.sample_rate, format="FLAC", subtype="PCM_16")
+        del clip["audio"]
     return {
         "duration": audio.duration,
         "source_sample_rate": audio.sample_rate,

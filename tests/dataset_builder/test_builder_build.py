@@ -275,3 +275,60 @@ def test_accelerate_launch_two_processes(six_songs, tmp_path):
     assert sum(s["processed"] for s in summaries) == 6
     corpus = datasets.load_from_disk(str(out))
     assert {p["source"] for p in corpus["provenance"]} == {f"song{i}.wav" for i in range(6)}
+
+
+def test_song_rows_with_oracle_lead_sheets(tiny_synth, tmp_path):
+    """--clip-unit song --lead-sheets oracle: one row per song holding every section (label, caption, clip-relative
+    times), a short global prompt distinct from the section captions, and the synth's exact chart."""
+    import datasets
+
+    from diffusers_s2acc.music import LeadSheet
+
+    out = tmp_path / "song_corpus"
+    run_cli(
+        "build", "--input", str(tiny_synth), "--out", str(out), "--segmenter", "oracle", "--captioner", "metadata",
+        "--separation", "stems", "--lead-sheets", "oracle", "--clip-unit", "song", *FAST_BUILD,
+    )
+    corpus = datasets.load_from_disk(str(out))
+    assert len(corpus) == 2
+    for row in corpus:
+        truth = json.loads((tiny_synth / row["provenance"]["synth_song_id"] / "metadata.json").read_text())
+        sections = truth["sections"]
+        assert [s["label"] for s in row["segments"]] == [s["label"] for s in sections]
+        assert [s["caption"] for s in row["segments"]] == [s["caption"] for s in sections]
+        start = row["provenance"]["source_start"]
+        assert start == pytest.approx(sections[0]["start"])
+        for ours, theirs in zip(row["segments"], sections):
+            assert ours["start"] == pytest.approx(theirs["start"] - start, abs=1e-6)
+        assert row["caption"] and row["caption"] not in {s["caption"] for s in sections}
+        assert len(row["caption"]) < 120  # a prompt of the kind users type, not a section description
+        expected = LeadSheet.from_dict({k: v for k, v in truth["lead_sheet"].items() if k != "melody"})
+        expected = expected.crop(start, row["provenance"]["source_end"])
+        assert [c["symbol"] for c in row["lead_sheet"]["chords"]] == [c.symbol for c in expected.chords]
+        assert row["lead_sheet"]["tempo"] == pytest.approx(truth["tempo"])
+        assert row["duration"] == pytest.approx(row["segments"][-1]["end"], abs=1e-3)
+
+
+def test_build_rejects_unknown_lead_sheet_backend(tiny_synth, tmp_path):
+    result = run_cli(
+        "build", "--input", str(tiny_synth), "--out", str(tmp_path / "o"), "--lead-sheets", "guessed", check=False
+    )
+    assert result.returncode == 2 and "--lead-sheets" in result.stderr
+
+
+def test_synth_holds_out_families_and_keys(tmp_path):
+    need_binaries()
+    run_cli(
+        "synth", "--n", "2", "--out", str(tmp_path / "s"), "--seed", "4", "--section-bars", "1", "--max-sections", "1",
+        "--sample-rate", str(SR), "--families", "waltz,bossanova", "--keys", "F#,Db",
+    )
+    for path in sorted((tmp_path / "s").glob("*/metadata.json")):
+        meta = json.loads(path.read_text())
+        assert meta["key"].split()[0] in ("F#", "C#", "Db")
+        assert {s["genre"] for s in meta["sections"]} <= {"waltz", "bossa nova"}
+    bad = run_cli("synth", "--n", "1", "--out", str(tmp_path / "b"), "--families", "polka", check=False)
+    assert bad.returncode != 0 and "polka" in bad.stderr
+    none_left = run_cli(
+        "synth", "--n", "1", "--out", str(tmp_path / "c"), "--keys", "C", "--exclude-keys", "C", check=False
+    )
+    assert none_left.returncode != 0 and "no tonic" in none_left.stderr
