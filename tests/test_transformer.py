@@ -152,3 +152,32 @@ def test_demo_preset_is_cpu_sized():
     assert 5e6 <= sum(p.numel() for p in transformer.parameters()) <= 20e6
     config = vae_config("demo")
     assert config["audio_channels"] == 1 and 16000 <= config["sampling_rate"] <= 24000
+
+
+def test_lead_sheet_injection_starts_as_identity_and_then_carries_the_chords():
+    """Per-block injection is zero-initialised: a fresh model computes exactly what the same weights without it
+    compute, yet its injection layers get a gradient from the first step (they learn), and once they are non-zero
+    the output depends on the chords through them."""
+    config = transformer_config("tiny")
+    torch.manual_seed(0)
+    plain = S2DiTTransformer(**{**config, "lead_sheet_injection_layers": 0}).eval()
+    injected = S2DiTTransformer(**{**config, "lead_sheet_injection_layers": 2}).eval()
+    missing, unexpected = injected.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith("lead_sheet_injection.") for k in missing) and missing
+    inputs = _inputs()
+    with torch.no_grad():
+        torch.testing.assert_close(injected(**inputs).sample, plain(**inputs).sample, rtol=0, atol=0)
+    injected(**inputs).sample.square().mean().backward()
+    assert all(layer.weight.grad.abs().sum() > 0 for layer in injected.lead_sheet_injection)
+    with torch.no_grad():
+        for layer in injected.lead_sheet_injection:
+            torch.nn.init.normal_(layer.weight, std=0.1)
+        other = dict(inputs, chord_ids=torch.zeros_like(inputs["chord_ids"]))
+        through_injection = injected(**inputs).sample - injected(**other).sample
+        through_input_only = plain(**inputs).sample - plain(**other).sample
+    assert not torch.allclose(through_injection, through_input_only, atol=1e-4)
+
+
+def test_lead_sheet_injection_layers_is_checked():
+    with pytest.raises(ValueError, match="lead_sheet_injection_layers"):
+        S2DiTTransformer(**{**transformer_config("tiny"), "lead_sheet_injection_layers": 3})
