@@ -223,3 +223,21 @@ def test_shipped_accelerate_configs_parse(name):
         from diffusers_s2acc import S2DiTTransformer
 
         assert config.fsdp_config["fsdp_transformer_layer_cls_to_wrap"] in S2DiTTransformer._no_split_modules
+
+
+def test_padding_of_short_songs_is_masked_out_of_the_loss(latents_dir):
+    """A song shorter than the clip is zero-padded; `mask` marks the padding and `masked_mse` ignores it."""
+    from diffusers_s2acc.training.clips import LatentClipDataset, collate_latent_clips
+
+    cache = datasets.load_from_disk(str(latents_dir))
+    frames = max(len(r) for r in cache.with_format("numpy")["latents"])
+    item = LatentClipDataset(cache, clip_frames=frames + 7)[0]
+    real = len(cache.with_format("numpy")[0]["latents"])
+    assert item["mask"][:real].eq(1).all() and item["mask"][real:].eq(0).all()
+    batch = collate_latent_clips([item, item])
+    target = torch.randn_like(batch["latents"])
+    prediction = target.clone()
+    prediction[..., real:] += 100.0  # anything on the padding
+    assert train_dit.masked_mse(prediction, target, batch["mask"]).item() == 0.0
+    prediction[..., :real] += 1.0
+    assert train_dit.masked_mse(prediction, target, batch["mask"]).item() == pytest.approx(1.0)

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from accelerate.logging import get_logger
 from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel
@@ -67,8 +66,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--logit_mean", type=float, default=0.0)
     parser.add_argument("--logit_std", type=float, default=1.0)
     parser.add_argument("--text_drop_prob", type=float, default=0.1, help="null text condition (for CFG)")
-    parser.add_argument("--lead_sheet_drop_prob", type=float, default=0.3, help="null lead sheet (for CFG)")
-    parser.add_argument("--lead_sheet_part_drop_prob", type=float, default=0.2, help="hide chords/melody/beats")
+    parser.add_argument("--lead_sheet_drop_prob", type=float, default=0.2, help="null lead sheet (for CFG)")
+    parser.add_argument(
+        "--lead_sheet_part_drop_prob", type=float, default=0.2, help="hide chords / melody / beats, each independently"
+    )
     parser.add_argument("--use_ema", action="store_true")
     parser.add_argument("--ema_decay", type=float, default=0.999)
     parser.add_argument("--rank", type=int, default=None, help="train a LoRA of this rank instead of all weights")
@@ -247,7 +248,14 @@ def training_loss(args, accelerator, pipe, transformer, batch) -> torch.Tensor:
         drop_lead_sheet=drop_lead_sheet,
         **cond.transformer_kwargs(),
     ).sample
-    return F.mse_loss(prediction.float(), target.float())
+    return masked_mse(prediction.float(), target.float(), batch["mask"].to(device))
+
+
+def masked_mse(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over real frames only: `mask` `(batch, frames)` is 0 on the padding of short songs, whose
+    zero latents are not music and must not be learned."""
+    error = (prediction - target).square() * mask[:, None, :]
+    return error.sum() / (mask.sum() * prediction.shape[1]).clamp_min(1.0)
 
 
 def run_validation(args, accelerator, pipe, transformer, ema, step: int) -> None:

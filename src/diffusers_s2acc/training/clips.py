@@ -69,7 +69,8 @@ class LatentClipDataset(_EpochSeeded):
     """Random windows of cached latents with their captions and per-frame conditioning.
 
     Rows come from [`cache_latents`]: `latents` `(frames, channels)`, `frame_rate`, `caption`, `segments`,
-    `lead_sheet`. Songs shorter than the clip are zero-padded; the padding frames carry no section.
+    `lead_sheet`. Songs shorter than the clip are zero-padded; the padding frames carry no section, and `mask`
+    (1 for real frames, 0 for padding) keeps them out of the loss.
     """
 
     def __init__(self, cache, clip_frames: int, seed: int = 0):
@@ -86,11 +87,14 @@ class LatentClipDataset(_EpochSeeded):
         frame_rate = float(row["frame_rate"])
         start = int(self._rng(index).integers(0, max(0, latents.shape[-1] - self.clip_frames) + 1))
         window = latents[:, start : start + self.clip_frames]
+        mask = np.zeros(self.clip_frames, dtype=np.float32)
+        mask[: window.shape[-1]] = 1.0
         window = np.pad(window, ((0, 0), (0, self.clip_frames - window.shape[-1])))
         song = song_from_row({"audio": {"array": np.zeros(1), "sampling_rate": 1}, **row})
         segments, cond = _window_conditioning(song.segments, song.lead_sheet, start / frame_rate, self.clip_frames, frame_rate)
         return {
             "latents": torch.from_numpy(np.ascontiguousarray(window)),
+            "mask": torch.from_numpy(mask),
             "caption": song.caption,
             "segments": segments,
             "conditioning": cond,
@@ -100,6 +104,7 @@ class LatentClipDataset(_EpochSeeded):
 def collate_latent_clips(items: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "latents": torch.stack([i["latents"] for i in items]),
+        "mask": torch.stack([i["mask"] for i in items]),
         "captions": [i["caption"] for i in items],
         "segments": [i["segments"] for i in items],
         "conditioning": FrameConditioning.stack([i["conditioning"] for i in items]),

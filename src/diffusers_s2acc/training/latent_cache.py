@@ -47,9 +47,19 @@ def estimate_scaling_factor(
 
 
 @torch.no_grad()
-def cache_latents(vae: SemanticAutoencoder, corpus, device: torch.device | str = "cpu", sample_posterior: bool = False):
+def cache_latents(
+    vae: SemanticAutoencoder,
+    corpus,
+    device: torch.device | str = "cpu",
+    sample_posterior: bool = False,
+    tile_latent_frames: int = 1024,
+):
     """
     Encode every song of `corpus` with `vae` (tiled, so song length does not matter).
+
+    Tiles of `tile_latent_frames` (1024 by default, 16 s at the demo rate) instead of the VAE's default 128: without
+    gradients memory is small either way, and each tile recomputes `tile_context_frames` of context on both sides,
+    which costs 25% extra at 128 frames and 3% at 1024 (the result is the same to float rounding).
 
     Returns:
         A `datasets.Dataset` with `latents` (float32 `(frames, latent_channels)`, already multiplied by the VAE's
@@ -60,6 +70,7 @@ def cache_latents(vae: SemanticAutoencoder, corpus, device: torch.device | str =
 
     vae = vae.to(device).eval()
     vae.enable_tiling()
+    default_tile, vae.tile_latent_frames = vae.tile_latent_frames, tile_latent_frames
     rows = {"latents": [], "frame_rate": [], "caption": [], "segments": [], "lead_sheet": [], "source_index": []}
     for index in tqdm(range(len(corpus)), desc="Encoding latents"):
         song, latents = _encode_song(vae, corpus[index], device, sample_posterior)
@@ -70,6 +81,7 @@ def cache_latents(vae: SemanticAutoencoder, corpus, device: torch.device | str =
         rows["segments"].append(json.dumps([s.to_dict() for s in song.segments]))
         rows["lead_sheet"].append(json.dumps(song.lead_sheet.to_dict()) if song.lead_sheet else None)
         rows["source_index"].append(index)
+    vae.tile_latent_frames = default_tile
     features = datasets.Features(
         {
             "latents": datasets.Array2D(shape=(None, vae.config.latent_channels), dtype="float32"),
