@@ -109,3 +109,94 @@ def test_vae_round_trip_returns_the_vae_rate_and_length():
     stereo_44k = np.random.default_rng(0).standard_normal((2, 57_330)).astype(np.float32)  # 1.3 s, not a whole hop
     out = vae_round_trip(vae, stereo_44k, 44100)
     assert out.shape == (1, round(57_330 * 16000 / 44100)) and out.dtype == np.float32 and np.isfinite(out).all()
+
+
+def test_evaluate_seeds_and_no_lead_sheet_floor(tmp_path, rendered, capsys):
+    """--seeds 2 generates each spec twice (seeds s and s + 1000, different audio); --no-lead-sheet-floor adds the
+    no_lead_sheet column, generated with the lead sheet dropped and scored against the same chart."""
+    pipe_dir = tmp_path / "pipe"
+    presets.build_pipeline("tiny").save_pretrained(pipe_dir)
+    soundfile.write(tmp_path / "ref.wav", rendered[: 8 * 16000], 16000)
+    specs = [{"id": "s0", "prompt": "sine chords", "lead_sheet": {"tempo": 120, "chart": "C | Am | F | G"},
+              "duration": 8, "seed": 3, "reference": {"path": "ref.wav"}}]
+    (tmp_path / "specs.json").write_text(json.dumps(specs))
+    out, audio = tmp_path / "scores.json", tmp_path / "audio"
+    code = main(["evaluate", "--pipeline", str(pipe_dir), "--specs", str(tmp_path / "specs.json"), "--steps", "2",
+                 "--json", str(out), "--seeds", "2", "--no-lead-sheet-floor", "--save-audio", str(audio)])
+    assert code == 0
+    assert "| metric | generated | no_lead_sheet | reference |" in capsys.readouterr().out
+    result = json.loads(out.read_text())
+    row = result["rows"][0]
+    assert len(row["generated_takes"]) == 2 and len(row["no_lead_sheet_takes"]) == 2
+    assert sorted(p.name for p in audio.iterdir()) == [
+        "s0_seed1003.wav", "s0_seed1003_no_lead_sheet.wav", "s0_seed3.wav", "s0_seed3_no_lead_sheet.wav"
+    ]
+    first, second = (soundfile.read(audio / f"s0_seed{s}.wav")[0] for s in (3, 1003))
+    assert not np.allclose(first, second)
+    assert main(["evaluate", "--pipeline", str(pipe_dir), "--specs", str(tmp_path / "specs.json"), "--seeds", "0"]) == 2
+    assert main(["evaluate", "--pipeline", str(pipe_dir), "--specs", str(tmp_path / "specs.json"),
+                 "--lead-sheet-guidance", "nan"]) == 2
+
+
+def _synth_folder(root: Path, song_id: str = "song_00000") -> Path:
+    """A synth-style song folder (metadata and a silent reference) with three sections, without rendering."""
+    song = root / song_id
+    song.mkdir(parents=True)
+    soundfile.write(song / "accompaniment.flac", np.zeros(48 * 16000, dtype=np.float32), 16000)
+    bar = 2.0
+    sections = [("intro", 0, 8), ("verse", 8, 24), ("chorus", 24, 48)]
+    meta = {
+        "song_id": song_id, "duration": 48.0, "tempo": 120.0, "meter": "4/4", "key": "C major",
+        "files": {"accompaniment": "accompaniment.flac"},
+        "downbeats": [i * bar for i in range(24)],
+        "sections": [
+            {"start": a, "end": b, "label": label, "caption": f"{label} caption from the synth",
+             "genre": "soft rock", "instruments": ["Piano1", "FretlessBass"], "drums": True, "style": "Easy beat."}
+            for label, a, b in sections
+        ],
+        "lead_sheet": LeadSheet.from_chart(" | ".join(["C", "Am", "F", "G"] * 6), bpm=120).to_dict(),
+    }
+    (song / "metadata.json").write_text(json.dumps(meta))
+    return root
+
+
+def test_make_specs_windows_cross_boundaries_and_heldout_wording(tmp_path):
+    from diffusers_s2acc.evaluation.specs import specs_from_synth
+
+    root = _synth_folder(tmp_path / "synth")
+    specs = specs_from_synth(root, 12.0, windows="boundaries", windows_per_song=2)
+    assert len(specs) == 2 and len({s["reference"]["start"] for s in specs}) == 2
+    for spec in specs:
+        start = spec["reference"]["start"]
+        assert start % 2.0 == pytest.approx(0.0)  # on a downbeat
+        assert len(spec["segments"]) >= 2 and spec["duration"] == 12.0  # crosses a section boundary
+        assert spec["segments"][0]["start"] == 0.0 and spec["segments"][-1]["end"] == pytest.approx(12.0)
+        assert spec["lead_sheet"]["chords"][0]["start"] == 0.0
+        assert spec["segments"][0]["caption"].endswith("caption from the synth")
+    heldout = specs_from_synth(root, 12.0, windows="boundaries", windows_per_song=2, phrasing="heldout")
+    assert [s["reference"] for s in heldout] == [s["reference"] for s in specs]  # same windows, other words
+    assert all("caption from the synth" not in seg["caption"] for s in heldout for seg in s["segments"])
+    assert heldout[0]["prompt"] != specs[0]["prompt"]
+    with pytest.raises(ValueError, match="phrasing"):
+        specs_from_synth(root, 12.0, phrasing="poetic")
+    out = tmp_path / "specs.json"
+    assert main(["make-specs", "--synth", str(root), "--duration", "12", "--windows", "boundaries",
+                 "--out", str(out)]) == 0
+    assert len(load_specs(out)) == 1
+
+
+def test_train_and_heldout_wordings_never_coincide():
+    import random
+
+    from diffusers_s2acc.music.phrasing import MusicFacts, section_caption, user_prompt
+
+    facts = MusicFacts(genres=["folk"], tempo=100, meter=3, key="D minor", instruments=["AcousticGuitar"],
+                       drums=False, label="chorus", style="Strummed.")
+    for make in (user_prompt, section_caption):
+        train = {make(facts, random.Random(i), "train") for i in range(200)}
+        heldout = {make(facts, random.Random(i), "heldout") for i in range(200)}
+        assert len(train) > 1 and len(heldout) > 1 and not train & heldout
+        assert all("folk" in t for t in train | heldout)
+        assert all("chorus" in t.lower() for t in train | heldout) or make is user_prompt
+    with pytest.raises(ValueError, match="phrasing"):
+        user_prompt(facts, random.Random(0), "other")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .presets import PRESETS
+from .pretrained import DEFAULT_PIPELINE
 
 
 class _Parser(argparse.ArgumentParser):
@@ -30,9 +31,9 @@ def _build_parser() -> argparse.ArgumentParser:
     gen = commands.add_parser("generate", help="generate accompaniment audio")
     gen.add_argument(
         "--pipeline",
-        required=True,
-        help=f"pipeline folder or Hub repo id (resolved from the local cache when offline), or a preset "
-        f"({', '.join(PRESETS)}) for an untrained, randomly initialised pipeline",
+        default=DEFAULT_PIPELINE,
+        help=f"pipeline folder, Hub repo id (resolved from the local cache when offline), a shipped trained pipeline "
+        f"(default: {DEFAULT_PIPELINE}), or a preset ({', '.join(PRESETS)}) for an untrained, randomly initialised one",
     )
     gen.add_argument("--prompt", default="", help="global description every section sees")
     gen.add_argument("--negative-prompt", default=None)
@@ -43,16 +44,29 @@ def _build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--duration", type=float, help="seconds (default: end of the last segment, else the chart)")
     gen.add_argument("--steps", type=int, default=50)
     gen.add_argument("--guidance", type=float, default=4.0)
+    gen.add_argument(
+        "--lead-sheet-guidance",
+        type=float,
+        default=1.0,
+        help="lead-sheet guidance scale; > 1 pushes the audio further towards the chart (a third model pass)",
+    )
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     gen.add_argument("--out", type=Path, required=True, help="output .wav (or .flac) path")
     gen.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
 
     ev = commands.add_parser("evaluate", help="generate from a spec file and print every metric")
-    ev.add_argument("--pipeline", required=True, help="pipeline folder, Hub repo id or preset (as for generate)")
+    ev.add_argument("--pipeline", default=DEFAULT_PIPELINE, help=f"as for generate (default: {DEFAULT_PIPELINE})")
     ev.add_argument("--specs", type=Path, required=True, help="JSON spec file (see diffusers_s2acc.evaluation.specs)")
     ev.add_argument("--steps", type=int, default=50)
     ev.add_argument("--guidance", type=float, default=4.0)
+    ev.add_argument("--lead-sheet-guidance", type=float, default=1.0, help="as for generate")
+    ev.add_argument("--seeds", type=int, default=1, help="takes per spec (seeds spec.seed + 1000 k); scores are means")
+    ev.add_argument(
+        "--no-lead-sheet-floor",
+        action="store_true",
+        help="add a no_lead_sheet column: the same takes with the lead sheet dropped, scored against the chart",
+    )
     ev.add_argument("--limit", type=int, default=None, help="evaluate only the first N specs")
     ev.add_argument("--clap", default=None, help="local CLAP model folder: FAD and caption adherence use CLAP")
     ev.add_argument("--save-audio", type=Path, default=None, help="folder for the generated clips")
@@ -69,6 +83,21 @@ def _build_parser() -> argparse.ArgumentParser:
     specs.add_argument("--duration", type=float, default=10.0, help="seconds per spec (the ATTM challenge scores 10 s)")
     specs.add_argument("--stem", default="accompaniment", help="reference stem: accompaniment or mix")
     specs.add_argument("--out", type=Path, required=True)
+    specs.add_argument(
+        "--windows",
+        choices=["opening", "boundaries"],
+        default="opening",
+        help="opening: each song's first --duration s; boundaries: windows from inside songs, each crossing a section "
+        "boundary",
+    )
+    specs.add_argument("--windows-per-song", type=int, default=1, help="with --windows boundaries")
+    specs.add_argument(
+        "--phrasing",
+        choices=["train", "heldout"],
+        default="train",
+        help="heldout: prompt and caption wordings that no training caption uses (out-of-distribution set)",
+    )
+    specs.add_argument("--seed", type=int, default=0, help="draws windows and wordings")
     return parser
 
 
@@ -139,6 +168,8 @@ def generate(args: argparse.Namespace) -> int:
         raise UsageError(f"--out: unsupported extension {args.out.suffix!r}; use .wav or .flac")
     if args.out.exists() and not args.overwrite:
         raise UsageError(f"--out: {args.out} exists; pass --overwrite to replace it")
+    if not math.isfinite(args.lead_sheet_guidance):
+        raise UsageError(f"--lead-sheet-guidance must be a finite number, got {args.lead_sheet_guidance}")
     if args.duration is not None and not (math.isfinite(args.duration) and args.duration > 0):
         raise UsageError(f"--duration must be a positive number of seconds, got {args.duration}")
     segments = _load_segments(args.segments)
@@ -153,6 +184,7 @@ def generate(args: argparse.Namespace) -> int:
             audio_length_in_s=args.duration,
             num_inference_steps=args.steps,
             guidance_scale=args.guidance,
+            lead_sheet_guidance_scale=args.lead_sheet_guidance,
             negative_prompt=args.negative_prompt,
             generator=torch.Generator(device=device).manual_seed(args.seed),
         ).audios[0]
@@ -177,6 +209,10 @@ def evaluate(args: argparse.Namespace) -> int:
         raise UsageError(f"--specs: {error}") from None
     if args.steps < 1:
         raise UsageError("--steps must be >= 1")
+    if args.seeds < 1:
+        raise UsageError(f"--seeds must be >= 1, got {args.seeds}")
+    if not math.isfinite(args.lead_sheet_guidance):
+        raise UsageError(f"--lead-sheet-guidance must be a finite number, got {args.lead_sheet_guidance}")
     embedding = agreement = None
     if args.clap is not None:
         from dataset_builder.stages.grading import ClapAgreement
@@ -189,7 +225,17 @@ def evaluate(args: argparse.Namespace) -> int:
     pipe.set_progress_bar_config(disable=True)
     try:
         result = evaluate_specs(
-            pipe, specs, args.steps, args.guidance, embedding, agreement, args.save_audio, args.reconstruction
+            pipe,
+            specs,
+            args.steps,
+            args.guidance,
+            embedding,
+            agreement,
+            args.save_audio,
+            args.reconstruction,
+            num_seeds=args.seeds,
+            lead_sheet_guidance_scale=args.lead_sheet_guidance,
+            lead_sheet_floor=args.no_lead_sheet_floor,
         )
     except ValueError as error:
         raise UsageError(str(error)) from None
@@ -206,7 +252,15 @@ def make_specs(args: argparse.Namespace) -> int:
     if args.duration <= 0:
         raise UsageError("--duration must be positive")
     try:
-        specs = specs_from_synth(args.synth, args.duration, args.stem)
+        specs = specs_from_synth(
+            args.synth,
+            args.duration,
+            args.stem,
+            windows=args.windows,
+            windows_per_song=args.windows_per_song,
+            phrasing=args.phrasing,
+            seed=args.seed,
+        )
     except (ValueError, KeyError) as error:
         raise UsageError(f"--synth: {error}") from None
     args.out.parent.mkdir(parents=True, exist_ok=True)

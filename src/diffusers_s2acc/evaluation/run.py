@@ -21,35 +21,58 @@ def evaluate_specs(
     agreement=None,
     save_audio_dir: str | None = None,
     reconstruction: bool = False,
+    num_seeds: int = 1,
+    lead_sheet_guidance_scale: float = 1.0,
+    lead_sheet_floor: bool = False,
 ) -> dict:
     """
     Generate every spec and score it; score the references (when the specs name them) with the same metrics.
 
     With `reconstruction=True`, each reference also goes through the pipeline's VAE (encode, decode) and is scored
     again: the "reconstruction" column is the ceiling that any transformer decoding through this VAE can reach.
+    With `num_seeds=n`, every spec is generated with seeds `spec.seed + 1000 * k`, `k < n`; its generated scores are
+    the mean over those takes. With `lead_sheet_floor=True`, every take is also generated with the lead sheet
+    dropped (the learned null condition) and scored against the spec's lead sheet: the "no_lead_sheet" column is
+    the no-control floor that the conditioned figures must clearly beat.
 
     Returns:
-        `{"rows": [...], "generated": {metric: mean}, "reference": {...}, "reconstruction": {...}, "fad": ...}`.
+        `{"rows": [...], "generated": {metric: mean}, "no_lead_sheet": {...}, "reference": {...},
+        "reconstruction": {...}, "fad": ...}`.
     """
     import soundfile
 
+    if num_seeds < 1:
+        raise ValueError(f"num_seeds must be >= 1, got {num_seeds}")
     rate = pipe.vae.config.sampling_rate
     rows, generated_clips, reference_clips = [], [], []
+    variants = [("generated", True)] + ([("no_lead_sheet", False)] if lead_sheet_floor else [])
     for spec in specs:
-        audio = pipe(
-            prompt=spec.prompt,
-            segments=spec.segments or None,
-            lead_sheet=spec.lead_sheet,
-            audio_length_in_s=spec.duration,
-            num_inference_steps=num_inference_steps,
-            guidance_scale=guidance_scale,
-            generator=torch.Generator().manual_seed(spec.seed),
-        ).audios[0]
-        if save_audio_dir is not None:
-            Path(save_audio_dir).mkdir(parents=True, exist_ok=True)
-            soundfile.write(Path(save_audio_dir) / f"{spec.id}.wav", audio.T, rate, subtype="FLOAT")
-        row = {"id": spec.id, "generated": score_clip(audio, rate, spec, agreement)}
-        generated_clips.append((audio, rate))
+        row = {"id": spec.id}
+        for column, with_sheet in variants:
+            takes = []
+            for k in range(num_seeds):
+                seed = spec.seed + 1000 * k
+                audio = pipe(
+                    prompt=spec.prompt,
+                    segments=spec.segments or None,
+                    lead_sheet=spec.lead_sheet if with_sheet else None,
+                    audio_length_in_s=spec.duration,
+                    num_inference_steps=num_inference_steps,
+                    guidance_scale=guidance_scale,
+                    lead_sheet_guidance_scale=lead_sheet_guidance_scale if with_sheet else 1.0,
+                    generator=torch.Generator().manual_seed(seed),
+                ).audios[0]
+                if save_audio_dir is not None:
+                    Path(save_audio_dir).mkdir(parents=True, exist_ok=True)
+                    suffix = "" if column == "generated" else f"_{column}"
+                    name = f"{spec.id}_seed{seed}{suffix}.wav".replace("/", "_")
+                    soundfile.write(Path(save_audio_dir) / name, audio.T, rate, subtype="FLOAT")
+                takes.append(score_clip(audio, rate, spec, agreement))
+                if column == "generated":
+                    generated_clips.append((audio, rate))
+            row[column] = mean_scores(takes)
+            if num_seeds > 1:
+                row[f"{column}_takes"] = takes
         reference = spec.load_reference()
         if reference is not None:
             row["reference"] = score_clip(reference[0], reference[1], spec, agreement)
@@ -58,7 +81,7 @@ def evaluate_specs(
                 row["reconstruction"] = score_clip(vae_round_trip(pipe.vae, *reference), rate, spec, agreement)
         rows.append(row)
     result = {"rows": rows, "generated": mean_scores([r["generated"] for r in rows])}
-    for column in ("reference", "reconstruction"):
+    for column in ("no_lead_sheet", "reference", "reconstruction"):
         if any(column in r for r in rows):
             result[column] = mean_scores([r[column] for r in rows if column in r])
     if reference_clips:
@@ -82,7 +105,7 @@ def vae_round_trip(vae, audio, sampling_rate: int):
 
 def format_report(result: dict) -> str:
     """Markdown table: metric, generated, and the reference and VAE-reconstruction columns when present."""
-    columns = ["generated"] + [c for c in ("reconstruction", "reference") if c in result]
+    columns = ["generated"] + [c for c in ("no_lead_sheet", "reconstruction", "reference") if c in result]
     lines = ["| metric | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
     for key in result["generated"]:
         values = " | ".join(f"{result[c].get(key, float('nan')):.3f}" for c in columns)

@@ -91,26 +91,94 @@ def _parse_spec(entry: dict[str, Any], index: int, root: Path) -> EvalSpec:
     )
 
 
-def specs_from_synth(synth_dir: str | os.PathLike, duration: float, stem: str = "accompaniment") -> list[dict]:
-    """Specs for the first `duration` seconds of every `dataset_builder synth` song in `synth_dir`, with the song's
-    exact sections, captions and lead sheet, and its `stem` recording as reference."""
+def _phrased(meta: dict, sections: list[Segment], phrasing: str, rng) -> tuple[str, list[Segment]]:
+    """The global prompt and section captions of a synth song in the words of `phrasing` (see `music.phrasing`)."""
+    from ..music.phrasing import MusicFacts, section_caption, user_prompt
+
+    meter = int(str(meta["meter"]).split("/")[0])
+    facts = [
+        MusicFacts(
+            genres=[s["genre"]], tempo=meta["tempo"], meter=meter, key=meta["key"], instruments=s["instruments"],
+            drums=s["drums"], label=s["label"], style=s.get("style"),
+        )
+        for s in meta["sections"]
+    ]
+    song = MusicFacts(
+        genres=[f.genres[0] for f in facts], tempo=meta["tempo"], meter=meter, key=meta["key"],
+        instruments=[i for f in facts for i in f.instruments], drums=any(f.drums for f in facts),
+    )
+    prompt = user_prompt(song, rng, phrasing)
+    if phrasing == "train":  # the training corpus captions sections with the synth's own descriptions
+        return prompt, sections
+    captions = [section_caption(f, rng, phrasing) for f in facts]
+    return prompt, [Segment(s.start, s.end, s.label, c) for s, c in zip(sections, captions)]
+
+
+def specs_from_synth(
+    synth_dir: str | os.PathLike,
+    duration: float,
+    stem: str = "accompaniment",
+    windows: str = "opening",
+    windows_per_song: int = 1,
+    phrasing: str = "train",
+    seed: int = 0,
+) -> list[dict]:
+    """Specs from `dataset_builder synth` songs in `synth_dir`, with the songs' exact sections, lead sheets and their
+    `stem` recording as reference.
+
+    Args:
+        windows: `"opening"` takes the first `duration` seconds of each song; `"boundaries"` takes
+            `windows_per_song` windows from inside each song, each starting on a downbeat and crossing at least one
+            section boundary (what users ask for: a short prompt over several sections).
+        phrasing: `"train"` words the global prompt as the training corpus does; `"heldout"` uses prompt and section
+            caption wordings that no training caption uses (`diffusers_s2acc.music.phrasing`), for an
+            out-of-distribution set.
+        seed: Draws the windows and wordings reproducibly.
+    """
+    import random
+
+    from ..music.phrasing import PHRASINGS
+
+    if windows not in ("opening", "boundaries"):
+        raise ValueError(f"windows must be 'opening' or 'boundaries', got {windows!r}")
+    if phrasing not in PHRASINGS:
+        raise ValueError(f"phrasing must be one of {', '.join(PHRASINGS)}, got {phrasing!r}")
+    if windows_per_song < 1:
+        raise ValueError(f"windows_per_song must be >= 1, got {windows_per_song}")
     specs = []
     for metadata_path in sorted(Path(synth_dir).glob("*/metadata.json")):
         meta = json.loads(metadata_path.read_text(encoding="utf-8"))
+        # Separate draws for wording and windows: both phrasings of a song get the same windows.
+        rng = random.Random(f"{seed}-{meta['song_id']}-windows")
         sections = [Segment(s["start"], s["end"], s["label"], s.get("caption", "")) for s in meta["sections"]]
-        span = min(duration, float(meta["duration"]))
-        sheet = LeadSheet.from_dict({k: v for k, v in meta["lead_sheet"].items() if k != "melody"}).crop(0.0, span)
-        specs.append(
-            {
-                "id": meta["song_id"],
-                "prompt": f"{meta['meter']} accompaniment in {meta['key']} at {round(meta['tempo'])} BPM",
-                "segments": [s.to_dict() for s in crop_segments(sections, 0.0, span)],
-                "lead_sheet": sheet.to_dict(),
-                "duration": span,
-                "seed": len(specs),
-                "reference": {"path": str(metadata_path.parent / meta["files"][stem]), "start": 0.0},
-            }
-        )
+        prompt, sections = _phrased(meta, sections, phrasing, random.Random(f"{seed}-{meta['song_id']}-{phrasing}"))
+        song_duration = float(meta["duration"])
+        starts = [0.0]
+        if windows == "boundaries":
+            downbeats = [float(t) for t in meta["downbeats"]] or [0.0]
+            boundaries = [s.start for s in sections[1:] if 0 < s.start < song_duration]
+            rng.shuffle(boundaries)
+            starts = []
+            for boundary in boundaries[:windows_per_song]:
+                # The boundary lands between 25% and 75% of the window; the window starts on the downbeat before.
+                target = max(0.0, min(boundary - rng.uniform(0.25, 0.75) * duration, song_duration - duration))
+                start = max([d for d in downbeats if d <= target + 1e-6], default=0.0)
+                starts.append(start)
+        sheet_all = LeadSheet.from_dict({k: v for k, v in meta["lead_sheet"].items() if k != "melody"})
+        for index, start in enumerate(starts):
+            span = min(duration, song_duration - start)
+            name = meta["song_id"] if windows == "opening" else f"{meta['song_id']}@{start:.2f}"
+            specs.append(
+                {
+                    "id": name,
+                    "prompt": prompt,
+                    "segments": [s.to_dict() for s in crop_segments(sections, start, start + span)],
+                    "lead_sheet": sheet_all.crop(start, start + span).to_dict(),
+                    "duration": span,
+                    "seed": len(specs),
+                    "reference": {"path": str(metadata_path.parent / meta["files"][stem]), "start": start},
+                }
+            )
     if not specs:
         raise ValueError(f"no synth songs (*/metadata.json) in {synth_dir}")
     return specs
