@@ -164,3 +164,52 @@ def test_evaluate_specs_folder_is_one_line(tmp_path, capsys):
 def test_readme_synopsis_marks_prompt_optional():
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
     assert "--prompt TEXT" not in readme.replace("[--prompt TEXT]", "")
+
+
+def _fuzz_cases(tmp_path):
+    """Seeded odd files and flag values: every one must end in one line on stderr and exit code 2."""
+    import numpy as np
+
+    rng = np.random.default_rng(11)
+    files = []
+    for index, name in enumerate(["r.json", "sön g 🎵.json", "%2e%2e%2fetc%2fpasswd.json", "-dash.json", "no_ext"]):
+        for size in (0, 5, 300):
+            path = tmp_path / f"{index}_{size}_{name}"
+            path.write_bytes(rng.integers(0, 256, size, dtype=np.uint8).tobytes())
+            files.append(path)
+    (tmp_path / "list.json").write_text("[1, 2, 3]")
+    (tmp_path / "deep.json").write_text("[" * 5000)
+    files += [tmp_path / "list.json", tmp_path / "deep.json"]
+    cases = []
+    for path in files:
+        cases.append(["generate", f"--segments={path}"])
+        cases.append(["generate", f"--lead-sheet={path}"] if path.suffix == ".json" else ["generate", "--lead-sheet", "C | Qm"])
+        cases.append(["evaluate", f"--specs={path}"])
+    values = {
+        "--duration": ["inf", "nan", "-0", "1e309", "0"],
+        "--bpm": ["nan", "0", "1e9", "-120"],
+        "--meter": ["0/4", "4/0", "4/3", "a/b", "99/4", "4/4/4", ""],
+        "--lead-sheet": ["", "|", "C | |", "% | C", "- C", "H7", "C/H", "Cmaj7#13#", "\u0000", "C" * 500],
+        "--out": ["x.WAV.mp3", "../../x.aiff", "noext", str(tmp_path)],
+        "--seed": ["-1e3", str(2**64), str(-(2**63) - 1)],
+        "--device": ["gpu", "cuda:99", "", "meta:x"],
+        "--pipeline": ["./nowhere", "~/no/such/pipeline", "a/b/c", str(tmp_path / "list.json")],
+    }
+    for flag, options in values.items():
+        for value in options:
+            extra = [f"{flag}={value}"] + (["--lead-sheet", "C | G"] if flag in ("--bpm", "--meter") else [])
+            cases.append(["generate", *extra])
+    return cases
+
+
+def test_fuzzed_cli_arguments_end_in_one_line_and_exit_2(tmp_path, capsys):
+    for argv in _fuzz_cases(tmp_path):
+        command, extra = argv[0], argv[1:]
+        if not any(a.startswith("--pipeline") for a in extra):
+            extra = ["--pipeline", "tiny", *extra]
+        if command == "generate" and not any(a.startswith("--out") for a in extra):
+            extra = ["--out", str(tmp_path / "o.wav"), *extra]
+        argv = [command, "--steps", "1", *extra]  # a case that wrongly succeeds stays fast
+        code, err = _run(argv, capsys)
+        assert code == 2 and len(err.splitlines()) == 1 and "error" in err, (argv, code, err)
+        assert not (tmp_path / "o.wav").exists()

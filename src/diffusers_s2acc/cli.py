@@ -185,6 +185,8 @@ def _load_segments(path: Path | None) -> list | None:
         data = json.loads(_read_input_text("--segments", path))
     except json.JSONDecodeError as error:
         raise UsageError(f"--segments: {path} is not valid JSON ({error.msg}, line {error.lineno})") from None
+    except RecursionError:
+        raise UsageError(f"--segments: {path} is nested too deeply to be a list of segments") from None
     if isinstance(data, dict) and "segments" in data:
         data = data["segments"]
     if not isinstance(data, list):
@@ -208,7 +210,7 @@ def _load_lead_sheet(chart: str | None, bpm: float | None, meter: str | None):
     try:
         if is_file:
             return LeadSheet.from_json(chart)
-        return LeadSheet.from_chart(chart, bpm=120.0 if bpm is None else bpm, meter=meter or "4/4")
+        return LeadSheet.from_chart(chart, bpm=120.0 if bpm is None else bpm, meter="4/4" if meter is None else meter)
     except (ValueError, OSError) as error:
         raise UsageError(f"--lead-sheet: {error}") from None
 

@@ -338,6 +338,8 @@ class LeadSheet:
             data = json.loads(text)
         except json.JSONDecodeError as error:
             raise ValueError(f"Lead sheet is not valid JSON ({error.msg}, line {error.lineno}).") from None
+        except RecursionError:
+            raise ValueError("Lead sheet JSON is nested too deeply.") from None
         return cls.from_dict(data)
 
     def to_dict(self) -> dict[str, Any]:
