@@ -223,7 +223,6 @@ def _load_pipeline(name: str, device: str):
 
     from .pipelines.pipeline_s2accompanist import S2AccompanistPipeline
     from .presets import build_pipeline
-
     from .pretrained import SHIPPED_PIPELINES
 
     # A name that can only be a path (./x, /x, ~/x, a/b/c) is a folder that must exist; asking the Hub about it

@@ -5,7 +5,6 @@ traceback, and no good file is lost. Deterministic (seeded bytes) and fast: no b
 from __future__ import annotations
 
 import struct
-from pathlib import Path
 
 import numpy as np
 import pytest
