@@ -14,6 +14,8 @@ import soundfile as sf
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".opus", ".m4a")
 SYNTH_METADATA = "metadata.json"
+#: Sampling rates a file may have: below 8 kHz there is no music to caption, above 768 kHz it is not audio.
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8000, 768000
 SYNTH_INDEX = "synth_index.json"
 
 
@@ -88,15 +90,32 @@ def _decode_with_ffmpeg(path: Path) -> Audio:
         [ffmpeg, "-v", "error", "-i", str(path), "-f", "wav", "-acodec", "pcm_f32le", "-"], capture_output=True
     )
     if result.returncode != 0 or not result.stdout:
-        raise RejectedInput(f"corrupted or undecodable audio: {result.stderr.decode(errors='replace').strip()[:200]}")
+        # ffmpeg reports over several lines; a reason is one line (rejects.jsonl, the build summary).
+        message = " ".join(result.stderr.decode(errors="replace").split())
+        raise RejectedInput(f"corrupted or undecodable audio: {message[:200] or 'ffmpeg decoded nothing'}")
     import io
 
     samples, rate = sf.read(io.BytesIO(result.stdout), dtype="float32", always_2d=True)
     return Audio(samples, rate)
 
 
+def _non_finite_reason(samples: np.ndarray) -> str | None:
+    """Why samples that are not all finite cannot enter the corpus, with the counts; `None` when all are finite."""
+    finite = np.isfinite(samples)
+    if finite.all():
+        return None
+    nan = int(np.isnan(samples).sum())
+    inf = int(samples.size - finite.sum()) - nan
+    return f"{nan + inf} of {samples.size} samples are not finite ({nan} NaN, {inf} infinite)"
+
+
 def load_audio(item: InputFile, *, min_duration: float, silence_dbfs: float = -60.0) -> Audio:
-    """Decode a file and check it is usable. Raises `RejectedInput` naming the problem."""
+    """Decode a file and check it is usable. Raises `RejectedInput` naming the problem.
+
+    Files with any NaN or infinite sample are rejected, however few: such samples mean a broken writer or a float
+    overflow, every statistic computed from them (loudness, silence, grades) is meaningless, and zeroing them would
+    store clicks and drop-outs as music. The reason gives the counts.
+    """
     path = item.path
     suffix = path.suffix.lower()
     if suffix not in AUDIO_EXTENSIONS:
@@ -108,14 +127,19 @@ def load_audio(item: InputFile, *, min_duration: float, silence_dbfs: float = -6
     try:
         samples, rate = sf.read(str(path), dtype="float32", always_2d=True)
         audio = Audio(samples, rate)
-    except (sf.LibsndfileError, RuntimeError, ValueError) as error:
+    except (sf.SoundFileError, RuntimeError, ValueError, TypeError) as error:
         if suffix in (".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif"):
             raise RejectedInput(f"corrupted or undecodable audio: {error}") from None
         audio = _decode_with_ffmpeg(path)
     if audio.samples.size == 0:
         raise RejectedInput("no audio samples (empty stream)")
-    if not np.all(np.isfinite(audio.samples)):
-        raise RejectedInput("audio contains NaN or infinite samples")
+    if not MIN_SAMPLE_RATE <= audio.sample_rate <= MAX_SAMPLE_RATE:
+        raise RejectedInput(
+            f"unsupported sample rate {audio.sample_rate} Hz (expected {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz)"
+        )
+    reason = _non_finite_reason(audio.samples)
+    if reason is not None:
+        raise RejectedInput(reason)
     if audio.duration < min_duration:
         raise RejectedInput(f"too short: {audio.duration:.2f} s < --min-duration {min_duration:g} s")
     peak = float(np.abs(audio.samples).max())

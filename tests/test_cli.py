@@ -1,6 +1,8 @@
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import soundfile
@@ -41,7 +43,7 @@ def test_same_seed_same_file(pipeline_dir, tmp_path):
     [
         (["--lead-sheet", "C | Qm"], "--lead-sheet"),
         (["--duration", "-2"], "--duration"),
-        (["--guidance", "nan"], "guidance_scale"),
+        (["--guidance", "nan"], "--guidance must be"),
         (["--segments", "missing.json"], "--segments: no such file"),
         (["--steps", "abc"], "invalid int value"),
         (["--out", "x.mp3"], "unsupported extension"),
@@ -78,3 +80,136 @@ def test_console_script_entry_point(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "UNTRAINED" in result.stderr and (tmp_path / "t.wav").exists()
+
+
+def _run(argv, capsys):
+    """Exit code and stderr, without the preset's expected UNTRAINED notice."""
+    try:
+        code = main(argv)
+    except SystemExit as exit_:  # argparse's own errors
+        code = exit_.code
+    lines = capsys.readouterr().err.strip().splitlines()
+    return code, "\n".join(line for line in lines if "UNTRAINED" not in line)
+
+
+def test_flac_output_reads_back_with_the_right_duration(tmp_path):
+    # Issue 11, item 1: FLAC cannot hold FLOAT samples; it is written as 24-bit PCM.
+    out = tmp_path / "x.flac"
+    assert main(["generate", "--pipeline", "tiny", "--prompt", "p", "--steps", "2", "--duration", "0.5", "--out", str(out)]) == 0
+    info = soundfile.info(out)
+    assert info.format == "FLAC" and info.subtype == "PCM_24" and info.duration == pytest.approx(0.5)
+
+
+def _bad_inputs(tmp_path):
+    (tmp_path / "latin1.json").write_bytes('[{"start": 0, "end": 1, "caption": "café"}]'.encode("latin-1"))
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "afile").write_text("x")
+    sheets = {
+        "no_symbol.json": {"chords": [{"start": 0, "end": 1}]},
+        "chart_string.json": {"chords": "C | Am"},
+        "note.json": {"melody": [{"start": 0, "end": 1, "note": 60}]},
+        "meter.json": {"meter": 3},
+        "overlap.json": {"chords": [{"start": 0, "end": 2, "symbol": "C"}, {"start": 1, "end": 3, "symbol": "G"}]},
+    }
+    for name, sheet in sheets.items():
+        (tmp_path / name).write_text(json.dumps(sheet))
+    return [
+        # item 4: wrong shapes and unreadable files are one line, rc 2
+        (["--lead-sheet", str(tmp_path / "no_symbol.json")], "--lead-sheet:.*symbol"),
+        (["--lead-sheet", str(tmp_path / "chart_string.json")], "--lead-sheet:.*`chords` must be a list"),
+        (["--lead-sheet", str(tmp_path / "note.json")], "--lead-sheet:.*note"),
+        (["--lead-sheet", str(tmp_path / "meter.json")], "--lead-sheet:.*Meter"),
+        (["--lead-sheet", str(tmp_path / "overlap.json")], "--lead-sheet:.*overlap"),
+        (["--segments", str(tmp_path / "latin1.json")], "--segments:.*not UTF-8"),
+        (["--segments", str(tmp_path / "folder")], "--segments:.*folder"),
+        (["--out", str(tmp_path / "afile" / "u.wav")], "--out:.*afile is a file"),
+        (["--out", str(tmp_path / "folder")], "--out"),
+        (["--device", "gpu"], "--device gpu"),
+        # item 5: messages that name the real problem and the flag
+        (["--lead-sheet", str(tmp_path / "missing.json")], "does not exist"),
+        (["--pipeline", str(tmp_path / "nowhere")], "folder does not exist"),
+        (["--pipeline", "./nowhere"], "folder does not exist"),
+        (["--seed", str(2**80)], "--seed"),
+        (["--duration", "10000"], "^s2acc generate: error: --duration=10000 exceeds"),
+        (["--segments", str(tmp_path / "folder"), "--duration", "1"], "--segments"),
+        # item 2: tempo and meter of nothing
+        (["--bpm", "90"], "--bpm.*no --lead-sheet"),
+        (["--meter", "6/8", "--lead-sheet", str(tmp_path / "meter.json")], "--meter.*sets its own"),
+        # item 3: through the pipeline's check_inputs, named as the flag
+        (["--lead-sheet", "C", "--lead-sheet-guidance", "nan"], "--lead-sheet-guidance must be a finite number >= 0"),
+        (["--lead-sheet", "C", "--lead-sheet-guidance", "-5"], "--lead-sheet-guidance must be a finite number >= 0"),
+    ]
+
+
+def test_bad_inputs_and_files_are_one_line_errors_naming_the_flag(tmp_path, capsys):
+    for extra, message in _bad_inputs(tmp_path):
+        argv = ["generate", "--pipeline", "tiny", "--steps", "1", "--out", str(tmp_path / "o.wav"), *extra]
+        code, err = _run(argv, capsys)
+        assert code == 2 and len(err.splitlines()) == 1, (extra, err)
+        assert re.search(message, err), (extra, err)
+        assert "audio_length_in_s" not in err and "`segments`: `segments`" not in err
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a CPU-only machine")
+def test_cuda_device_on_a_cpu_build_is_one_line(tmp_path, capsys):
+    code, err = _run(["generate", "--pipeline", "tiny", "--device", "cuda", "--out", str(tmp_path / "o.wav")], capsys)
+    assert code == 2 and err.startswith("s2acc generate: error: --device cuda") and len(err.splitlines()) == 1
+
+
+def test_evaluate_specs_folder_is_one_line(tmp_path, capsys):
+    code, err = _run(["evaluate", "--pipeline", "tiny", "--specs", str(tmp_path)], capsys)
+    assert code == 2 and "--specs:" in err and "folder" in err and len(err.splitlines()) == 1
+
+
+def test_readme_synopsis_marks_prompt_optional():
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    assert "--prompt TEXT" not in readme.replace("[--prompt TEXT]", "")
+
+
+def _fuzz_cases(tmp_path):
+    """Seeded odd files and flag values: every one must end in one line on stderr and exit code 2."""
+    import numpy as np
+
+    rng = np.random.default_rng(11)
+    files = []
+    for index, name in enumerate(["r.json", "sön g 🎵.json", "%2e%2e%2fetc%2fpasswd.json", "-dash.json", "no_ext"]):
+        for size in (0, 5, 300):
+            path = tmp_path / f"{index}_{size}_{name}"
+            path.write_bytes(rng.integers(0, 256, size, dtype=np.uint8).tobytes())
+            files.append(path)
+    (tmp_path / "list.json").write_text("[1, 2, 3]")
+    (tmp_path / "deep.json").write_text("[" * 5000)
+    files += [tmp_path / "list.json", tmp_path / "deep.json"]
+    cases = []
+    for path in files:
+        cases.append(["generate", f"--segments={path}"])
+        cases.append(["generate", f"--lead-sheet={path}"] if path.suffix == ".json" else ["generate", "--lead-sheet", "C | Qm"])
+        cases.append(["evaluate", f"--specs={path}"])
+    values = {
+        "--duration": ["inf", "nan", "-0", "1e309", "0"],
+        "--bpm": ["nan", "0", "1e9", "-120"],
+        "--meter": ["0/4", "4/0", "4/3", "a/b", "99/4", "4/4/4", ""],
+        "--lead-sheet": ["", "|", "C | |", "% | C", "- C", "H7", "C/H", "Cmaj7#13#", "\u0000", "C" * 500],
+        "--out": ["x.WAV.mp3", "../../x.aiff", "noext", str(tmp_path)],
+        "--seed": ["-1e3", str(2**64), str(-(2**63) - 1)],
+        "--device": ["gpu", "cuda:99", "", "meta:x"],
+        "--pipeline": ["./nowhere", "~/no/such/pipeline", "a/b/c", str(tmp_path / "list.json")],
+    }
+    for flag, options in values.items():
+        for value in options:
+            extra = [f"{flag}={value}"] + (["--lead-sheet", "C | G"] if flag in ("--bpm", "--meter") else [])
+            cases.append(["generate", *extra])
+    return cases
+
+
+def test_fuzzed_cli_arguments_end_in_one_line_and_exit_2(tmp_path, capsys):
+    for argv in _fuzz_cases(tmp_path):
+        command, extra = argv[0], argv[1:]
+        if not any(a.startswith("--pipeline") for a in extra):
+            extra = ["--pipeline", "tiny", *extra]
+        if command == "generate" and not any(a.startswith("--out") for a in extra):
+            extra = ["--out", str(tmp_path / "o.wav"), *extra]
+        argv = [command, "--steps", "1", *extra]  # a case that wrongly succeeds stays fast
+        code, err = _run(argv, capsys)
+        assert code == 2 and len(err.splitlines()) == 1 and "error" in err, (argv, code, err)
+        assert not (tmp_path / "o.wav").exists()

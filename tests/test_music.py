@@ -114,3 +114,92 @@ def test_frame_conditioning_rasterises_sections_chords_beats_melody():
     assert targets["chord"][0] == chord_to_index("C")
     empty = FrameConditioning.build(40, 10.0).semantic_targets()
     assert (empty["chord"] == -100).all() and (empty["beat"] == -100).all()
+
+
+# Issue 11, item 2: the notes that sound. Sus chords have no third, altered fifths replace the perfect one.
+@pytest.mark.parametrize(
+    "symbol, pcs",
+    [
+        ("C7sus4", {0, 5, 7, 10}),
+        ("C7sus", {0, 5, 7, 10}),
+        ("C9sus4", {0, 2, 5, 7, 10}),
+        ("C7sus2", {0, 2, 7, 10}),
+        ("C7b5", {0, 4, 6, 10}),
+        ("C7#5", {0, 4, 8, 10}),
+        ("C+7", {0, 4, 8, 10}),
+        ("Caug7", {0, 4, 8, 10}),
+        ("C7alt", {0, 1, 3, 4, 6, 8, 10}),
+        ("C5", {0, 7}),
+    ],
+)
+def test_chord_pitch_classes_are_the_notes_that_sound(symbol, pcs):
+    assert set(parse_chord(symbol).pitch_classes) == pcs
+
+
+# Issue 11, item 6: common spellings keyboards and lead sheets produce.
+@pytest.mark.parametrize(
+    "symbol, name",
+    [
+        ("C\u22067", "C:maj7"),  # INCREMENT, what keyboards type for the triangle
+        ("C\u03947", "C:maj7"),  # Greek capital delta
+        ("C°", "C:dim"),
+        ("C°7", "C:dim7"),
+        ("Cm7♭5", "C:hdim7"),
+        ("n.c.", "N"),
+        ("CMaj", "C:maj"),
+        ("Cmaj7#11", "C:maj7"),
+        ("C7alt", "C:7"),
+        ("C7sus2", "C:7"),
+    ],
+)
+def test_common_chord_spellings_are_accepted(symbol, name):
+    assert parse_chord(symbol).name == name
+
+
+def test_numbered_section_labels_are_their_kind():
+    assert Segment(0, 1, "Verse 1").label == "verse" and Segment(0, 1, "chorus2").label == "chorus"
+    assert Segment(0, 1, "Pre-Chorus 2").label == "pre-chorus"
+
+
+def test_compound_meters_beat_on_dotted_quarters_and_bpm_counts_them():
+    sheet = LeadSheet.from_chart("C | G", bpm=60, meter="6/8")
+    assert sheet.duration == pytest.approx(4.0)  # two dotted-quarter beats of 1 s per bar
+    assert sheet.beat_times(4.0) == [(0.0, True), (1.0, False), (2.0, True), (3.0, False)]
+    twelve = LeadSheet.from_chart("C", bpm=90, meter="12/8")
+    assert [t for t, _ in twelve.beat_times(twelve.duration)] == pytest.approx([0, 2 / 3, 4 / 3, 2])
+    assert LeadSheet.from_chart("C", bpm=60, meter="3/4").duration == pytest.approx(3.0)  # simple meters unchanged
+
+
+def test_a_short_chart_repeats_as_a_form():
+    sheet = LeadSheet.from_chart("C | Am | F | G", bpm=100)  # 9.6 s
+    assert sheet.repeats and sheet.form_length == pytest.approx(9.6)
+    looped = sheet.repeat_until(24.0)
+    assert [c.symbol for c in looped.chords] == ["C", "Am", "F", "G"] * 2 + ["C", "Am"]
+    assert looped.chords[4].start == pytest.approx(9.6) and looped.chords[-1].end == pytest.approx(24.0)
+    assert sheet.repeat_until(5.0) is sheet
+    assert not LeadSheet.from_dict({"chords": [{"start": 0, "end": 1, "symbol": "C"}]}).repeats
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"chords": [{"start": 0, "end": 2, "symbol": "C"}, {"start": 1, "end": 3, "symbol": "G"}]}, "overlap.*'C'.*'G'"),
+        ({"chords": [{"start": 0, "end": 1}]}, "missing field.*symbol"),
+        ({"chords": "C | Am"}, "`chords` must be a list.*chart"),
+        ({"chords": ["C"]}, "Each chord"),
+        ({"melody": [{"start": 0, "end": 1, "note": 60}]}, "unknown field.*note"),
+        ({"meter": 3}, "Meter"),
+        ({"bars": "C | G"}, "`bars`"),
+        ({"chart": 5}, "chord chart must be a string"),
+    ],
+)
+def test_lead_sheet_json_of_the_wrong_shape_is_a_value_error(data, message):
+    with pytest.raises(ValueError, match=message):
+        LeadSheet.from_dict(data)
+
+
+def test_missing_lead_sheet_file_says_it_does_not_exist(tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        LeadSheet.from_json(tmp_path / "sheet.json")
+    with pytest.raises(ValueError, match="folder"):
+        LeadSheet.from_json(tmp_path)

@@ -105,20 +105,79 @@ def test_callback_on_step_end_sees_and_replaces_latents(tiny_pipe):
     assert [s for s, _ in seen] == [0, 1, 2] and torch.equal(audio, torch.zeros_like(audio))
 
 
-def test_bfloat16_loading_still_returns_float32_audio(tiny_pipe, tmp_path):
+@pytest.mark.parametrize(
+    "dtype_kwargs",
+    [
+        {"torch_dtype": torch.bfloat16},
+        {"dtype": torch.bfloat16},
+        {"dtype": {"transformer": torch.bfloat16, "default": torch.bfloat16}},
+    ],
+)
+def test_half_precision_loading_gives_every_component_the_dtype(tiny_pipe, tmp_path, dtype_kwargs):
+    # Issue 11, item 9: every component reports the requested dtype; the VAE upcasts inside (force_upcast).
     tiny_pipe.save_pretrained(tmp_path)
-    pipe = S2AccompanistPipeline.from_pretrained(tmp_path, torch_dtype=torch.bfloat16)
+    pipe = S2AccompanistPipeline.from_pretrained(tmp_path, **dtype_kwargs)
     pipe.set_progress_bar_config(disable=True)
-    assert pipe.transformer.dtype == torch.bfloat16
-    assert pipe.vae.encoder.conv1.weight_v.dtype == torch.float32  # kept in fp32 on purpose
+    for name in ("vae", "transformer", "text_encoder"):
+        assert getattr(pipe, name).dtype == torch.bfloat16, name
+    assert pipe.vae.config.force_upcast
     audio = generate(pipe, segments=SEGMENTS, lead_sheet="C | G")
     assert audio.dtype == np.float32 and np.isfinite(audio).all()
+    latents = torch.randn(1, pipe.vae.config.latent_channels, 4)
+    decoded = pipe.vae.decode(latents).sample
+    assert decoded.dtype == torch.float32 and pipe.vae.dtype == torch.bfloat16  # the caller's dtype; weights restored
+    assert pipe.vae.decode(latents.bfloat16()).sample.dtype == torch.bfloat16
 
 
 def test_model_cpu_offload_runs_and_matches(tiny_pipe):
     reference = generate(tiny_pipe, segments=SEGMENTS)
     tiny_pipe.enable_model_cpu_offload(device="cpu")
     assert np.array_equal(generate(tiny_pipe, segments=SEGMENTS), reference)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without an accelerator")
+def test_model_cpu_offload_without_an_accelerator_says_to_pass_cpu(tiny_pipe):
+    with pytest.raises(RuntimeError, match='device="cpu"'):
+        tiny_pipe.enable_model_cpu_offload()
+
+
+def test_encode_prompt_alone_and_reuse_through_prompt_embeds(tiny_pipe):
+    # Issue 11, item 9: encode once, generate many times.
+    states, ids = tiny_pipe.encode_prompt("warm acoustic pop")
+    assert states.ndim == 3 and (ids == 0).all()
+    reference = generate(tiny_pipe, segments=SEGMENTS)
+    for embeds in ((states, ids), states):
+        assert np.allclose(generate(tiny_pipe, segments=SEGMENTS, prompt=None, prompt_embeds=embeds), reference, atol=1e-5)
+    batch = tiny_pipe.encode_prompt(["a", "a much longer description of the music"])
+    two = tiny_pipe(prompt_embeds=batch, num_inference_steps=1, audio_length_in_s=0.5).audios
+    assert two.shape[0] == 2 and np.isfinite(two).all()
+    with pytest.raises(ValueError, match="section captions"):
+        tiny_pipe(prompt_embeds=tiny_pipe.encode_prompt("x", segments=SEGMENTS), num_inference_steps=1)
+
+
+def test_a_short_chart_repeats_with_a_notice(tiny_pipe, caplog):
+    # Issue 11, item 2: the chart is a form; the piece is longer than one pass.
+    chart = LeadSheet.from_chart("C | G", bpm=240)  # 2 s
+    seen = []
+    original = tiny_pipe._repeat_charts
+
+    def spy(sheets, length):
+        seen.extend(original(sheets, length))
+        return seen
+
+    tiny_pipe._repeat_charts = spy
+    generate(tiny_pipe, lead_sheet=chart, audio_length_in_s=5.0, num_inference_steps=1)
+    assert [c.symbol for c in seen[0].chords] == ["C", "G", "C", "G", "C"] and seen[0].chords[-1].end == 5.0
+    assert "repeating its 2 bar(s) as a form" in caplog.text
+
+
+def test_long_captions_warn_how_many_tokens_were_dropped(tiny_pipe, caplog):
+    # Issue 11, item 7: truncation is said, once.
+    caption = " ".join(["shimmering"] * 200)
+    generate(tiny_pipe, prompt=caption, num_inference_steps=1)
+    generate(tiny_pipe, prompt=caption, num_inference_steps=1)
+    warnings = [r.getMessage() for r in caplog.records if "token(s) dropped" in r.getMessage()]
+    assert len(warnings) == 1 and "the text encoder reads 128" in warnings[0]
 
 
 BAD_INPUTS = [
@@ -140,6 +199,11 @@ BAD_INPUTS = [
     (dict(latents=torch.full((1, 8, 125), float("nan")), audio_length_in_s=1.0), "latents.*NaN"),
     (dict(num_inference_steps=0), "num_inference_steps"),
     (dict(guidance_scale=float("nan")), "guidance_scale"),
+    (dict(lead_sheet="C", lead_sheet_guidance_scale=float("nan")), "lead_sheet_guidance_scale"),
+    (dict(lead_sheet="C", lead_sheet_guidance_scale=float("inf")), "lead_sheet_guidance_scale"),
+    (dict(lead_sheet="C", lead_sheet_guidance_scale=-5.0), "lead_sheet_guidance_scale"),
+    (dict(segments=[{"start": 0, "end": 1}, {"start": 0.5, "end": 2}]), r"^`segments`: sections overlap"),
+    (dict(lead_sheet={"chords": [{"start": 0, "end": 2, "symbol": "C"}, {"start": 1, "end": 2, "symbol": "G"}]}), "overlap"),
     (dict(num_waveforms_per_prompt=0), "num_waveforms_per_prompt"),
     (dict(output_type="wav"), "output_type"),
     (dict(prompt_embeds=torch.randn(1, 4, 5), prompt=None), "prompt_embeds"),

@@ -241,3 +241,21 @@ def test_padding_of_short_songs_is_masked_out_of_the_loss(latents_dir):
     assert train_dit.masked_mse(prediction, target, batch["mask"]).item() == 0.0
     prediction[..., :real] += 1.0
     assert train_dit.masked_mse(prediction, target, batch["mask"]).item() == pytest.approx(1.0)
+
+
+def test_clip_loaders_refuse_non_finite_rows_naming_them():
+    """Issue 11, item 8: one NaN in a batch makes every weight NaN; the loaders name the row instead."""
+    from diffusers_s2acc.training.clips import LatentClipDataset
+
+    audio = np.zeros(16000, dtype=np.float32)
+    audio[100:103] = np.nan
+    rows = [{"id": "song_007", "audio": {"array": audio, "sampling_rate": 16000}, "caption": "x"}]
+    with pytest.raises(ValueError, match=r"row 0 \(id 'song_007'\): 3 of 16000 audio values are NaN"):
+        AudioClipDataset(rows, 16000, 1, 64, clip_frames=10)[0]
+    latents = np.zeros((20, 4), dtype=np.float32)
+    latents[5, 1] = np.inf
+    cache = datasets.Dataset.from_dict(
+        {"latents": [latents.tolist()], "frame_rate": [10.0], "caption": ["x"], "segments": [None], "lead_sheet": [None]}
+    )
+    with pytest.raises(ValueError, match=r"row 0: 1 of 80 latent values"):
+        LatentClipDataset(cache, clip_frames=8)[0]

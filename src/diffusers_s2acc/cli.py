@@ -35,12 +35,17 @@ def _build_parser() -> argparse.ArgumentParser:
         help=f"pipeline folder, Hub repo id (resolved from the local cache when offline), a shipped trained pipeline "
         f"(default: {DEFAULT_PIPELINE}), or a preset ({', '.join(PRESETS)}) for an untrained, randomly initialised one",
     )
-    gen.add_argument("--prompt", default="", help="global description every section sees")
+    gen.add_argument("--prompt", default="", help="global description every section sees (optional)")
     gen.add_argument("--negative-prompt", default=None)
     gen.add_argument("--segments", type=Path, help="JSON file: a list of {start, end, label, caption}")
     gen.add_argument("--lead-sheet", help='one-line chord chart, e.g. "C | Am | F | G", or a lead-sheet JSON file')
-    gen.add_argument("--bpm", type=float, default=120.0, help="tempo of --lead-sheet chart (default 120)")
-    gen.add_argument("--meter", default="4/4", help="meter of --lead-sheet chart (default 4/4)")
+    gen.add_argument(
+        "--bpm",
+        type=float,
+        default=None,
+        help="tempo of a --lead-sheet chart (default 120): quarter notes per minute, dotted quarters in 6/8, 9/8, 12/8",
+    )
+    gen.add_argument("--meter", default=None, help="meter of a --lead-sheet chart (default 4/4)")
     gen.add_argument("--duration", type=float, help="seconds (default: end of the last segment, else the chart)")
     gen.add_argument("--steps", type=int, default=50)
     gen.add_argument("--guidance", type=float, default=4.0)
@@ -50,7 +55,7 @@ def _build_parser() -> argparse.ArgumentParser:
         default=1.0,
         help="lead-sheet guidance scale; > 1 pushes the audio further towards the chart (a third model pass)",
     )
-    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--seed", type=int, default=0, help=f"random seed, in [{SEED_MIN}, {SEED_MAX}]")
     gen.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     gen.add_argument("--out", type=Path, required=True, help="output .wav (or .flac) path")
     gen.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
@@ -101,15 +106,87 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The seeds `torch.Generator.manual_seed` accepts.
+SEED_MIN, SEED_MAX = -(2**63), 2**64 - 1
+
+# Pipeline argument names -> the flags that set them, so that an error raised by the pipeline names what the user
+# typed. Backquoted, as the pipeline writes them, so `guidance_scale` never matches inside `lead_sheet_guidance_scale`.
+_GENERATE_FLAGS = {
+    "`audio_length_in_s`": "--duration",
+    "`num_inference_steps`": "--steps",
+    "`guidance_scale`": "--guidance",
+    "`lead_sheet_guidance_scale`": "--lead-sheet-guidance",
+    "`negative_prompt`": "--negative-prompt",
+    "`segments`": "--segments",
+    "`lead_sheet`": "--lead-sheet",
+    "`prompt`": "--prompt",
+}
+_EVALUATE_FLAGS = {key: _GENERATE_FLAGS[key] for key in ("`num_inference_steps`", "`guidance_scale`", "`lead_sheet_guidance_scale`")}
+
+
+def _name_flags(message: str, flags: dict[str, str]) -> str:
+    for argument, flag in flags.items():
+        message = message.replace(argument, flag)
+    return message
+
+
+def _read_input_text(flag: str, path: Path) -> str:
+    """The text of a file named by `flag`, or a one-line `UsageError` saying why it cannot be read."""
+    if path.is_dir():
+        raise UsageError(f"{flag}: {path} is a folder, not a file")
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{flag}: no such file {path}") from None
+    except UnicodeDecodeError as error:
+        raise UsageError(f"{flag}: {path} is not UTF-8 text (byte {error.start}); save it as UTF-8") from None
+    except OSError as error:
+        raise UsageError(f"{flag}: cannot read {path}: {error.strerror or error}") from None
+
+
+def _check_output_path(path: Path, overwrite: bool) -> None:
+    """Refuse an --out that cannot be written before any work is done (generation can take minutes)."""
+    if path.suffix.lower() not in (".wav", ".flac"):
+        raise UsageError(f"--out: unsupported extension {path.suffix!r}; use .wav or .flac")
+    if path.is_dir():
+        raise UsageError(f"--out: {path} is a folder; name a .wav or .flac file")
+    if path.exists() and not overwrite:
+        raise UsageError(f"--out: {path} exists; pass --overwrite to replace it")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UsageError(f"--out: {parent} is a file, so {path} cannot be created")
+            break
+
+
+def _resolve_device(name: str | None) -> str:
+    """`--device`, checked against this torch build (a one-line error instead of a traceback deep inside)."""
+    import torch
+
+    if name is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise UsageError(f"--device {name}: not a torch device name (try cpu, cuda or cuda:0)") from None
+    try:
+        torch.empty(0, device=device)
+    except (RuntimeError, AssertionError, ValueError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        available = "cpu" + (", cuda" if torch.cuda.is_available() else "")
+        raise UsageError(f"--device {name}: not usable here ({reason}); available: {available}") from None
+    return name
+
+
 def _load_segments(path: Path | None) -> list | None:
     if path is None:
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"--segments: no such file {path}") from None
+        data = json.loads(_read_input_text("--segments", path))
     except json.JSONDecodeError as error:
         raise UsageError(f"--segments: {path} is not valid JSON ({error.msg}, line {error.lineno})") from None
+    except RecursionError:
+        raise UsageError(f"--segments: {path} is nested too deeply to be a list of segments") from None
     if isinstance(data, dict) and "segments" in data:
         data = data["segments"]
     if not isinstance(data, list):
@@ -117,16 +194,24 @@ def _load_segments(path: Path | None) -> list | None:
     return data
 
 
-def _load_lead_sheet(chart: str | None, bpm: float, meter: str):
+def _load_lead_sheet(chart: str | None, bpm: float | None, meter: str | None):
+    """`--lead-sheet` as a chart or a JSON file. `--bpm`/`--meter` only describe a chart: given without one they
+    would be silently ignored, so they are refused with the reason instead."""
     from .music.lead_sheet import LeadSheet
 
+    timing = " and ".join(flag for flag, value in (("--bpm", bpm), ("--meter", meter)) if value is not None)
     if chart is None:
+        if timing:
+            raise UsageError(f"{timing}: set the tempo/meter of a --lead-sheet chart, and no --lead-sheet was given")
         return None
+    is_file = chart.endswith(".json") or os.path.isfile(chart) or os.path.isdir(chart)
+    if is_file and timing:
+        raise UsageError(f"{timing}: apply to a chart; the lead-sheet file {chart} sets its own tempo and meter")
     try:
-        if chart.endswith(".json") or os.path.isfile(chart):
+        if is_file:
             return LeadSheet.from_json(chart)
-        return LeadSheet.from_chart(chart, bpm=bpm, meter=meter)
-    except (ValueError, OSError, json.JSONDecodeError) as error:
+        return LeadSheet.from_chart(chart, bpm=120.0 if bpm is None else bpm, meter="4/4" if meter is None else meter)
+    except (ValueError, OSError) as error:
         raise UsageError(f"--lead-sheet: {error}") from None
 
 
@@ -138,43 +223,58 @@ def _load_pipeline(name: str, device: str):
 
     from .pipelines.pipeline_s2accompanist import S2AccompanistPipeline
     from .presets import build_pipeline
+    from .pretrained import SHIPPED_PIPELINES
 
+    # A name that can only be a path (./x, /x, ~/x, a/b/c) is a folder that must exist; asking the Hub about it
+    # would answer with a repo-id format error that hides the real problem.
+    looks_like_path = name.startswith((".", "/", "~")) or "\\" in name or name.count("/") > 1
     if name in PRESETS and not os.path.isdir(name):
         print(f"s2acc: warning: preset {name!r} has UNTRAINED random weights; its audio is noise.", file=sys.stderr)
         pipe = build_pipeline(name)
+    elif looks_like_path and not os.path.isdir(os.path.expanduser(name)) and name not in SHIPPED_PIPELINES:
+        what = "it is a file, not a pipeline folder" if os.path.exists(os.path.expanduser(name)) else "the folder does not exist"
+        raise UsageError(f"--pipeline: cannot load {name!r}: {what}")
     else:
+        name = os.path.expanduser(name) if looks_like_path else name
         try:
             pipe = S2AccompanistPipeline.from_pretrained(name)
         except Exception as error:  # any loading failure is the user's path/repo: say which and why, in one line
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise UsageError(f"--pipeline: cannot load {name!r}: {first_line}") from None
+            hint = f" (and there is no folder {name!r})" if name.count("/") == 1 and not os.path.isdir(name) else ""
+            raise UsageError(f"--pipeline: cannot load {name!r}: {first_line}{hint}") from None
     return pipe.to(torch.device(device))
 
 
 def _write_audio(path: Path, audio, sampling_rate: int) -> None:
+    import numpy as np
     import soundfile
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"--out: cannot create the folder {path.parent}: {error.strerror or error}") from None
     # Write next to the target, then rename: an interrupted run never leaves a truncated file under the real name.
     partial = path.with_name(f".{path.name}.partial")
-    soundfile.write(partial, audio.T, sampling_rate, subtype="FLOAT", format=path.suffix.lstrip(".").upper())
+    fmt = path.suffix.lstrip(".").upper()
+    if fmt == "FLAC":
+        # FLAC stores integers only (libsndfile refuses FLOAT): 24-bit, clipped so out-of-range samples do not wrap.
+        soundfile.write(partial, np.clip(audio.T, -1.0, 1.0), sampling_rate, subtype="PCM_24", format=fmt)
+    else:
+        soundfile.write(partial, audio.T, sampling_rate, subtype="FLOAT", format=fmt)
     os.replace(partial, path)
 
 
 def generate(args: argparse.Namespace) -> int:
     import torch
 
-    if args.out.suffix.lower() not in (".wav", ".flac"):
-        raise UsageError(f"--out: unsupported extension {args.out.suffix!r}; use .wav or .flac")
-    if args.out.exists() and not args.overwrite:
-        raise UsageError(f"--out: {args.out} exists; pass --overwrite to replace it")
-    if not math.isfinite(args.lead_sheet_guidance):
-        raise UsageError(f"--lead-sheet-guidance must be a finite number, got {args.lead_sheet_guidance}")
+    _check_output_path(args.out, args.overwrite)
     if args.duration is not None and not (math.isfinite(args.duration) and args.duration > 0):
         raise UsageError(f"--duration must be a positive number of seconds, got {args.duration}")
+    if not SEED_MIN <= args.seed <= SEED_MAX:
+        raise UsageError(f"--seed must be an integer in [{SEED_MIN}, {SEED_MAX}], got {args.seed}")
     segments = _load_segments(args.segments)
     lead_sheet = _load_lead_sheet(args.lead_sheet, args.bpm, args.meter)
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = _resolve_device(args.device)
     pipe = _load_pipeline(args.pipeline, device)
     try:
         audio = pipe(
@@ -189,7 +289,7 @@ def generate(args: argparse.Namespace) -> int:
             generator=torch.Generator(device=device).manual_seed(args.seed),
         ).audios[0]
     except ValueError as error:
-        raise UsageError(str(error)) from None
+        raise UsageError(_name_flags(str(error), _GENERATE_FLAGS)) from None
     sampling_rate = pipe.vae.config.sampling_rate
     _write_audio(args.out, audio, sampling_rate)
     seconds = audio.shape[-1] / sampling_rate
@@ -198,11 +298,10 @@ def generate(args: argparse.Namespace) -> int:
 
 
 def evaluate(args: argparse.Namespace) -> int:
-    import torch
-
     from .evaluation.run import evaluate_specs, format_report
     from .evaluation.specs import load_specs
 
+    _read_input_text("--specs", args.specs)  # a folder, a missing or non-UTF-8 file: one line, before any work
     try:
         specs = load_specs(args.specs)[: args.limit]
     except ValueError as error:
@@ -211,8 +310,6 @@ def evaluate(args: argparse.Namespace) -> int:
         raise UsageError("--steps must be >= 1")
     if args.seeds < 1:
         raise UsageError(f"--seeds must be >= 1, got {args.seeds}")
-    if not math.isfinite(args.lead_sheet_guidance):
-        raise UsageError(f"--lead-sheet-guidance must be a finite number, got {args.lead_sheet_guidance}")
     embedding = agreement = None
     if args.clap is not None:
         from dataset_builder.stages.grading import ClapAgreement
@@ -220,7 +317,7 @@ def evaluate(args: argparse.Namespace) -> int:
         from .evaluation.embeddings import ClapEmbedding
 
         embedding, agreement = ClapEmbedding(args.clap), ClapAgreement(args.clap)
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = _resolve_device(args.device)
     pipe = _load_pipeline(args.pipeline, device)
     pipe.set_progress_bar_config(disable=True)
     try:
@@ -238,7 +335,7 @@ def evaluate(args: argparse.Namespace) -> int:
             lead_sheet_floor=args.no_lead_sheet_floor,
         )
     except ValueError as error:
-        raise UsageError(str(error)) from None
+        raise UsageError(_name_flags(str(error), _EVALUATE_FLAGS)) from None
     print(format_report(result))
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -55,11 +55,15 @@ def load_specs(path: str | os.PathLike) -> list[EvalSpec]:
         raise ValueError(f"spec file {path} does not exist") from None
     except json.JSONDecodeError as error:
         raise ValueError(f"spec file {path} is not valid JSON: {error.msg} (line {error.lineno})") from None
+    except RecursionError:
+        raise ValueError(f"spec file {path} is nested too deeply to be a spec file") from None
     if not isinstance(entries, list) or not entries:
         raise ValueError(f"spec file {path} must hold a non-empty list of specs")
     specs = []
     for index, entry in enumerate(entries):
         name = entry.get("id", f"#{index}") if isinstance(entry, dict) else f"#{index}"
+        if not isinstance(entry, dict):
+            raise ValueError(f"spec {name}: must be an object with prompt, segments, ..., got {type(entry).__name__}")
         try:
             specs.append(_parse_spec(entry, index, path.parent))
         except (ValueError, TypeError, KeyError) as error:

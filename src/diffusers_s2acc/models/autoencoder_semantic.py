@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -68,11 +70,13 @@ class SemanticAutoencoder(ModelMixin, AutoencoderMixin, ConfigMixin):
         semantic_hidden_size (`int`, defaults to 256): Width of the semantic head.
         semantic_layers (`int`, defaults to 2): Convolutions in the semantic head's trunk.
         scaling_factor (`float`, defaults to 1.0): Latents are multiplied by this before diffusion.
+        force_upcast (`bool`, defaults to `True`): As diffusers' `AutoencoderKL`: the model may be stored in half
+            precision (`from_pretrained(..., dtype=torch.bfloat16)` gives it that dtype, and `vae.dtype` reports
+            it), but `encode`, `decode` and `semantic_logits` compute in float32 and return the caller's dtype.
+            Snake activations and weight norm lose too much in half precision (audible noise, NaN on CPU).
     """
 
     _supports_gradient_checkpointing = False
-    # Snake activations and weight norm misbehave in half precision on CPU: the autoencoder always computes in fp32.
-    _keep_in_fp32_modules = ["encoder", "decoder", "semantic_head"]
 
     @register_to_config
     def __init__(
@@ -88,6 +92,7 @@ class SemanticAutoencoder(ModelMixin, AutoencoderMixin, ConfigMixin):
         semantic_layers: int = 2,
         num_chord_classes: int = NUM_CHORD_CLASSES,
         scaling_factor: float = 1.0,
+        force_upcast: bool = True,
     ):
         super().__init__()
         self.encoder = OobleckEncoder(
@@ -123,6 +128,20 @@ class SemanticAutoencoder(ModelMixin, AutoencoderMixin, ConfigMixin):
     def frame_rate(self) -> float:
         """Latent frames per second."""
         return self.config.sampling_rate / self.hop_length
+
+    @contextmanager
+    def _compute_dtype(self) -> Iterator[torch.dtype]:
+        """The dtype to compute in: float32 while `force_upcast` holds for a half-precision model (its weights are
+        upcast for the call and restored after, losslessly: fp16/bf16 -> fp32 -> fp16/bf16 is exact)."""
+        dtype = self.dtype
+        if not (self.config.force_upcast and dtype in (torch.float16, torch.bfloat16)):
+            yield dtype
+            return
+        self.to(torch.float32)
+        try:
+            yield torch.float32
+        finally:
+            self.to(dtype)
 
     def _tiling(self) -> dict[str, int]:
         return {
@@ -165,11 +184,14 @@ class SemanticAutoencoder(ModelMixin, AutoencoderMixin, ConfigMixin):
             ceil(samples / hop_length))` latents.
         """
         self._check_audio(audio)
-        audio = audio.to(self.encoder.conv1.weight_v.dtype)
-        if self.use_slicing and audio.shape[0] > 1:
-            parameters = torch.cat([self._encode(item) for item in audio.split(1)])
-        else:
-            parameters = self._encode(audio)
+        out_dtype = audio.dtype if audio.is_floating_point() else self.dtype
+        with self._compute_dtype() as dtype:
+            audio = audio.to(dtype)
+            if self.use_slicing and audio.shape[0] > 1:
+                parameters = torch.cat([self._encode(item) for item in audio.split(1)])
+            else:
+                parameters = self._encode(audio)
+        parameters = parameters.to(out_dtype)
         posterior = OobleckDiagonalGaussianDistribution(parameters)
         if not return_dict:
             return (posterior,)
@@ -184,11 +206,14 @@ class SemanticAutoencoder(ModelMixin, AutoencoderMixin, ConfigMixin):
             raise ValueError(
                 f"Expected latents of shape (batch, {self.config.latent_channels}, frames), got {tuple(latents.shape)}."
             )
-        latents = latents.to(self.decoder.conv1.weight_v.dtype)
-        if self.use_slicing and latents.shape[0] > 1:
-            audio = torch.cat([self._decode(item) for item in latents.split(1)])
-        else:
-            audio = self._decode(latents)
+        out_dtype = latents.dtype if latents.is_floating_point() else self.dtype
+        with self._compute_dtype() as dtype:
+            latents = latents.to(dtype)
+            if self.use_slicing and latents.shape[0] > 1:
+                audio = torch.cat([self._decode(item) for item in latents.split(1)])
+            else:
+                audio = self._decode(latents)
+        audio = audio.to(out_dtype)
         if not return_dict:
             return (audio,)
         return DecoderOutput(sample=audio)
@@ -210,7 +235,8 @@ class SemanticAutoencoder(ModelMixin, AutoencoderMixin, ConfigMixin):
 
     def semantic_logits(self, latents: torch.Tensor) -> dict[str, torch.Tensor]:
         """Per-frame logits `(batch, classes, frames)` for `chord`, `pitch_classes`, `melody` and `beat`."""
-        return self.semantic_head(latents.to(self.semantic_head.chord.weight.dtype))
+        with self._compute_dtype() as dtype:
+            return self.semantic_head(latents.to(dtype))
 
     def semantic_loss(self, latents: torch.Tensor, targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """

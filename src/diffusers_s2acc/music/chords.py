@@ -34,18 +34,20 @@ QUALITIES: dict[str, tuple[int, ...]] = {
 }
 QUALITY_NAMES = tuple(QUALITIES)
 
-# Suffix spellings (after the root) -> (quality family, extra intervals). Covers the spellings MMA, iReal and
-# common lead sheets use. Matching is exact on the suffix, so unknown spellings are refused rather than guessed.
-_SUFFIXES: dict[str, tuple[str, tuple[int, ...]]] = {}
+# Suffix spellings (after the root) -> (quality family, extra intervals, removed intervals). Covers the spellings
+# MMA, iReal and common lead sheets use. Matching is exact on the (normalised) suffix, so unknown spellings are
+# refused rather than guessed. Removed intervals make the sounding notes right where the family's triad is not:
+# a sus chord has no third, an altered fifth replaces the perfect one.
+_SUFFIXES: dict[str, tuple[str, tuple[int, ...], tuple[int, ...]]] = {}
 
 
-def _add(spellings: str, quality: str, extra: tuple[int, ...] = ()) -> None:
+def _add(spellings: str, quality: str, extra: tuple[int, ...] = (), drop: tuple[int, ...] = ()) -> None:
     for spelling in spellings.split():
-        _SUFFIXES["" if spelling == "_" else spelling] = (quality, extra)
+        _SUFFIXES["" if spelling == "_" else spelling] = (quality, extra, drop)
 
 
-_add("_ M maj major Δ", "maj")
-_add("5", "maj")  # power chord: root and fifth (the third is removed below)
+_add("_ M maj Maj major Δ", "maj")
+_add("5", "maj", drop=(4,))  # power chord: root and fifth
 _add("m min mi - minor", "min")
 _add("dim o mb5 m(b5)", "dim")
 _add("aug + #5 +5 augmented", "aug")
@@ -53,16 +55,24 @@ _add("sus2 2", "sus2")
 _add("sus sus4 4", "sus4")
 _add("7 dom7", "7")
 _add("9 7(9)", "7", (2,))
-_add("11 9sus4 7sus4 7sus", "7", (5,))
+_add("11", "7", (5,))
 _add("13 7(13)", "7", (9,))
+# Suspended dominants keep the dominant's class (their function) but sound no third.
+_add("7sus4 7sus", "7", (5,), drop=(4,))
+_add("7sus2", "7", (2,), drop=(4,))
+_add("9sus4 9sus", "7", (2, 5), drop=(4,))
+_add("13sus4 13sus", "7", (5, 9), drop=(4,))
 _add("7b9 7(b9)", "7", (1,))
 _add("7#9 7(#9)", "7", (3,))
 _add("7#11 7(#11)", "7", (6,))
-_add("7b5 7(b5)", "7", (6,))
-_add("7#5 7+ aug7 +7", "7", (8,))
+_add("7b5 7(b5)", "7", (6,), drop=(7,))
+_add("7#5 7+ aug7 +7 7(#5)", "7", (8,), drop=(7,))
+# Altered dominant: 3, b7 and every altered tension (b9, #9, b5/#11, #5/b13); no perfect fifth.
+_add("7alt alt", "7", (1, 3, 6, 8), drop=(7,))
 _add("maj7 M7 ma7 Maj7 Δ7 ^7 j7", "maj7")
-_add("maj9 M9 ma9 Δ9", "maj7", (2,))
-_add("maj13 M13", "maj7", (9,))
+_add("maj9 M9 ma9 Maj9 Δ9", "maj7", (2,))
+_add("maj7#11 M7#11 Maj7#11 Δ7#11 maj7(#11) Δ#11", "maj7", (6,))
+_add("maj13 M13 Maj13", "maj7", (9,))
 _add("m7 min7 mi7 -7", "min7")
 _add("m9 min9 -9", "min7", (2,))
 _add("m11 min11 -11", "min7", (5,))
@@ -75,7 +85,10 @@ _add("mM7 m(maj7) mmaj7 minmaj7 m(M7) -M7", "minmaj7")
 _add("add9 add2 (add9)", "maj", (2,))
 _add("madd9 m(add9)", "min", (2,))
 
-_NO_CHORD = {"N", "N.C.", "NC", "N.C", "X", "none", ""}
+# Characters keyboards and fonts produce for the same symbol: the increment sign U+2206 for the triangle, the degree
+# sign for "dim", the music flat and sharp signs.
+_SUFFIX_SPELLINGS = str.maketrans({"\u2206": "Δ", "°": "o", "♭": "b", "♯": "#"})
+_NO_CHORD = {"N", "N.C.", "NC", "N.C", "X", "NONE", ""}
 _SYMBOL = re.compile(r"^([A-Ga-g])([#b♯♭]{0,2})(.*?)(?:/([A-Ga-g][#b♯♭]?))?$")
 
 NUM_QUALITIES = len(QUALITIES)
@@ -129,8 +142,11 @@ def _pitch_class(letter: str, accidentals: str) -> int:
 
 @lru_cache(maxsize=4096)
 def parse_chord(symbol: str) -> Chord:
-    """Parse a chord symbol: lead-sheet spelling (`"Am7"`, `"Bbmaj7"`, `"C/E"`, `"F#m7b5"`, `"N.C."`) or Harte
-    (`"A:min7"`, `"N"`).
+    """Parse a chord symbol: lead-sheet spelling (`"Am7"`, `"Bbmaj7"`, `"C/E"`, `"F#m7b5"`, `"C7sus4"`, `"C°7"`,
+    `"N.C."`) or Harte (`"A:min7"`, `"N"`). The accepted spellings are listed in the README's "Chart language".
+
+    `pitch_classes` are the notes that sound: sus chords have no third, `7b5` and `7#5` no perfect fifth. The class
+    (`quality`, `index`) folds extensions and suspensions into the seventh family they extend.
 
     Raises:
         ValueError: naming the symbol when it cannot be parsed.
@@ -138,7 +154,7 @@ def parse_chord(symbol: str) -> Chord:
     if not isinstance(symbol, str):
         raise ValueError(f"Chord symbol must be a string, got {type(symbol).__name__}.")
     text = symbol.strip()
-    if text in _NO_CHORD:
+    if text.upper() in _NO_CHORD:  # "N.C.", "n.c.", "NC", ...
         return NO_CHORD
     if ":" in text:  # Harte syntax, as written by mir_eval and chord annotation datasets: "A:min7", "C:maj/3"
         root_text, _, quality = text.partition(":")
@@ -151,13 +167,12 @@ def parse_chord(symbol: str) -> Chord:
     if match is None:
         raise ValueError(f"Unparseable chord symbol {symbol!r}.")
     letter, accidentals, suffix, bass = match.groups()
+    suffix = suffix.translate(_SUFFIX_SPELLINGS)
     if suffix not in _SUFFIXES:
         raise ValueError(f"Unparseable chord symbol {symbol!r}: unknown quality {suffix!r}.")
     root = _pitch_class(letter, accidentals)
-    quality, extra = _SUFFIXES[suffix]
-    intervals = set(QUALITIES[quality]) | set(extra)
-    if suffix == "5":
-        intervals = {0, 7}
+    quality, extra, drop = _SUFFIXES[suffix]
+    intervals = (set(QUALITIES[quality]) - set(drop)) | set(extra)
     pitch_classes = {(root + i) % 12 for i in intervals}
     bass_pc = None
     if bass:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Mapping, Sequence
 
 from .chords import parse_chord
@@ -54,17 +54,50 @@ class Note:
             raise ValueError(f"Melody note pitch must be a MIDI number in [0, 127], got {self.pitch!r}.")
 
 
+def _event(cls: type, data: Any, what: str) -> Any:
+    """A `ChordEvent` or `Note` from a JSON object, with a one-line error for the wrong shape (not a TypeError)."""
+    if isinstance(data, cls):
+        return data
+    names = [f.name for f in fields(cls)]
+    if not isinstance(data, Mapping):
+        raise ValueError(f"Each {what} must be an object with {', '.join(names)}; got {data!r}.")
+    unknown, missing = set(data) - set(names), set(names) - set(data)
+    if unknown or missing:
+        problems = [f"unknown field(s) {', '.join(sorted(unknown))}"] if unknown else []
+        problems += [f"missing field(s) {', '.join(sorted(missing))}"] if missing else []
+        raise ValueError(f"{what.capitalize()} {dict(data)!r}: {'; '.join(problems)} (expected {', '.join(names)}).")
+    return cls(**data)
+
+
+def _event_list(value: Any, cls: type, key: str, what: str, hint: str = "") -> list:
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
+        raise ValueError(f"`{key}` must be a list of {{{', '.join(f.name for f in fields(cls))}}} objects{hint}.")
+    return [_event(cls, item, what) for item in value]
+
+
 def _parse_meter(meter: str | Sequence[int]) -> tuple[int, int]:
     if isinstance(meter, str):
         parts = meter.split("/")
         if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
             raise ValueError(f"Meter must look like '4/4', got {meter!r}.")
         numerator, denominator = int(parts[0]), int(parts[1])
+    elif (
+        isinstance(meter, Sequence)
+        and len(meter) == 2
+        and all(isinstance(x, int) and not isinstance(x, bool) for x in meter)
+    ):
+        numerator, denominator = meter
     else:
-        numerator, denominator = (int(x) for x in meter)
+        raise ValueError(f"Meter must look like '4/4' or (4, 4), got {meter!r}.")
     if not 1 <= numerator <= 32 or denominator not in (1, 2, 4, 8, 16):
         raise ValueError(f"Unsupported meter {numerator}/{denominator}.")
     return numerator, denominator
+
+
+def is_compound(meter: tuple[int, int]) -> bool:
+    """6/8, 9/8, 12/8 (and x/16 alike): the beat is a dotted note, three of the denominator's notes."""
+    numerator, denominator = meter
+    return denominator >= 8 and numerator > 3 and numerator % 3 == 0
 
 
 @dataclass
@@ -72,12 +105,16 @@ class LeadSheet:
     """Tempo, meter, chords and optional melody for (part of) a piece. Every part is optional at inference.
 
     Args:
-        tempo (`float`): Beats per minute, in `[30, 300]`.
+        tempo (`float`): Beats per minute, in `[30, 300]`. It counts quarter notes in simple meters (2/4, 3/4, 4/4,
+            3/8, ...) and the dotted-quarter beat in compound meters (6/8, 9/8, 12/8), as a conductor counts them.
         meter (`tuple[int, int]` or `str`): Time signature, e.g. `(4, 4)` or `"3/4"`.
-        chords (`list[ChordEvent]`): Timed chords. Time not covered by any chord is "unknown", not "no chord";
-            write `"N.C."` for an explicit rest.
+        chords (`list[ChordEvent]`): Timed chords, which may not overlap. Time not covered by any chord is
+            "unknown", not "no chord"; write `"N.C."` for an explicit rest.
         melody (`list[Note]`, *optional*): Lead melody notes. `None` means the melody is not specified.
         offset (`float`): Time in seconds of the first downbeat.
+        repeats (`bool`, defaults to `False`): The lead sheet is a form that repeats to fill a longer piece (set by
+            [`~LeadSheet.from_chart`]; see [`~LeadSheet.repeat_until`]). Not stored by [`~LeadSheet.to_dict`]: it
+            is how a chart is read, not part of the data.
     """
 
     tempo: float = 120.0
@@ -85,6 +122,7 @@ class LeadSheet:
     chords: list[ChordEvent] = field(default_factory=list)
     melody: list[Note] | None = None
     offset: float = 0.0
+    repeats: bool = field(default=False, compare=False)
 
     def __post_init__(self) -> None:
         self.tempo = _finite("tempo", self.tempo)
@@ -94,20 +132,34 @@ class LeadSheet:
         self.offset = _finite("offset", self.offset)
         if self.offset < 0:
             raise ValueError(f"offset must be >= 0, got {self.offset}.")
-        self.chords = sorted(
-            (c if isinstance(c, ChordEvent) else ChordEvent(**c) for c in self.chords), key=lambda c: c.start
-        )
+        self.chords = sorted(_event_list(self.chords, ChordEvent, "chords", "chord"), key=lambda c: c.start)
+        # One chord sounds at a time: a later chord silently overwriting an earlier one would condition on a chart
+        # the user never wrote. Rounding of hand-written times (1 ms) is tolerated.
+        for previous, current in zip(self.chords, self.chords[1:]):
+            if current.start < previous.end - 1e-3:
+                raise ValueError(
+                    f"Chords overlap: {previous.symbol!r} [{previous.start:g}, {previous.end:g}) and "
+                    f"{current.symbol!r} [{current.start:g}, {current.end:g})."
+                )
         if self.melody is not None:
-            self.melody = sorted((n if isinstance(n, Note) else Note(**n) for n in self.melody), key=lambda n: n.start)
+            self.melody = sorted(_event_list(self.melody, Note, "melody", "melody note"), key=lambda n: n.start)
+
+    @property
+    def beats_per_bar(self) -> int:
+        return self.meter[0] // 3 if is_compound(self.meter) else self.meter[0]
 
     @property
     def seconds_per_beat(self) -> float:
-        # Tempo counts quarter notes; a 6/8 bar therefore lasts 3 quarter-note beats.
+        if is_compound(self.meter):
+            # The beat is a dotted note and the tempo counts it: 6/8 at 60 BPM is two beats (one bar) per 2 s.
+            return 60.0 / self.tempo
+        # Simple meters: the tempo counts quarter notes and the beat is the denominator's note (a 3/8 bar lasts
+        # 1.5 quarter notes, with a beat on every eighth).
         return 60.0 / self.tempo * 4.0 / self.meter[1]
 
     @property
     def seconds_per_bar(self) -> float:
-        return self.seconds_per_beat * self.meter[0]
+        return self.seconds_per_beat * self.beats_per_bar
 
     @property
     def duration(self) -> float:
@@ -122,7 +174,7 @@ class LeadSheet:
             time = self.offset + index * self.seconds_per_beat
             if time >= until:
                 return beats
-            beats.append((time, index % self.meter[0] == 0))
+            beats.append((time, index % self.beats_per_bar == 0))
             index += 1
 
     def crop(self, start: float, end: float) -> "LeadSheet":
@@ -144,17 +196,62 @@ class LeadSheet:
         offset = self.offset + bars_before * self.seconds_per_bar - start
         return LeadSheet(tempo=self.tempo, meter=self.meter, chords=chords, melody=melody, offset=max(0.0, offset))
 
-    @classmethod
-    def from_chart(cls, chart: str, bpm: float = 120.0, meter: str | Sequence[int] = (4, 4), offset: float = 0.0):
-        """Parse a one-line chord chart: bars separated by `|`, chords in a bar sharing it equally.
+    @property
+    def form_length(self) -> float:
+        """Length in seconds of one pass through the form: from the first downbeat to the end, in whole bars."""
+        bars = max(1, math.ceil((self.duration - self.offset) / self.seconds_per_bar - 1e-6))
+        return bars * self.seconds_per_bar
 
-        `"C | Am | F G"` is one bar of C, one of Am, then F and G for half a bar each. `%` repeats the previous
-        bar and `-` holds the previous chord.
+    def repeat_until(self, until: float) -> "LeadSheet":
+        """The lead sheet played again and again as a form (whole bars from the first downbeat) until `until` s.
+
+        Chords and melody from `offset` on repeat every [`form_length`] seconds; the last pass is cut at `until`.
+        A lead sheet that already reaches `until` is returned unchanged.
+        """
+        if self.duration >= until - 1e-6 or not self.chords + (self.melody or []):
+            return self
+        period = self.form_length
+        passes = math.ceil((until - self.offset) / period)
+
+        def repeated(events: list, make) -> list:
+            out = list(events)
+            for k in range(1, passes):
+                for e in events:
+                    start, end = e.start + k * period, min(e.end + k * period, until)
+                    if e.start >= self.offset - 1e-9 and start < until - 1e-9:
+                        out.append(make(e, start, end))
+            return out
+
+        chords = repeated(self.chords, lambda c, a, b: ChordEvent(a, b, c.symbol))
+        melody = None if self.melody is None else repeated(self.melody, lambda n, a, b: Note(a, b, n.pitch))
+        return LeadSheet(self.tempo, self.meter, chords, melody, self.offset, self.repeats)
+
+    @classmethod
+    def from_chart(
+        cls, chart: str, bpm: float = 120.0, meter: str | Sequence[int] = (4, 4), offset: float = 0.0
+    ) -> "LeadSheet":
+        """Parse a one-line chord chart (the chart language; the README's "Chart language" section says the same).
+
+        - Bars are separated by `|`; the chords of a bar share it equally. `"C | Am | F G"` is one bar of C, one of
+          Am, then F and G for half a bar each. `%` repeats the previous bar and `-` holds the previous chord.
+        - Chord symbols are read by [`~music.chords.parse_chord`]: triads (`C`, `Cm`, `Cmaj`, `C°`, `C+`, `Csus2`,
+          `Csus4`, `C5`), sevenths (`C7`, `Cmaj7`/`CΔ7`/`C∆7`, `Cm7`, `Cm7b5`/`Cø`/`Cm7♭5`, `C°7`, `CmM7`), sixths
+          and extensions (`C6`, `C69`, `C9`, `C11`, `C13`, `Cmaj9`, `Cmaj7#11`, `Cadd9`), suspended dominants
+          (`C7sus4`, `C7sus`, `C9sus4`, `C7sus2`: no third), altered dominants (`C7b5`, `C7#5`/`C+7`/`Caug7`: no
+          perfect fifth; `C7b9`, `C7#9`, `C7#11`, `C7alt`), slash basses (`C/E`) and no chord (`N.C.`, `n.c.`, `NC`).
+        - `bpm` counts quarter notes in simple meters (2/4, 3/4, 4/4, 3/8, ...) and the dotted-quarter beat in
+          compound meters (6/8, 9/8, 12/8), where beats fall on every third eighth note: `6/8` at 60 BPM has two
+          beats and lasts 2 s per bar.
+        - The chart is a form: when the piece is longer than the chart, the pipeline repeats it (whole bars, from
+          the top) to the end and logs a one-line notice (see [`repeat_until`]). Write `N.C.` bars to leave the
+          rest of the piece without harmony instead.
 
         Raises:
             ValueError: naming the bad chord symbol, an empty chart, or a tempo out of range.
         """
-        if not isinstance(chart, str) or not chart.strip():
+        if not isinstance(chart, str):
+            raise ValueError(f"A chord chart must be a string such as 'C | Am | F | G', got {type(chart).__name__}.")
+        if not chart.strip():
             raise ValueError("Chord chart is empty.")
         sheet = cls(tempo=bpm, meter=meter, offset=offset)
         bars = [bar.split() for bar in chart.strip().strip("|").split("|")]
@@ -179,6 +276,7 @@ class LeadSheet:
                 events.append(ChordEvent(start=start, end=end, symbol=symbol))
             previous_bar = symbols
         sheet.chords = events
+        sheet.repeats = True
         return sheet
 
     @classmethod
@@ -201,21 +299,48 @@ class LeadSheet:
         meter = data.get("meter", (4, 4))
         offset = data.get("offset", 0.0)
         if "chart" in data or "bars" in data:
-            chart = data["chart"] if "chart" in data else " | ".join(data["bars"])
+            if "chart" in data:
+                chart = data["chart"]
+            else:
+                bars = data["bars"]
+                if isinstance(bars, str) or not isinstance(bars, Sequence) or not all(isinstance(b, str) for b in bars):
+                    raise ValueError("`bars` must be a list of bar strings such as [\"C\", \"Am\", \"F G\"].")
+                chart = " | ".join(bars)
             sheet = cls.from_chart(chart, bpm=tempo, meter=meter, offset=offset)
         else:
-            sheet = cls(tempo=tempo, meter=meter, offset=offset, chords=list(data.get("chords", [])))
+            chords = _event_list(
+                data.get("chords", []), ChordEvent, "chords", "chord", hint=' (for a chart write "chart": "C | Am | F | G")'
+            )
+            sheet = cls(tempo=tempo, meter=meter, offset=offset, chords=chords)
         if data.get("melody") is not None:
-            sheet.melody = sorted((Note(**n) for n in data["melody"]), key=lambda n: n.start)
+            sheet.melody = sorted(_event_list(data["melody"], Note, "melody", "melody note"), key=lambda n: n.start)
         return sheet
 
     @classmethod
     def from_json(cls, path_or_text: str | os.PathLike) -> "LeadSheet":
+        """Read a lead sheet from a JSON file, or from JSON text (anything starting with `{`).
+
+        Raises:
+            ValueError: naming a file that does not exist or is not UTF-8, invalid JSON, or the wrong shape.
+        """
         text = str(path_or_text)
-        if os.path.exists(text):
-            with open(text, encoding="utf-8") as handle:
-                text = handle.read()
-        return cls.from_dict(json.loads(text))
+        if not text.lstrip().startswith("{"):
+            if os.path.isdir(text):
+                raise ValueError(f"{text} is a folder, not a lead-sheet file.")
+            if not os.path.isfile(text):
+                raise ValueError(f"Lead-sheet file {text} does not exist.")
+            try:
+                with open(text, encoding="utf-8") as handle:
+                    text = handle.read()
+            except UnicodeDecodeError:
+                raise ValueError(f"Lead-sheet file {path_or_text} is not UTF-8 text.") from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"Lead sheet is not valid JSON ({error.msg}, line {error.lineno}).") from None
+        except RecursionError:
+            raise ValueError("Lead sheet JSON is nested too deeply.") from None
+        return cls.from_dict(data)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping, Sequence
 
@@ -27,12 +28,15 @@ _ALIASES = {
 def normalize_label(label: str) -> str:
     """Map a section label (case-insensitive, common aliases allowed) onto [`SECTION_LABELS`].
 
+    A trailing number is a section's occurrence, not part of its kind: `"Verse 1"` and `"chorus2"` are a verse and
+    a chorus.
+
     Raises:
         ValueError: naming the label when it is unknown.
     """
     if not isinstance(label, str):
         raise ValueError(f"Section label must be a string, got {type(label).__name__}.")
-    key = label.strip().lower()
+    key = re.sub(r"[\s_-]*\d+$", "", label.strip().lower())
     key = _ALIASES.get(key, key)
     if key not in SECTION_LABELS:
         raise ValueError(f"Unknown section label {label!r}; expected one of {', '.join(SECTION_LABELS)}.")
@@ -101,18 +105,21 @@ class Segment:
 
 
 def coerce_segments(segments: Sequence[Segment | Mapping[str, Any]] | None) -> list[Segment] | None:
-    """Turn a list of `Segment`s or dicts into sorted `Segment`s, refusing overlaps."""
+    """Turn a list of `Segment`s or dicts into sorted `Segment`s, refusing overlaps.
+
+    Messages do not name the argument: callers prefix their own (`segments` in the pipeline, a spec's id, ...).
+    """
     if segments is None:
         return None
     if isinstance(segments, (str, bytes, Mapping)) or not isinstance(segments, Sequence):
-        raise ValueError("`segments` must be a list of Segment objects or dicts.")
+        raise ValueError("must be a list of Segment objects or dicts.")
     parsed = sorted((Segment.from_dict(s) for s in segments), key=lambda s: s.start)
     if not parsed:
-        raise ValueError("`segments` is empty; pass None for no sections.")
+        raise ValueError("the list is empty; pass None for no sections.")
     for previous, current in zip(parsed, parsed[1:]):
         if current.start < previous.end - 1e-6:
             raise ValueError(
-                f"`segments` overlap: [{previous.start}, {previous.end}) and [{current.start}, {current.end})."
+                f"sections overlap: [{previous.start}, {previous.end}) and [{current.start}, {current.end})."
             )
     return parsed
 

@@ -11,18 +11,21 @@ import torch
 from diffusers import DiffusionPipeline, FlowMatchEulerDiscreteScheduler
 from diffusers.pipelines.pipeline_utils import AudioPipelineOutput
 from diffusers.pipelines.stable_diffusion_3.pipeline_stable_diffusion_3 import retrieve_timesteps
+from diffusers.utils import logging
 from diffusers.utils.torch_utils import randn_tensor
 from huggingface_hub import snapshot_download
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from ..loaders import S2AccompanistLoraLoaderMixin
 from ..models.autoencoder_semantic import SemanticAutoencoder
-from ..models.transformer_s2dit import PADDING_SEGMENT, S2DiTTransformer
+from ..models.transformer_s2dit import GLOBAL_SEGMENT, PADDING_SEGMENT, S2DiTTransformer
 from ..music.frames import FrameConditioning
 from ..music.lead_sheet import LeadSheet
 from ..music.structure import Segment, coerce_segments
 from .caption_encoding import encode_captions
 
+
+logger = logging.get_logger(__name__)
 
 #: Duration used when neither `audio_length_in_s`, segments nor a lead sheet give one.
 DEFAULT_AUDIO_LENGTH_IN_S = 10.0
@@ -34,6 +37,9 @@ _SECTION_FIELDS = ("section_ids", "section_position", "segment_ids")
 
 SegmentsArg = Sequence[Segment | Mapping[str, Any]] | Sequence[Sequence[Segment | Mapping[str, Any]]] | None
 LeadSheetArg = LeadSheet | Mapping[str, Any] | str | Sequence[LeadSheet | Mapping[str, Any] | str | None] | None
+#: Precomputed caption tokens: a `(batch, tokens, dim)` tensor, or the `(states, segment_ids)` pair `encode_prompt`
+#: returns (its padding, segment id -1, is then dropped).
+PromptEmbedsArg = torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None
 
 
 def _as_list(value: Any, batch_size: int, name: str) -> list:
@@ -43,6 +49,11 @@ def _as_list(value: Any, batch_size: int, name: str) -> list:
             raise ValueError(f"`{name}` has {len(value)} entries but there are {batch_size} prompts.")
         return value
     return [value] * batch_size
+
+
+def _embeds_tensor(prompt_embeds: PromptEmbedsArg) -> torch.Tensor:
+    """The `(batch, tokens, dim)` states of `prompt_embeds`, whichever of its two accepted forms it has."""
+    return prompt_embeds[0] if isinstance(prompt_embeds, (tuple, list)) else prompt_embeds
 
 
 def _parse_lead_sheet(value: LeadSheet | Mapping[str, Any] | str | None) -> LeadSheet | None:
@@ -109,11 +120,34 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
             path = snapshot_download(path, **download_kwargs)
         if uses_packaged_text_encoder(path) and "text_encoder" not in kwargs and "tokenizer" not in kwargs:
             components = packaged_text_encoder_components()
-            dtype = kwargs.get("torch_dtype", kwargs.get("dtype"))
-            if dtype is not None and not isinstance(dtype, dict):
+            dtype = kwargs.get("dtype", kwargs.get("torch_dtype"))
+            if isinstance(dtype, dict):  # diffusers' per-component form: {"text_encoder": ..., "default": ...}
+                dtype = dtype.get("text_encoder", dtype.get("default"))
+            if dtype is not None:
                 components["text_encoder"] = components["text_encoder"].to(dtype)
             kwargs.update(components)
         return super().from_pretrained(path, **kwargs)
+
+    def enable_model_cpu_offload(self, gpu_id: int | None = None, device: torch.device | str | None = None) -> None:
+        """
+        Keep every model on the CPU and move each to `device` only while it runs (see diffusers'
+        [`~DiffusionPipeline.enable_model_cpu_offload`]).
+
+        Raises:
+            RuntimeError: when no accelerator is present and `device` is not given: offloading has nothing to
+                offload to, so say so instead of diffusers' bare "requires accelerator" (pass `device="cpu"` to
+                run the same code path on a CPU-only machine, or simply skip the call).
+        """
+        if device is None:
+            accelerators = [
+                name for name in ("cuda", "xpu", "mps") if getattr(torch, name, None) and getattr(torch, name).is_available()
+            ]
+            if not accelerators:
+                raise RuntimeError(
+                    "enable_model_cpu_offload() moves models to an accelerator while they run, and this machine has "
+                    "none: skip the call (everything already runs on the CPU) or pass device=\"cpu\"."
+                )
+        super().enable_model_cpu_offload(gpu_id=gpu_id, device=device)
 
     # ------------------------------------------------------------------ properties
 
@@ -145,18 +179,35 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
 
     def encode_prompt(
         self,
-        prompt: list[str] | None,
-        segments: list[list[Segment] | None],
-        device: torch.device,
-        prompt_embeds: torch.Tensor | None = None,
+        prompt: str | list[str] | None = None,
+        segments: SegmentsArg = None,
+        device: torch.device | None = None,
+        prompt_embeds: PromptEmbedsArg = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """
         Caption tokens of each sample, tagged by segment: see [`~pipelines.caption_encoding.encode_captions`].
 
+        Called alone (`pipe.encode_prompt("warm jazz trio")`), it encodes the global prompt once; pass the result
+        back as `pipe(prompt_embeds=...)` (the pair, or its first element) to reuse it for many generations.
+
+        Args:
+            prompt (`str` or `list[str]`, *optional*): Global description(s); defaults to `""`.
+            segments (*optional*): As for [`~S2AccompanistPipeline.__call__`]: their captions are appended.
+            device (`torch.device`, *optional*): Defaults to the pipeline's execution device.
+            prompt_embeds (*optional*): Precomputed global caption tokens, instead of `prompt`.
+
         Returns:
             `(encoder_hidden_states, encoder_segment_ids)` of shapes `(batch, tokens, dim)` and `(batch, tokens)`.
         """
-        return encode_captions(self.tokenizer, self.text_encoder, prompt, segments, device, prompt_embeds)
+        device = self._execution_device if device is None else device
+        if prompt_embeds is None:
+            prompt = "" if prompt is None else prompt
+            prompt = [prompt] if isinstance(prompt, str) else list(prompt)
+            batch_size = len(prompt)
+        else:
+            batch_size = _embeds_tensor(prompt_embeds).shape[0]
+        segment_lists = self._resolve_structure(segments, None, batch_size)[0]
+        return encode_captions(self.tokenizer, self.text_encoder, prompt, segment_lists, device, prompt_embeds)
 
     # ------------------------------------------------------------------ inputs
 
@@ -171,9 +222,10 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         num_waveforms_per_prompt: int,
         latents: torch.Tensor | None,
         batch_size: int,
-        prompt_embeds: torch.Tensor | None,
+        prompt_embeds: PromptEmbedsArg,
         output_type: str,
         callback_on_step_end_tensor_inputs: list[str] | None,
+        lead_sheet_guidance_scale: float = 1.0,
     ) -> None:
         """Raise a `ValueError` naming the first bad argument."""
         if prompt is not None and prompt_embeds is not None:
@@ -182,7 +234,19 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
             isinstance(prompt, str) or (isinstance(prompt, list) and prompt and all(isinstance(p, str) for p in prompt))
         ):
             raise ValueError(f"`prompt` must be a string or a non-empty list of strings, got {type(prompt).__name__}.")
+        if isinstance(prompt_embeds, (tuple, list)):
+            if len(prompt_embeds) != 2 or not all(isinstance(t, torch.Tensor) for t in prompt_embeds):
+                raise ValueError("`prompt_embeds` must be a tensor or the (states, segment_ids) pair from encode_prompt.")
+            states, ids = prompt_embeds
+            if ids.shape != states.shape[:2]:
+                raise ValueError(f"`prompt_embeds` segment ids {tuple(ids.shape)} do not match states {tuple(states.shape)}.")
+            if ((ids != GLOBAL_SEGMENT) & (ids != PADDING_SEGMENT)).any():
+                raise ValueError(
+                    "`prompt_embeds` holds section captions (encode_prompt was given segments): encode the prompt "
+                    "alone and pass `segments` to the pipeline."
+                )
         if prompt_embeds is not None:
+            prompt_embeds = _embeds_tensor(prompt_embeds)
             if prompt_embeds.ndim != 3 or prompt_embeds.shape[-1] != self.transformer.config.text_embed_dim:
                 raise ValueError(
                     f"`prompt_embeds` must have shape (batch, tokens, {self.transformer.config.text_embed_dim}), "
@@ -195,7 +259,7 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
                 raise ValueError("`negative_prompt` must be a string or a list of strings.")
             batch = 1 if isinstance(prompt, str) or prompt is None else len(prompt)
             if prompt_embeds is not None:
-                batch = prompt_embeds.shape[0]
+                batch = _embeds_tensor(prompt_embeds).shape[0]
             if isinstance(negative_prompt, list) and len(negative_prompt) != batch:
                 raise ValueError(
                     f"`negative_prompt` has {len(negative_prompt)} entries but `prompt` has {batch}: they must match."
@@ -220,6 +284,16 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
             raise ValueError(f"`num_inference_steps` must be a positive integer, got {num_inference_steps!r}.")
         if not isinstance(guidance_scale, (int, float)) or not math.isfinite(guidance_scale) or guidance_scale < 0:
             raise ValueError(f"`guidance_scale` must be a finite number >= 0, got {guidance_scale!r}.")
+        # Same rule as `guidance_scale`: NaN or inf would turn every sample NaN, a negative scale inverts the chart.
+        if (
+            isinstance(lead_sheet_guidance_scale, bool)
+            or not isinstance(lead_sheet_guidance_scale, (int, float))
+            or not math.isfinite(lead_sheet_guidance_scale)
+            or lead_sheet_guidance_scale < 0
+        ):
+            raise ValueError(
+                f"`lead_sheet_guidance_scale` must be a finite number >= 0, got {lead_sheet_guidance_scale!r}."
+            )
         if not isinstance(num_waveforms_per_prompt, int) or num_waveforms_per_prompt < 1:
             raise ValueError(f"`num_waveforms_per_prompt` must be a positive integer, got {num_waveforms_per_prompt!r}.")
         if latents is not None:
@@ -260,6 +334,21 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         except (ValueError, TypeError) as error:
             raise ValueError(f"`lead_sheet`: {error}") from None
         return segment_lists, sheets
+
+    @staticmethod
+    def _repeat_charts(sheets: list[LeadSheet | None], audio_length_in_s: float) -> list[LeadSheet | None]:
+        """Charts shorter than the audio repeat as a form to its end (the chart language's rule), with a notice:
+        conditioning only the chart's first pass would leave the rest of the piece unconditioned without a word."""
+        repeated = []
+        for sheet in sheets:
+            if sheet is not None and sheet.repeats and 0 < sheet.duration < audio_length_in_s - 1e-3:
+                logger.warning(
+                    f"The chord chart covers {sheet.duration:.2f} s of {audio_length_in_s:.2f} s: repeating its "
+                    f"{round(sheet.form_length / sheet.seconds_per_bar)} bar(s) as a form to the end."
+                )
+                sheet = sheet.repeat_until(audio_length_in_s)
+            repeated.append(sheet)
+        return repeated
 
     def _default_duration(self, segments: list[list[Segment] | None], sheets: list[LeadSheet | None]) -> float:
         ends = [s.end for segs in segments for s in segs or []]
@@ -313,21 +402,22 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
                 only that section's frames attend to.
             lead_sheet (`LeadSheet`, `dict`, chord chart `str`, or one per prompt, *optional*): Tempo, meter, chords
                 and melody. `"C | Am | F | G"` is a chart at 120 BPM; use `LeadSheet.from_chart(..., bpm=...)` for
-                another tempo.
+                another tempo. A chart shorter than the audio repeats as a form (with a logged notice).
             audio_length_in_s (`float`, *optional*): Duration. Defaults to the end of the last segment, else the
                 lead sheet's length, else 10 s (or the model's maximum if shorter).
             num_inference_steps (`int`, defaults to 50): Euler steps.
             guidance_scale (`float`, defaults to 4.0): Classifier-free guidance on the text (captions and
                 structure); 1 disables it.
             lead_sheet_guidance_scale (`float`, defaults to 1.0): Extra guidance towards the lead sheet (a third
-                model evaluation per step when not 1).
+                model evaluation per step when not 1); a finite number >= 0.
             negative_prompt (`str` or `list[str]`, *optional*): Replaces the learned null caption in guidance.
             num_waveforms_per_prompt (`int`, defaults to 1): Samples per prompt.
             generator (`torch.Generator`, *optional*): For deterministic sampling.
             latents (`torch.Tensor`, *optional*): Initial noise `(batch * num_waveforms_per_prompt,
                 latent_channels, frames)`.
-            prompt_embeds (`torch.Tensor`, *optional*): Precomputed global caption token states
-                `(batch, tokens, text_embed_dim)`, instead of `prompt`.
+            prompt_embeds (`torch.Tensor` or `tuple`, *optional*): Precomputed global caption token states
+                `(batch, tokens, text_embed_dim)`, or the pair returned by [`~S2AccompanistPipeline.encode_prompt`],
+                instead of `prompt`.
             output_type (`str`, defaults to `"np"`): `"np"`, `"pt"` or `"latent"`.
             return_dict (`bool`, defaults to `True`): Return an [`AudioPipelineOutput`] instead of a tuple.
             attention_kwargs (`dict`, *optional*): Passed to the transformer; `{"scale": s}` scales LoRA.
@@ -342,7 +432,7 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         if prompt is None and prompt_embeds is None:
             prompt = ""
         if prompt_embeds is not None:
-            batch_size = prompt_embeds.shape[0]
+            batch_size = _embeds_tensor(prompt_embeds).shape[0]
         else:
             batch_size = 1 if isinstance(prompt, str) else len(prompt) if isinstance(prompt, list) else 1
         segment_lists, sheets = self._resolve_structure(segments, lead_sheet, batch_size)
@@ -361,7 +451,9 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
             prompt_embeds,
             output_type,
             callback_on_step_end_tensor_inputs,
+            lead_sheet_guidance_scale,
         )
+        sheets = self._repeat_charts(sheets, audio_length_in_s)
         latent_shape = self.latent_shape(batch_size * num_waveforms_per_prompt, audio_length_in_s)
         frames = latent_shape[2]
         self._guidance_scale = guidance_scale

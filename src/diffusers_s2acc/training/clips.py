@@ -15,7 +15,7 @@ from torch.utils.data import Dataset
 from ..music.frames import FrameConditioning
 from ..music.lead_sheet import LeadSheet
 from ..music.structure import Segment, crop_segments
-from .corpus import match_channels, resample, song_from_row
+from .corpus import match_channels, require_finite, resample, row_name, song_from_row
 
 
 class _EpochSeeded(Dataset):
@@ -40,7 +40,10 @@ def _window_conditioning(
 
 
 class AudioClipDataset(_EpochSeeded):
-    """Random audio windows at the VAE's rate and channel count, with lead-sheet targets per latent frame."""
+    """Random audio windows at the VAE's rate and channel count, with lead-sheet targets per latent frame.
+
+    A row whose audio holds NaN or infinite samples raises a `ValueError` naming the row.
+    """
 
     def __init__(self, corpus, sampling_rate: int, channels: int, hop_length: int, clip_frames: int, seed: int = 0):
         super().__init__(seed)
@@ -52,7 +55,9 @@ class AudioClipDataset(_EpochSeeded):
         return len(self.corpus)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        song = song_from_row(self.corpus[index])
+        row = self.corpus[index]
+        song = song_from_row(row)
+        require_finite(song.audio, row_name(row, index), "audio")
         audio = resample(match_channels(song.audio, self.channels), song.sampling_rate, self.sampling_rate)
         clip = self.clip_frames * self.hop_length
         frame_rate = self.sampling_rate / self.hop_length
@@ -70,7 +75,8 @@ class LatentClipDataset(_EpochSeeded):
 
     Rows come from [`cache_latents`]: `latents` `(frames, channels)`, `frame_rate`, `caption`, `segments`,
     `lead_sheet`. Songs shorter than the clip are zero-padded; the padding frames carry no section, and `mask`
-    (1 for real frames, 0 for padding) keeps them out of the loss.
+    (1 for real frames, 0 for padding) keeps them out of the loss. A row whose latents are not all finite raises a
+    `ValueError` naming the row.
     """
 
     def __init__(self, cache, clip_frames: int, seed: int = 0):
@@ -84,6 +90,7 @@ class LatentClipDataset(_EpochSeeded):
     def __getitem__(self, index: int) -> dict[str, Any]:
         row = self.cache[index]
         latents = np.asarray(row["latents"], dtype=np.float32).T  # stored (frames, channels)
+        require_finite(latents, row_name(row, index), "latent")
         frame_rate = float(row["frame_rate"])
         start = int(self._rng(index).integers(0, max(0, latents.shape[-1] - self.clip_frames) + 1))
         window = latents[:, start : start + self.clip_frames]

@@ -83,6 +83,23 @@ def decode_audio(value: Any) -> tuple[np.ndarray, int]:
     raise ValueError(f"Cannot decode audio cell of type {type(value).__name__}.")
 
 
+def row_name(row: Mapping[str, Any], index: int) -> str:
+    """How errors name a corpus row: its index, and its `id` when it has one."""
+    return f"{index} (id {row['id']!r})" if isinstance(row.get("id"), str) else str(index)
+
+
+def require_finite(values: np.ndarray, row: str, what: str) -> np.ndarray:
+    """`values`, or a `ValueError` naming the row: one NaN in a batch turns the loss, then every weight, NaN."""
+    finite = np.isfinite(values)
+    if not finite.all():
+        bad = values.size - int(finite.sum())
+        raise ValueError(
+            f"Corpus row {row}: {bad} of {values.size} {what} values are NaN or infinite; remove the row or rebuild "
+            "the corpus (dataset_builder rejects such files)."
+        )
+    return values
+
+
 def _maybe_json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) and value.strip()[:1] in "[{" else value
 
