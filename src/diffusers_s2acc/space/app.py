@@ -138,11 +138,11 @@ class SpaceApp:
         self._stops[session] = stop
 
         def on_step(pipe, step: int, timestep, tensors: dict) -> dict:
+            if progress is not None:
+                progress((step + 1, steps), desc="Denoising", unit="steps")
             if stop.is_set():
                 # diffusers' documented way to end the denoising loop early: the remaining steps are skipped.
                 pipe._interrupt = True
-            if progress is not None:
-                progress((step + 1, steps), desc="Denoising", unit="steps")
             return {}
 
         try:
@@ -380,12 +380,11 @@ def build_demo(pipe, pipeline_name: str = DEFAULT_PIPELINE, output_dir: str | os
                             elem_id="sections",
                         )
                         with gr.Row():
-                            row = gr.Number(label="Row", value=1, precision=0, scale=1, min_width=80,
-                                            info="click a cell to choose")
-                            up = gr.Button("↑ Move up", size="sm")
-                            down = gr.Button("↓ Move down", size="sm")
-                            add = gr.Button("+ Add section", size="sm")
-                            remove = gr.Button("✕ Remove", size="sm", variant="stop")
+                            row = gr.Number(label="Row (click a cell)", value=1, precision=0, scale=0, min_width=140)
+                            up = gr.Button("↑ Move up", size="sm", min_width=90)
+                            down = gr.Button("↓ Move down", size="sm", min_width=90)
+                            add = gr.Button("+ Add section", size="sm", min_width=90)
+                            remove = gr.Button("✕ Remove", size="sm", variant="stop", min_width=90)
                     with gr.Tab("Seconds"):
                         seconds = gr.Dataframe(headers=SECONDS_HEADERS, type="array", interactive=False,
                                                label="Sections in seconds (derived from bars, tempo and meter)")
@@ -402,23 +401,24 @@ def build_demo(pipe, pipeline_name: str = DEFAULT_PIPELINE, output_dir: str | os
                 with gr.Row():
                     generate = gr.Button("Generate", variant="primary", elem_id="generate")
                     stop = gr.Button("Stop", variant="stop", elem_id="stop")
+                form = [prompt, bpm, meter, key, sections, seed, steps, guidance, lead_sheet_guidance]
+                gr.Examples(
+                    examples=[example.values() for example in EXAMPLES],
+                    inputs=form,
+                    example_labels=[example.name for example in EXAMPLES],
+                    label="Example songs (click one to fill the whole form)",
+                    elem_id="examples",
+                )
             with gr.Column(scale=2):
                 audio = gr.Audio(label="Take", type="filepath", interactive=False, buttons=["download"],
                                  elem_id="take-audio")
                 files = gr.File(label="Download (WAV, FLAC)", file_count="multiple", interactive=False,
                                 elem_id="take-files")
-                picture = gr.Image(label="Sections, chords asked / heard, waveform", type="filepath",
-                                   interactive=False, elem_id="take-picture")
                 summary = gr.Markdown(elem_id="take-summary")
-
-        form = [prompt, bpm, meter, key, sections, seed, steps, guidance, lead_sheet_guidance]
-        gr.Examples(
-            examples=[example.values() for example in EXAMPLES],
-            inputs=form,
-            example_labels=[example.name for example in EXAMPLES],
-            label="Example songs (click one to fill the whole form)",
-            elem_id="examples",
-        )
+        # Full width: the bar grid and the chord names need the room.
+        # No label over it: it would hide the figure's own title (prompt, tempo, seed, how well the chords match).
+        picture = gr.Image(label="Sections, chords asked / heard, waveform", show_label=False, type="filepath",
+                           interactive=False, elem_id="take-picture")
         with gr.Accordion("Take history (kept in this browser)", open=True):
             history = gr.BrowserState([], storage_key="s2acc-space-takes", secret=os.environ.get(SECRET_ENV))
             last_take = gr.State(None)
