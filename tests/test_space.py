@@ -15,6 +15,7 @@ from diffusers_s2acc.cli import main as cli_main
 from diffusers_s2acc.space.form import EXAMPLES, SECTION_HEADERS, FormError, plan_song
 
 
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported: tests never call home
 gr = pytest.importorskip("gradio", reason="the Space needs the `space` extra (pip install -e '.[space]')")
 gradio_client = pytest.importorskip("gradio_client")
 
@@ -202,6 +203,16 @@ def test_browser_example_generate_screenshot(space, tmp_path):
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1100})
             page.set_default_timeout(60_000)
+            # Offline, as on a machine with no network: anything but the local server is refused and noted.
+            outside = []
+
+            def local_only(route):
+                if route.request.url.startswith(url):
+                    return route.continue_()
+                outside.append(route.request.url)
+                return route.abort()
+
+            page.route("**/*", local_only)
             page.goto(url)
             page.wait_for_selector("#generate")
             page.locator("#examples").get_by_text(example.name).click()
@@ -236,3 +247,4 @@ def test_browser_example_generate_screenshot(space, tmp_path):
         finally:
             browser.close()
     assert shot.stat().st_size > 50_000
+    assert outside == [], f"the page asked for outside resources: {outside}"

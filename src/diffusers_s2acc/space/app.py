@@ -351,7 +351,8 @@ def build_demo(pipe, pipeline_name: str = DEFAULT_PIPELINE, output_dir: str | os
     app = SpaceApp(pipe, pipeline_name, output_dir)
     first = EXAMPLES[0]
     untrained = pipeline_name in PRESETS and not os.path.isdir(pipeline_name)
-    with gr.Blocks(title="S2Accompanist · section-by-section accompaniment") as demo:
+    # No analytics: the Space runs offline and does not call home (the default theme's fonts are served locally).
+    with gr.Blocks(title="S2Accompanist · section-by-section accompaniment", analytics_enabled=False) as demo:
         gr.Markdown(
             "# S2Accompanist\nInstrumental accompaniment, section by section: give each section its length in bars, "
             "a caption and its chords written bar by bar (`C | Am | F G | %`; `%` repeats a bar, `-` holds a chord). "
