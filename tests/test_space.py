@@ -112,6 +112,35 @@ def test_every_bad_field_is_named(bpm, meter, rows, expected):
     assert expected in str(error.value)
 
 
+def test_spaces_app_py_serves_on_localhost(tmp_path):
+    """`python spaces/app.py` (what a Space runs, and the README's one command) starts and answers."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app_py = Path(__file__).resolve().parents[1] / "spaces" / "app.py"
+    env = {**os.environ, "S2ACC_SPACE_PIPELINE": "tiny", "GRADIO_TEMP_DIR": str(tmp_path)}
+    server = subprocess.Popen(
+        [sys.executable, str(app_py), "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline, page = time.monotonic() + 60, None
+        while page is None and time.monotonic() < deadline and server.poll() is None:
+            try:
+                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read().decode()
+            except OSError:
+                time.sleep(0.5)
+        assert page is not None, server.stdout.read1().decode() if server.poll() is not None else "no answer in 60 s"
+        assert "S2Accompanist" in page
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def test_cli_space_refuses_a_missing_pipeline_in_one_line(capsys):
     assert cli_main(["space", "--pipeline", "/nonexistent/pipeline"]) == 2
     err = capsys.readouterr().err.strip()
@@ -218,6 +247,8 @@ def test_browser_example_generate_screenshot(space, tmp_path):
             page.locator("#examples").get_by_text(example.name).click()
             sync_api.expect(page.get_by_label("Prompt")).to_have_value(example.prompt)
             sync_api.expect(page.locator("#sections")).to_contain_text("Bbmaj7 | Eb7 | Dm7 | G7")
+            # Times follow bars, tempo and meter: 24 bars of 3/4 at 160 BPM.
+            sync_api.expect(page.locator("#timeline")).to_contain_text("24 bars of 1.12 s (160 BPM, 3/4): 27.0 s")
             # Few steps for the test: open "Advanced" and lower the example's 25.
             page.get_by_text("Advanced").click()
             page.get_by_label("Steps").fill("3")

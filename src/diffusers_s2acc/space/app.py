@@ -433,9 +433,12 @@ def build_demo(pipe, pipeline_name: str = DEFAULT_PIPELINE, output_dir: str | os
             rows, text = seconds_view(bpm_value, meter_value, table, app.max_seconds)
             return rows, text
 
-        for component in (bpm, meter, sections):
-            component.change(update_seconds, [bpm, meter, sections], [seconds, timeline], api_visibility="private",
-                             queue=False)
+        # An example or a restored take changes the three at once: "always_last" makes sure the view is computed
+        # again after the last of those changes, with every new value, instead of dropping it while one runs.
+        gr.on(
+            [bpm.change, meter.change, sections.change], update_seconds, [bpm, meter, sections], [seconds, timeline],
+            api_visibility="private", trigger_mode="always_last", queue=False,
+        )
         demo.load(update_seconds, [bpm, meter, sections], [seconds, timeline], api_visibility="private", queue=False)
         demo.load(app.add_take, [last_take, history], [history, history_table, take], api_visibility="private",
                   queue=False)
