@@ -273,6 +273,9 @@ def test_browser_example_generate_screenshot(space, tmp_path):
             sync_api.expect(page.get_by_label("Prompt")).to_have_value(example.prompt)
             shot = tmp_path / "space.png"
             page.screenshot(path=str(shot), full_page=True)
+            # The history lives in this browser: it survives a reload.
+            page.reload()
+            sync_api.expect(page.locator("#history")).to_contain_text(example.prompt)
             if os.environ.get("S2ACC_SPACE_SCREENSHOT"):  # how docs/space.png is made: a copy of this screenshot
                 Path(os.environ["S2ACC_SPACE_SCREENSHOT"]).write_bytes(shot.read_bytes())
         finally:

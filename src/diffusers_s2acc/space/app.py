@@ -166,7 +166,9 @@ class SpaceApp:
             logger.exception("Generation failed")
             raise gr.Error(f"Generation failed: {_first_line(error)}", title="Something went wrong") from None
         finally:
-            self._stops.pop(session, None)
+            # Only our own event: after Stop, the same visitor's next take may already have registered its own.
+            if self._stops.get(session) is stop:
+                del self._stops[session]
         if stop.is_set():
             raise gr.Error("Stopped: the take was cancelled before the end.", title="Stopped")
 
@@ -499,7 +501,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                         help="address to listen on (0.0.0.0 to serve other machines)")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+                        help="port to listen on (default 7860)")
     parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     parser.add_argument("--share", action="store_true", help="also open a temporary public gradio.live link")
 
