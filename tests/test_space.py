@@ -141,6 +141,17 @@ def test_spaces_app_py_serves_on_localhost(tmp_path):
         server.wait(timeout=30)
 
 
+def test_space_card_is_a_valid_hub_space_card():
+    from huggingface_hub import SpaceCard
+
+    root = Path(__file__).resolve().parents[1] / "spaces"
+    card = SpaceCard.load(root / "README.md").data.to_dict()
+    assert card["sdk"] == "gradio" and card["app_file"] == "app.py" and (root / card["app_file"]).is_file()
+    assert card["title"] and len(card["short_description"]) <= 60  # the Hub's limit
+    assert card["sdk_version"].split(".")[0] == gr.__version__.split(".")[0]  # the major version the tests run
+    assert "gradio" in (root / "requirements.txt").read_text()
+
+
 def test_cli_space_refuses_a_missing_pipeline_in_one_line(capsys):
     assert cli_main(["space", "--pipeline", "/nonexistent/pipeline"]) == 2
     err = capsys.readouterr().err.strip()
