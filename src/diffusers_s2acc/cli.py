@@ -103,6 +103,11 @@ def _build_parser() -> argparse.ArgumentParser:
         help="heldout: prompt and caption wordings that no training caption uses (out-of-distribution set)",
     )
     specs.add_argument("--seed", type=int, default=0, help="draws windows and wordings")
+
+    from .space.app import add_arguments as add_space_arguments
+
+    space_parser = commands.add_parser("space", help="start the Gradio Space (the section-by-section editor) locally")
+    add_space_arguments(space_parser)
     return parser
 
 
@@ -366,11 +371,24 @@ def make_specs(args: argparse.Namespace) -> int:
     return 0
 
 
+def space(args: argparse.Namespace) -> int:
+    """Serve the Space (spaces/app.py starts the same app) until interrupted."""
+    try:
+        import gradio  # noqa: F401
+    except ImportError:
+        raise UsageError("the Space needs Gradio: pip install -e '.[space]'") from None
+    from .space.app import launch
+
+    launch(args)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     try:
-        return {"generate": generate, "evaluate": evaluate, "make-specs": make_specs}[args.command](args)
+        commands = {"generate": generate, "evaluate": evaluate, "make-specs": make_specs, "space": space}
+        return commands[args.command](args)
     except UsageError as error:
         print(f"s2acc {args.command}: error: {error}", file=sys.stderr)
         return 2

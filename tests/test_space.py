@@ -1,0 +1,295 @@
+"""The Gradio Space: the form's checks, its API driven through gradio_client, and its page in headless Chromium.
+
+The app runs in this process on the tiny preset (random weights: the audio is noise, which is all these tests need).
+"""
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+import soundfile
+
+from diffusers_s2acc import presets
+from diffusers_s2acc.cli import main as cli_main
+from diffusers_s2acc.space.form import EXAMPLES, SECTION_HEADERS, FormError, plan_song
+
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported: tests never call home
+gr = pytest.importorskip("gradio", reason="the Space needs the `space` extra (pip install -e '.[space]')")
+gradio_client = pytest.importorskip("gradio_client")
+
+CHROMIUM = "/usr/bin/chromium"
+# Chromium as a quiet, offline test browser: no sandbox (CI runs as root), no GPU, no calls home.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TWO_SECTIONS = [
+    ["verse", 2, "soft felt piano", "Am | F G"],
+    ["chorus", 2, "drums and bass join", "C | G"],
+]
+
+
+def _table(rows):
+    return {"headers": SECTION_HEADERS, "data": rows}
+
+
+@pytest.fixture(scope="module")
+def space(tmp_path_factory):
+    """The Space on a free localhost port: (url, the `SpaceApp` behind it)."""
+    from diffusers_s2acc.space.app import build_demo
+
+    pipe = presets.build_pipeline("tiny", seed=0)
+    # The example songs are written for the default model (up to 32.8 s); the tiny preset stops at 8.2 s. Its frame
+    # limit is only a limit (no weight depends on it), so raising it lets the browser test generate a real example.
+    pipe.transformer.register_to_config(max_frames=4096)
+    demo = build_demo(pipe, "tiny", output_dir=tmp_path_factory.mktemp("takes"))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/", demo.s2acc_app
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(space):
+    return gradio_client.Client(space[0], verbose=False)
+
+
+# ---------------------------------------------------------------------- the form, without Gradio
+
+
+def test_examples_are_complete_songs_that_fit_the_default_model():
+    meters = {example.meter for example in EXAMPLES}
+    assert {"4/4", "3/4", "6/8"} <= meters and len({example.bpm for example in EXAMPLES}) == len(EXAMPLES)
+    for example in EXAMPLES:
+        plan = plan_song(example.prompt, example.bpm, example.meter, example.key, example.sections, 32.768)
+        assert len(plan.segments) >= 3 and plan.lead_sheet is not None
+        # The joined chart covers the piece exactly: nothing repeats and nothing is left unconditioned.
+        assert plan.lead_sheet.duration == pytest.approx(plan.duration)
+        assert plan.segments[-1].end == pytest.approx(plan.duration)
+
+
+def test_sections_take_their_times_from_bars_and_tempo():
+    # 6/8 at 60 BPM: two dotted-quarter beats, 2 s per bar. `%` at a section's start repeats the previous section's bar.
+    plan = plan_song("folk", 60, "6/8", "D major", [["intro", 1, "fiddle", "D"], ["verse", 2, "band", "% | A7"]])
+    assert [(s.start, s.end, s.label) for s in plan.segments] == [(0, 2, "intro"), (2, 6, "verse")]
+    assert [(c.start, c.end, c.symbol) for c in plan.lead_sheet.chords] == [(0, 2, "D"), (2, 4, "D"), (4, 6, "A7")]
+    assert plan.prompt == "folk, in D major"
+    # Blank rows (added and left empty) are skipped; no chords at all means no lead sheet.
+    assert plan_song("", 120, "4/4", None, [["verse", 1, "", ""], [None, None, None, None]]).lead_sheet is None
+
+
+@pytest.mark.parametrize(
+    "bpm, meter, rows, expected",
+    [
+        (120, "4/4", [["verse", 2, "", "C | Hm7"]], "Sections, row 1 (verse), chords: Unparseable chord symbol 'Hm7'"),
+        (120, "4/4", [["verse", 2, "", "C | Am | F"]], "chart has 3 bar(s) but the section is 2 bar(s) long"),
+        (120, "4/4", [["intro", 1, "", "C"], ["verse", 1, "", ""]], "Sections, row 2 (verse), chords: is empty"),
+        (120, "4/4", [["verse", 0, "", ""]], "Sections, row 1 (verse), bars: must be a whole number"),
+        (120, "4/4", [["verse", 1.5, "", ""]], "Sections, row 1 (verse), bars"),
+        (120, "4/4", [["verso", 2, "", ""]], "Sections, row 1 (verso), label: Unknown section label"),
+        (120, "4/4", [], "Sections: the table is empty"),
+        (120, "4/4", [["", "", "", ""]], "Sections: the table is empty"),
+        (500, "4/4", [["verse", 2, "", ""]], "Tempo (BPM): must be between 30 and 300, got 500"),
+        (float("nan"), "4/4", [["verse", 2, "", ""]], "Tempo (BPM)"),
+        (120, "4/3", [["verse", 2, "", ""]], "Meter: Unsupported meter 4/3"),
+        (60, "4/4", [["verse", 4, "", ""]], "longer than this model's maximum of 8.2 s; use at most 2 bars"),
+    ],
+)
+def test_every_bad_field_is_named(bpm, meter, rows, expected):
+    with pytest.raises(FormError) as error:
+        plan_song("x", bpm, meter, None, rows, max_seconds=8.192)
+    assert expected in str(error.value)
+
+
+def test_spaces_app_py_serves_on_localhost(tmp_path):
+    """`python spaces/app.py` (what a Space runs, and the README's one command) starts and answers."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app_py = Path(__file__).resolve().parents[1] / "spaces" / "app.py"
+    env = {**os.environ, "S2ACC_SPACE_PIPELINE": "tiny", "GRADIO_TEMP_DIR": str(tmp_path)}
+    server = subprocess.Popen(
+        [sys.executable, str(app_py), "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline, page = time.monotonic() + 60, None
+        while page is None and time.monotonic() < deadline and server.poll() is None:
+            try:
+                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read().decode()
+            except OSError:
+                time.sleep(0.5)
+        assert page is not None, server.stdout.read1().decode() if server.poll() is not None else "no answer in 60 s"
+        assert "S2Accompanist" in page
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_space_card_is_a_valid_hub_space_card():
+    from huggingface_hub import SpaceCard
+
+    root = Path(__file__).resolve().parents[1] / "spaces"
+    card = SpaceCard.load(root / "README.md").data.to_dict()
+    assert card["sdk"] == "gradio" and card["app_file"] == "app.py" and (root / card["app_file"]).is_file()
+    assert card["title"] and len(card["short_description"]) <= 60  # the Hub's limit
+    assert card["sdk_version"].split(".")[0] == gr.__version__.split(".")[0]  # the major version the tests run
+    assert "gradio" in (root / "requirements.txt").read_text()
+
+
+def test_cli_space_refuses_a_missing_pipeline_in_one_line(capsys):
+    assert cli_main(["space", "--pipeline", "/nonexistent/pipeline"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("s2acc space: error: --pipeline") and len(err.splitlines()) == 1
+
+
+# ---------------------------------------------------------------------- the running app, through its API
+
+
+def test_client_generates_a_two_section_song(client):
+    audio_path, files, picture, summary = client.predict(
+        "warm acoustic pop", 120, "4/4", "A minor", _table(TWO_SECTIONS), 5, 3, 4.0, 1.0, api_name="/generate"
+    )
+    audio, rate = soundfile.read(audio_path, always_2d=True)
+    assert rate == 16000 and audio.shape == (4 * 2 * 16000, 1)  # four bars of 2 s at 120 BPM in 4/4
+    names = sorted(Path(f).name for f in files)
+    assert names == ["warm-acoustic-pop-in-a-minor_seed5.flac", "warm-acoustic-pop-in-a-minor_seed5.wav"]
+    flac, flac_rate = soundfile.read(next(f for f in files if f.endswith(".flac")), always_2d=True)
+    assert flac_rate == rate and flac.shape == audio.shape
+    assert Path(picture).stat().st_size > 10_000 and "8.0 s" in summary
+
+
+@pytest.mark.parametrize(
+    "bpm, rows, expected",
+    [
+        (120, [["verse", 2, "", "Am | F G"], ["chorus", 2, "", "C | Hm7"]], "Sections, row 2 (chorus), chords"),
+        (10, TWO_SECTIONS, "Tempo (BPM): must be between 30 and 300, got 10"),
+        (120, [["verse", 40, "", ""]], "Sections: the song lasts 80.0 s"),
+    ],
+)
+def test_client_gets_a_clear_error(client, bpm, rows, expected):
+    with pytest.raises(gradio_client.exceptions.AppError) as error:
+        client.predict("pop", bpm, "4/4", "(not set)", _table(rows), 0, 2, 4.0, 1.0, api_name="/generate")
+    message = str(error.value)
+    assert expected in message and "Traceback" not in message
+    if "chords" in expected:
+        assert "'Hm7'" in message
+
+
+def test_stop_ends_the_take_early(space):
+    app = space[1]
+    calls = []
+
+    def progress(value, desc=None, unit=None):
+        calls.append(desc)
+        if desc == "Denoising":
+            app.stop()  # what the Stop button does for this visitor
+
+    with pytest.raises(gr.Error, match="Stopped"):
+        app.generate("pop", 240, "4/4", None, [["verse", 1, "", "C"]], 0, 4, 4.0, 1.0, progress=progress)
+    assert calls.count("Denoising") == 1  # the remaining steps were skipped
+
+
+def test_history_restores_every_setting(space):
+    app = space[1]
+    example = EXAMPLES[1]
+    *_, record = app.generate(example.prompt, 240, example.meter, example.key, TWO_SECTIONS, 1, 2, 3.0, 1.5)
+    history, rows, _ = app.add_take(record, [])
+    assert rows[0][2] == example.prompt[:40]
+    restored = app.restore(record["id"], history)
+    assert restored[:9] == (example.prompt, 240.0, "3/4", example.key, TWO_SECTIONS, 1, 2, 3.0, 1.5)
+    assert restored[9].endswith("_seed1.wav") and Path(restored[9]).exists()
+
+
+def test_rows_are_added_moved_and_removed(space):
+    app = space[1]
+    rows, selected = app.move_row(TWO_SECTIONS, 2, -1)
+    assert [r[0] for r in rows] == ["chorus", "verse"] and selected == 1
+    rows, selected = app.add_row(rows, 1)
+    assert [r[0] for r in rows] == ["chorus", "verse", "verse"] and selected == 2
+    rows, selected = app.remove_row(rows, 1)
+    assert [r[0] for r in rows] == ["verse", "verse"] and selected == 1
+    with pytest.raises(gr.Error, match="Row: choose a row between 1 and 2"):
+        app.move_row(rows, 7, 1)
+
+
+# ---------------------------------------------------------------------- the page, in a real browser
+
+
+@pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is missing (bash scripts/install_system_deps.sh installs it)"
+)
+def test_browser_example_generate_screenshot(space, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs `pip install playwright`")
+    url = space[0]
+    example = EXAMPLES[1]  # the jazz waltz, in 3/4
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page.set_default_timeout(60_000)
+            # Offline, as on a machine with no network: anything but the local server is refused and noted.
+            outside = []
+
+            def local_only(route):
+                if route.request.url.startswith(url):
+                    return route.continue_()
+                outside.append(route.request.url)
+                return route.abort()
+
+            page.route("**/*", local_only)
+            page.goto(url)
+            page.wait_for_selector("#generate")
+            page.locator("#examples").get_by_text(example.name).click()
+            sync_api.expect(page.get_by_label("Prompt")).to_have_value(example.prompt)
+            sync_api.expect(page.locator("#sections")).to_contain_text("Bbmaj7 | Eb7 | Dm7 | G7")
+            # Times follow bars, tempo and meter: 24 bars of 3/4 at 160 BPM.
+            sync_api.expect(page.locator("#timeline")).to_contain_text("24 bars of 1.12 s (160 BPM, 3/4): 27.0 s")
+            # Few steps for the test: open "Advanced" and lower the example's 25.
+            page.get_by_text("Advanced").click()
+            page.get_by_label("Steps").fill("3")
+            page.get_by_label("Steps").press("Tab")
+            page.locator("#generate").click()
+            picture = page.locator("#take-picture img")
+            picture.wait_for(state="visible", timeout=120_000)
+            # The player (its <audio> element, Play button and a download link to the WAV) and both download files.
+            audio = page.locator("#take-audio")
+            sync_api.expect(audio.locator("audio")).not_to_have_count(0)
+            sync_api.expect(audio.get_by_role("button", name="Play", exact=True)).to_be_visible()
+            sync_api.expect(audio.locator('a[download$="_seed3.wav"]')).to_have_count(1)
+            for suffix in (".wav", ".flac"):
+                link = page.locator(f'#take-files a[download="swinging-jazz-waltz-piano-trio-in-bb-major_seed3{suffix}"]')
+                sync_api.expect(link).to_have_count(1)
+            sync_api.expect(page.locator("#take-summary")).to_contain_text("27.0 s")
+            sync_api.expect(page.locator("#history")).to_contain_text(example.prompt)
+            assert picture.evaluate("img => img.complete && img.naturalWidth") >= 1000
+            # The take is in this browser's history and brings its settings back.
+            page.get_by_label("Prompt").fill("something else")
+            page.get_by_role("button", name="Restore all its settings").click()
+            sync_api.expect(page.get_by_label("Prompt")).to_have_value(example.prompt)
+            shot = tmp_path / "space.png"
+            page.screenshot(path=str(shot), full_page=True)
+            # The history lives in this browser: it survives a reload.
+            page.reload()
+            sync_api.expect(page.locator("#history")).to_contain_text(example.prompt)
+            if os.environ.get("S2ACC_SPACE_SCREENSHOT"):  # how docs/space.png is made: a copy of this screenshot
+                Path(os.environ["S2ACC_SPACE_SCREENSHOT"]).write_bytes(shot.read_bytes())
+        finally:
+            browser.close()
+    assert shot.stat().st_size > 50_000
+    assert outside == [], f"the page asked for outside resources: {outside}"
