@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from builder_helpers import FAST_BUILD, REPO, SR, run_cli, song_like
+from builder_helpers import FAST_BUILD, REPO, SR, need_binaries, run_cli, song_like
 
 
 def read_rejects(out: Path) -> dict[str, str]:
