@@ -213,3 +213,31 @@ def test_fuzzed_cli_arguments_end_in_one_line_and_exit_2(tmp_path, capsys):
         code, err = _run(argv, capsys)
         assert code == 2 and len(err.splitlines()) == 1 and "error" in err, (argv, code, err)
         assert not (tmp_path / "o.wav").exists()
+
+
+def test_bfloat16_generation_keeps_the_vae_float32(pipeline_dir, tmp_path, monkeypatch):
+    """--dtype bfloat16 loads the transformer and text encoder in bf16 and the VAE's weights in float32; the file is
+    finite float audio of the asked length."""
+    import numpy as np
+    import torch
+
+    from diffusers_s2acc import cli
+
+    loaded = {}
+    real = cli._load_pipeline
+
+    def spy(*args, **kwargs):
+        loaded["pipe"] = real(*args, **kwargs)
+        return loaded["pipe"]
+
+    monkeypatch.setattr(cli, "_load_pipeline", spy)
+    out = tmp_path / "bf16.wav"
+    code = main(["generate", "--pipeline", str(pipeline_dir), "--duration", "1", "--steps", "2", "--dtype", "bfloat16",
+                 "--lead-sheet", "C | G", "--bpm", "240", "--out", str(out)])
+    assert code == 0
+    pipe = loaded["pipe"]
+    assert pipe.transformer.dtype == torch.bfloat16 and pipe.text_encoder.dtype == torch.bfloat16
+    assert pipe.vae.encoder.conv1.weight_v.dtype == torch.float32
+    audio, rate = soundfile.read(out, always_2d=True)
+    assert audio.shape == (rate, 1) and np.isfinite(audio).all()
+    assert main(["generate", "--pipeline", str(pipeline_dir), "--dtype", "float16", "--out", str(tmp_path / "x.wav")]) == 2
