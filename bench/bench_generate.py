@@ -4,8 +4,8 @@
     python bench/bench_generate.py                       # the shipped default, 10 s, 25 steps
     python bench/bench_generate.py --pipeline PATH --seconds 20 --steps 50 --repeats 5 --json out.json
 
-The pipeline is loaded twice (not timed): as saved, and with `torch_dtype=torch.bfloat16` (the transformer and text
-encoder in bfloat16; the VAE stays float32 by design). Each is warmed up once, then timed `--repeats` times,
+The pipeline is loaded twice (not timed): as saved, and with `dtype={"default": torch.bfloat16, "vae": torch.float32}`
+(what `s2acc generate --dtype bfloat16` loads: transformer and text encoder in bf16, VAE weights float32). Each is warmed up once, then timed `--repeats` times,
 interleaved so that background load affects both alike; the medians and their ratio are printed. The chart is a
 two-section, four-chord piece with the default guidance (two transformer passes per step). Figures depend on the
 machine: compare configurations only within one run.
@@ -50,7 +50,9 @@ def main() -> None:
 
     configs = {
         "float32": S2AccompanistPipeline.from_pretrained(args.pipeline),
-        "bfloat16": S2AccompanistPipeline.from_pretrained(args.pipeline, torch_dtype=torch.bfloat16),
+        "bfloat16": S2AccompanistPipeline.from_pretrained(
+            args.pipeline, dtype={"default": torch.bfloat16, "vae": torch.float32}
+        ),
     }
     times: dict[str, list[float]] = {name: [] for name in configs}
     for pipe in configs.values():
