@@ -59,6 +59,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+
 # OpenMP threads sleep instead of spinning while they wait (must be set before torch loads libgomp; an explicit
 # OMP_WAIT_POLICY in the environment wins). On a shared machine spinning threads wait for peers that the scheduler
 # has preempted: with the load average at ~7 on 2 cores, the DiT phase took 129 s spinning and 28 s passive. It
@@ -78,6 +79,7 @@ from diffusers.models.transformers.stable_audio_transformer import StableAudioDi
 
 from diffusers_s2acc.models.autoencoder_semantic import SemanticAutoencoder
 from diffusers_s2acc.models.transformer_s2dit import S2DiTTransformer
+
 
 HEAD_DIM = 64
 MIB = 2**20

