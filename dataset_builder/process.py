@@ -14,7 +14,7 @@ import soundfile as sf
 from diffusers_s2acc.analysis.descriptors import describe
 from diffusers_s2acc.analysis.song import analyze_song
 from diffusers_s2acc.music import LeadSheet
-from diffusers_s2acc.music.phrasing import MusicFacts, user_prompt
+from diffusers_s2acc.music.phrasing import MusicFacts, facts_from_synth, user_prompt
 
 from .audio_io import InputFile, RejectedInput, load_audio
 from .config import BuildConfig
@@ -78,15 +78,7 @@ def _song_clip(clips: list[dict[str, Any]], corpus_audio: np.ndarray, analysis, 
     )
     rng = random.Random(f"{item.relpath}#song")
     if synth is not None:
-        sections = synth["sections"]
-        facts = MusicFacts(
-            genres=[s["genre"] for s in sections],
-            tempo=synth["tempo"],
-            meter=int(synth["meter"].split("/")[0]),
-            key=synth["key"],
-            instruments=[i for s in sections for i in s["instruments"]],
-            drums=any(s["drums"] for s in sections),
-        )
+        facts = facts_from_synth(synth)[0]
     else:
         facts = MusicFacts(genres=[], tempo=grid.tempo, meter=grid.meter, key=analysis.key.name)
     return {

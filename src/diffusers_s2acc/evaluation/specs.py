@@ -97,20 +97,9 @@ def _parse_spec(entry: dict[str, Any], index: int, root: Path) -> EvalSpec:
 
 def _phrased(meta: dict, sections: list[Segment], phrasing: str, rng) -> tuple[str, list[Segment]]:
     """The global prompt and section captions of a synth song in the words of `phrasing` (see `music.phrasing`)."""
-    from ..music.phrasing import MusicFacts, section_caption, user_prompt
+    from ..music.phrasing import facts_from_synth, section_caption, user_prompt
 
-    meter = int(str(meta["meter"]).split("/")[0])
-    facts = [
-        MusicFacts(
-            genres=[s["genre"]], tempo=meta["tempo"], meter=meter, key=meta["key"], instruments=s["instruments"],
-            drums=s["drums"], label=s["label"], style=s.get("style"),
-        )
-        for s in meta["sections"]
-    ]
-    song = MusicFacts(
-        genres=[f.genres[0] for f in facts], tempo=meta["tempo"], meter=meter, key=meta["key"],
-        instruments=[i for f in facts for i in f.instruments], drums=any(f.drums for f in facts),
-    )
+    song, facts = facts_from_synth(meta)
     prompt = user_prompt(song, rng, phrasing)
     if phrasing == "train":  # the training corpus captions sections with the synth's own descriptions
         return prompt, sections

@@ -31,6 +31,23 @@ class MusicFacts:
     style: str | None = None
 
 
+def facts_from_synth(meta: dict) -> tuple[MusicFacts, list[MusicFacts]]:
+    """The facts of a `dataset_builder synth` song (its `metadata.json`): the whole song's and each section's."""
+    meter = int(str(meta["meter"]).split("/")[0])
+    sections = [
+        MusicFacts(
+            genres=[s["genre"]], tempo=meta["tempo"], meter=meter, key=meta["key"], instruments=s["instruments"],
+            drums=s["drums"], label=s["label"], style=s.get("style"),
+        )
+        for s in meta["sections"]
+    ]
+    song = MusicFacts(
+        genres=[f.genres[0] for f in sections], tempo=meta["tempo"], meter=meter, key=meta["key"],
+        instruments=[i for f in sections for i in f.instruments], drums=any(f.drums for f in sections),
+    )
+    return song, sections
+
+
 def _tempo_word(tempo: float) -> str:
     return "slow" if tempo < 90 else "mid-tempo" if tempo < 120 else "upbeat" if tempo < 140 else "fast"
 

@@ -71,17 +71,19 @@ def cache_latents(
     vae = vae.to(device).eval()
     vae.enable_tiling()
     default_tile, vae.tile_latent_frames = vae.tile_latent_frames, tile_latent_frames
-    rows = {"latents": [], "frame_rate": [], "caption": [], "segments": [], "lead_sheet": [], "source_index": []}
-    for index in tqdm(range(len(corpus)), desc="Encoding latents"):
-        song, latents = _encode_song(vae, corpus[index], device, sample_posterior)
-        # Stored frames-first: `datasets` arrays may only vary in their first dimension.
-        rows["latents"].append((latents[0] * vae.config.scaling_factor).float().cpu().numpy().T)
-        rows["frame_rate"].append(vae.frame_rate)
-        rows["caption"].append(song.caption)
-        rows["segments"].append(json.dumps([s.to_dict() for s in song.segments]))
-        rows["lead_sheet"].append(json.dumps(song.lead_sheet.to_dict()) if song.lead_sheet else None)
-        rows["source_index"].append(index)
-    vae.tile_latent_frames = default_tile
+    try:
+        rows = {"latents": [], "frame_rate": [], "caption": [], "segments": [], "lead_sheet": [], "source_index": []}
+        for index in tqdm(range(len(corpus)), desc="Encoding latents"):
+            song, latents = _encode_song(vae, corpus[index], device, sample_posterior)
+            # Stored frames-first: `datasets` arrays may only vary in their first dimension.
+            rows["latents"].append((latents[0] * vae.config.scaling_factor).float().cpu().numpy().T)
+            rows["frame_rate"].append(vae.frame_rate)
+            rows["caption"].append(song.caption)
+            rows["segments"].append(json.dumps([s.to_dict() for s in song.segments]))
+            rows["lead_sheet"].append(json.dumps(song.lead_sheet.to_dict()) if song.lead_sheet else None)
+            rows["source_index"].append(index)
+    finally:
+        vae.tile_latent_frames = default_tile  # the caller's VAE is left as it was, even on an error
     features = datasets.Features(
         {
             "latents": datasets.Array2D(shape=(None, vae.config.latent_channels), dtype="float32"),
