@@ -21,11 +21,11 @@ import soundfile
 import torch
 
 from diffusers_s2acc import S2AccompanistPipeline
+from diffusers_s2acc.audio import match_channels, resample
 from diffusers_s2acc.evaluation.specs import load_specs
 from diffusers_s2acc.music.chords import PITCH_CLASS_NAMES, parse_chord
 from diffusers_s2acc.music.structure import crop_segments
 from diffusers_s2acc.pretrained import DEFAULT_LEAD_SHEET_GUIDANCE, DEFAULT_PIPELINE
-from diffusers_s2acc.training.corpus import match_channels, resample
 
 
 def _panel(axes, audio: np.ndarray, rate: int, spec, title: str) -> None:

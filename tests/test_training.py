@@ -16,9 +16,10 @@ from safetensors.torch import load_file
 from synthetic_corpus import make_corpus
 
 from diffusers_s2acc import S2AccompanistPipeline, SemanticAutoencoder, presets
+from diffusers_s2acc.audio import match_channels
 from diffusers_s2acc.training.checkpointing import list_checkpoints, resolve_checkpoint
 from diffusers_s2acc.training.clips import AudioClipDataset
-from diffusers_s2acc.training.corpus import load_corpus, match_channels, song_from_row
+from diffusers_s2acc.training.corpus import load_corpus, song_from_row
 from diffusers_s2acc.training.latent_cache import estimate_scaling_factor
 
 

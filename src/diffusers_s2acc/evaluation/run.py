@@ -93,7 +93,7 @@ def evaluate_specs(
 @torch.no_grad()
 def vae_round_trip(vae, audio, sampling_rate: int):
     """`audio` `(channels, samples)` at any rate, encoded and decoded by `vae` (returned at the VAE's rate)."""
-    from ..training.corpus import match_channels, resample
+    from ..audio import match_channels, resample
 
     audio = resample(match_channels(audio, vae.config.audio_channels), sampling_rate, vae.config.sampling_rate)
     samples = audio.shape[-1]

@@ -12,10 +12,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..audio import match_channels, resample
 from ..music.frames import FrameConditioning
 from ..music.lead_sheet import LeadSheet
 from ..music.structure import Segment, crop_segments
-from .corpus import match_channels, require_finite, resample, row_name, song_from_row
+from .corpus import require_finite, row_name, song_from_row
 
 
 class _EpochSeeded(Dataset):

@@ -9,7 +9,6 @@ package, and it never silently down-mixes a stereo file.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..audio import decode_audio, match_channels, resample  # noqa: F401 (re-exported for old imports)
 from ..music.lead_sheet import LeadSheet
 from ..music.structure import Segment, coerce_segments
 
@@ -69,20 +69,6 @@ def load_corpus(dataset_name: str | None = None, train_data_dir: str | None = No
     return corpus
 
 
-def decode_audio(value: Any) -> tuple[np.ndarray, int]:
-    """Audio cell -> `(channels, samples)` float32 and its sampling rate."""
-    import soundfile
-
-    if isinstance(value, Mapping) and value.get("array") is not None:
-        array = np.asarray(value["array"], dtype=np.float32)
-        return (array[None] if array.ndim == 1 else array), int(value["sampling_rate"])
-    if isinstance(value, Mapping) and (value.get("bytes") or value.get("path")):
-        source = io.BytesIO(value["bytes"]) if value.get("bytes") else value["path"]
-        data, rate = soundfile.read(source, dtype="float32", always_2d=True)
-        return np.ascontiguousarray(data.T), int(rate)
-    raise ValueError(f"Cannot decode audio cell of type {type(value).__name__}.")
-
-
 def row_name(row: Mapping[str, Any], index: int) -> str:
     """How errors name a corpus row: its index, and its `id` when it has one."""
     return f"{index} (id {row['id']!r})" if isinstance(row.get("id"), str) else str(index)
@@ -117,23 +103,3 @@ def song_from_row(row: Mapping[str, Any]) -> Song:
         sheet = LeadSheet.from_dict(sheet)
     caption = next((row[c] for c in CAPTION_COLUMNS if isinstance(row.get(c), str)), "")
     return Song(audio, rate, caption, coerce_segments(segments) or [], sheet)
-
-
-def match_channels(audio: np.ndarray, channels: int) -> np.ndarray:
-    """Mono <-> stereo by averaging or duplicating; anything else is refused."""
-    if audio.shape[0] == channels:
-        return audio
-    if channels == 1:
-        return audio.mean(axis=0, keepdims=True)
-    if audio.shape[0] == 1:
-        return np.repeat(audio, channels, axis=0)
-    raise ValueError(f"Cannot map {audio.shape[0]} audio channels to {channels}.")
-
-
-def resample(audio: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:
-    """High-quality resampling (soxr) along the last axis."""
-    if source_rate == target_rate:
-        return audio
-    import soxr
-
-    return np.ascontiguousarray(soxr.resample(audio.T, source_rate, target_rate).T.astype(np.float32))

@@ -7,8 +7,9 @@ import json
 import numpy as np
 import torch
 
+from ..audio import match_channels, resample
 from ..models.autoencoder_semantic import SemanticAutoencoder
-from .corpus import match_channels, resample, song_from_row
+from .corpus import song_from_row
 
 
 def _encode_song(vae: SemanticAutoencoder, row, device, sample_posterior: bool = False):
