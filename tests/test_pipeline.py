@@ -186,7 +186,7 @@ BAD_INPUTS = [
     (dict(audio_length_in_s=-1.0), "audio_length_in_s"),
     (dict(audio_length_in_s=float("nan")), "audio_length_in_s"),
     (dict(audio_length_in_s=float("inf")), "audio_length_in_s"),
-    (dict(audio_length_in_s=10_000.0), "audio_length_in_s"),
+    (dict(audio_length_in_s=10_000.0), "audio_length_in_s.*seconds"),
     (dict(segments=[{"start": 0, "end": 1, "label": "verse"}, {"start": 0.5, "end": 1.5, "label": "chorus"}]), "overlap"),
     (dict(segments=[{"start": 0, "end": 5, "label": "verse"}], audio_length_in_s=2.0), "ends after"),
     (dict(segments=[{"start": -1, "end": 1, "label": "verse"}]), "start must be >= 0"),

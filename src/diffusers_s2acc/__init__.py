@@ -2,7 +2,7 @@
 
 from .models import S2DiTTransformer, SemanticAutoencoder
 from .music import SECTION_LABELS, ChordEvent, FrameConditioning, LeadSheet, Note, Segment
-from .pipelines import S2AccompanistPipeline
+from .pipelines import S2AccompanistPipeline, S2AccompanistPipelineOutput, S2AccompanistRepaintPipeline
 
 
 __version__ = "0.1.0.dev0"
@@ -14,6 +14,8 @@ __all__ = [
     "LeadSheet",
     "Note",
     "S2AccompanistPipeline",
+    "S2AccompanistPipelineOutput",
+    "S2AccompanistRepaintPipeline",
     "S2DiTTransformer",
     "Segment",
     "SemanticAutoencoder",

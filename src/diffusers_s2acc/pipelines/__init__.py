@@ -1,4 +1,6 @@
+from .pipeline_output import S2AccompanistPipelineOutput
 from .pipeline_s2accompanist import S2AccompanistPipeline
+from .pipeline_s2accompanist_repaint import S2AccompanistRepaintPipeline
 
 
-__all__ = ["S2AccompanistPipeline"]
+__all__ = ["S2AccompanistPipeline", "S2AccompanistPipelineOutput", "S2AccompanistRepaintPipeline"]

@@ -9,7 +9,6 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import torch
 from diffusers import DiffusionPipeline, FlowMatchEulerDiscreteScheduler
-from diffusers.pipelines.pipeline_utils import AudioPipelineOutput
 from diffusers.pipelines.stable_diffusion_3.pipeline_stable_diffusion_3 import retrieve_timesteps
 from diffusers.utils import logging
 from diffusers.utils.torch_utils import randn_tensor
@@ -21,8 +20,10 @@ from ..models.autoencoder_semantic import SemanticAutoencoder
 from ..models.transformer_s2dit import GLOBAL_SEGMENT, PADDING_SEGMENT, S2DiTTransformer
 from ..music.frames import FrameConditioning
 from ..music.lead_sheet import LeadSheet
-from ..music.structure import Segment, coerce_segments
+from ..music.structure import Segment, coerce_segments, crop_segments
 from .caption_encoding import encode_captions
+from .pipeline_output import S2AccompanistPipelineOutput
+from .repaint_windows import RepaintWindow, plan_windows
 
 
 logger = logging.get_logger(__name__)
@@ -31,6 +32,13 @@ logger = logging.get_logger(__name__)
 DEFAULT_AUDIO_LENGTH_IN_S = 10.0
 # Segments may end this far past the requested duration (rounding of times written by hand).
 _SEGMENT_TOLERANCE_S = 1e-3
+#: Longest piece one call generates (window by window). Not a model limit: it catches a unit slip (milliseconds or
+#: samples given as seconds) before hours of work.
+MAX_PIECE_LENGTH_IN_S = 1800.0
+#: Known frames each window of a long piece starts with (the end of the previous window), in seconds.
+DEFAULT_WINDOW_CONTEXT_IN_S = 3.0
+#: Length of the cross-fade at every border between kept and regenerated latents, in seconds.
+DEFAULT_CROSSFADE_IN_S = 0.25
 
 # Per-frame fields that describe sections: a negative prompt is a global caption, so its branch has none.
 _SECTION_FIELDS = ("section_ids", "section_position", "segment_ids")
@@ -230,6 +238,8 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         output_type: str,
         callback_on_step_end_tensor_inputs: list[str] | None,
         lead_sheet_guidance_scale: float = 1.0,
+        window_context_in_s: float = DEFAULT_WINDOW_CONTEXT_IN_S,
+        crossfade_in_s: float = DEFAULT_CROSSFADE_IN_S,
     ) -> None:
         """Raise a `ValueError` naming the first bad argument."""
         if prompt is not None and prompt_embeds is not None:
@@ -272,10 +282,21 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
             raise ValueError(f"`audio_length_in_s` must be a number of seconds, got {audio_length_in_s!r}.")
         if not math.isfinite(audio_length_in_s) or audio_length_in_s <= 0:
             raise ValueError(f"`audio_length_in_s` must be a positive finite number, got {audio_length_in_s}.")
-        if audio_length_in_s > self.max_audio_length_in_s + 1e-6:
+        if audio_length_in_s > MAX_PIECE_LENGTH_IN_S:
             raise ValueError(
-                f"`audio_length_in_s`={audio_length_in_s:g} exceeds this model's maximum of "
-                f"{self.max_audio_length_in_s:.2f} s."
+                f"`audio_length_in_s`={audio_length_in_s:g} exceeds the longest piece one call generates "
+                f"({MAX_PIECE_LENGTH_IN_S:g} s); is it in seconds?"
+            )
+        for name, value in (("window_context_in_s", window_context_in_s), ("crossfade_in_s", crossfade_in_s)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise ValueError(f"`{name}` must be a finite number of seconds >= 0, got {value!r}.")
+        if audio_length_in_s > self.max_audio_length_in_s + 1e-6 and (
+            sum(self._to_frames(window_context_in_s, crossfade_in_s)) > self.transformer.config.max_frames // 2
+        ):
+            raise ValueError(
+                f"`window_context_in_s` ({window_context_in_s:g} s) plus `crossfade_in_s` ({crossfade_in_s:g} s) "
+                f"must be at most half of the model's window ({self.max_audio_length_in_s / 2:.2f} s) for a piece "
+                "longer than one window."
             )
         for segs in segments:
             for segment in segs or []:
@@ -315,6 +336,10 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
                 f"`callback_on_step_end_tensor_inputs` must be a subset of {self._callback_tensor_inputs}, "
                 f"got {callback_on_step_end_tensor_inputs}."
             )
+
+    def _to_frames(self, *seconds: float) -> tuple[int, ...]:
+        """Durations in seconds as whole latent frames (rounded)."""
+        return tuple(int(round(value * self.vae.frame_rate)) for value in seconds)
 
     def latent_shape(self, batch_size: int, audio_length_in_s: float) -> tuple[int, int, int]:
         """Shape of the latents for `batch_size` clips of `audio_length_in_s` seconds (derived, never a fixed max)."""
@@ -395,9 +420,17 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         attention_kwargs: dict[str, Any] | None = None,
         callback_on_step_end: Callable[[DiffusionPipeline, int, torch.Tensor, dict], dict] | None = None,
         callback_on_step_end_tensor_inputs: list[str] = ["latents"],
-    ) -> AudioPipelineOutput | tuple:
+        window_context_in_s: float = DEFAULT_WINDOW_CONTEXT_IN_S,
+        crossfade_in_s: float = DEFAULT_CROSSFADE_IN_S,
+    ) -> S2AccompanistPipelineOutput | tuple:
         r"""
         Generate accompaniment.
+
+        A piece longer than the transformer's window (`pipe.max_audio_length_in_s`) is generated window by window in
+        this one call: every window has the model's full length, starts with the last `window_context_in_s` seconds
+        of what is already generated as known latents (see [`~pipelines.repaint_windows.plan_windows`]) and
+        cross-fades with it over `crossfade_in_s`; sections and lead sheet are cropped to each window, and the
+        latents are decoded in tiles, so peak memory does not grow with the length.
 
         Args:
             prompt (`str` or `list[str]`, *optional*): Global description(s), seen by every frame.
@@ -407,8 +440,8 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
             lead_sheet (`LeadSheet`, `dict`, chord chart `str`, or one per prompt, *optional*): Tempo, meter, chords
                 and melody. `"C | Am | F | G"` is a chart at 120 BPM; use `LeadSheet.from_chart(..., bpm=...)` for
                 another tempo. A chart shorter than the audio repeats as a form (with a logged notice).
-            audio_length_in_s (`float`, *optional*): Duration. Defaults to the end of the last segment, else the
-                lead sheet's length, else 10 s (or the model's maximum if shorter).
+            audio_length_in_s (`float`, *optional*): Duration, up to [`MAX_PIECE_LENGTH_IN_S`]. Defaults to the end
+                of the last segment, else the lead sheet's length, else 10 s (or the model's window if shorter).
             num_inference_steps (`int`, defaults to 50): Euler steps.
             guidance_scale (`float`, defaults to 4.0): Classifier-free guidance on the text (captions and
                 structure); 1 disables it.
@@ -418,19 +451,24 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
             num_waveforms_per_prompt (`int`, defaults to 1): Samples per prompt.
             generator (`torch.Generator`, *optional*): For deterministic sampling.
             latents (`torch.Tensor`, *optional*): Initial noise `(batch * num_waveforms_per_prompt,
-                latent_channels, frames)`.
+                latent_channels, frames)` for the whole piece.
             prompt_embeds (`torch.Tensor` or `tuple`, *optional*): Precomputed global caption token states
                 `(batch, tokens, text_embed_dim)`, or the pair returned by [`~S2AccompanistPipeline.encode_prompt`],
                 instead of `prompt`.
             output_type (`str`, defaults to `"np"`): `"np"`, `"pt"` or `"latent"`.
-            return_dict (`bool`, defaults to `True`): Return an [`AudioPipelineOutput`] instead of a tuple.
+            return_dict (`bool`, defaults to `True`): Return an [`S2AccompanistPipelineOutput`] instead of a tuple.
             attention_kwargs (`dict`, *optional*): Passed to the transformer; `{"scale": s}` scales LoRA.
             callback_on_step_end (`Callable`, *optional*): Called as `callback(pipe, step, timestep, kwargs)` after
-                every step with the tensors named in `callback_on_step_end_tensor_inputs`; may return replacements.
+                every step (of every window) with the tensors named in `callback_on_step_end_tensor_inputs`, the
+                window's latents; may return replacements.
+            window_context_in_s (`float`, defaults to 3.0): For pieces longer than one window: seconds of the
+                previous window each window starts from.
+            crossfade_in_s (`float`, defaults to 0.25): For pieces longer than one window: seconds over which
+                consecutive windows cross-fade (in latent space, at every denoising step).
 
         Returns:
-            [`AudioPipelineOutput`] with `audios` of shape `(batch, audio_channels, samples)`, float32, at
-            `pipe.vae.config.sampling_rate`.
+            [`S2AccompanistPipelineOutput`] with `audios` of shape `(batch, audio_channels, samples)`, float32, at
+            `pipe.vae.config.sampling_rate`, and `latents`; a tuple `(audios,)` when `return_dict` is False.
         """
         # 1. Batch, structure and duration.
         if prompt is None and prompt_embeds is None:
@@ -456,65 +494,199 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
             output_type,
             callback_on_step_end_tensor_inputs,
             lead_sheet_guidance_scale,
+            window_context_in_s,
+            crossfade_in_s,
         )
-        sheets = self._repeat_charts(sheets, audio_length_in_s)
-        latent_shape = self.latent_shape(batch_size * num_waveforms_per_prompt, audio_length_in_s)
-        frames = latent_shape[2]
+        latents = self._sample(
+            prompt,
+            prompt_embeds,
+            segment_lists,
+            self._repeat_charts(sheets, audio_length_in_s),
+            negative_prompt,
+            audio_length_in_s,
+            batch_size,
+            num_waveforms_per_prompt,
+            num_inference_steps,
+            guidance_scale,
+            lead_sheet_guidance_scale,
+            generator,
+            latents,
+            attention_kwargs,
+            callback_on_step_end,
+            callback_on_step_end_tensor_inputs,
+            window_context_in_s,
+            crossfade_in_s,
+        )
+        audio = latents if output_type == "latent" else self._decode_latents(latents, audio_length_in_s, output_type)
+        self.maybe_free_model_hooks()
+        if not return_dict:
+            return (audio,)
+        return S2AccompanistPipelineOutput(audios=audio, latents=latents)
+
+    # ------------------------------------------------------------------ sampling
+
+    def _sample(
+        self,
+        prompt: str | list[str] | None,
+        prompt_embeds: PromptEmbedsArg,
+        segment_lists: list[list[Segment] | None],
+        sheets: list[LeadSheet | None],
+        negative_prompt: str | list[str] | None,
+        audio_length_in_s: float,
+        batch_size: int,
+        num_waveforms_per_prompt: int,
+        num_inference_steps: int,
+        guidance_scale: float,
+        lead_sheet_guidance_scale: float,
+        generator: torch.Generator | list[torch.Generator] | None,
+        latents: torch.Tensor | None,
+        attention_kwargs: dict[str, Any] | None,
+        callback_on_step_end: Callable | None,
+        callback_on_step_end_tensor_inputs: list[str],
+        window_context_in_s: float,
+        crossfade_in_s: float,
+        source_latents: torch.Tensor | None = None,
+        weights: torch.Tensor | None = None,
+        repaint_strength: float = 1.0,
+    ) -> torch.Tensor:
+        """
+        Denoise a whole piece, window by window, and return its latents `(batch * num_waveforms_per_prompt,
+        latent_channels, frames)`: the one sampler behind plain, long, repainted and extended generation.
+
+        `source_latents` (broadcastable to the output's shape) are the known latents and `weights` `(frames,)` say
+        per frame how much is generated (see [`~pipelines.repaint_windows.region_weights`]); by default everything
+        is. After every Euler step, the latents of a frame with weight `w` become `w * x + (1 - w) * x_known`, where
+        `x_known = (1 - sigma) * source + sigma * noise` is the known latent brought to the step's noise level with
+        the same noise the sample started from; at the last step `sigma = 0`, so frames of weight 0 come out as the
+        source exactly. With `repaint_strength < 1` sampling starts from the source noised to that level instead of
+        pure noise (fewer steps, more of the source kept where it is regenerated).
+        """
+        device = self._execution_device
+        shape = self.latent_shape(batch_size * num_waveforms_per_prompt, audio_length_in_s)
+        noise = self.prepare_latents(shape, device, generator, latents)
+        canvas = torch.zeros_like(noise)
+        if source_latents is not None:
+            canvas[..., : source_latents.shape[-1]] = source_latents.to(device=device, dtype=canvas.dtype)
+        weights = torch.ones(shape[2]) if weights is None else weights
+        plan = plan_windows(weights, self.transformer.config.max_frames, *self._to_frames(window_context_in_s, crossfade_in_s))
         self._guidance_scale = guidance_scale
         self._interrupt = False
-        device = self._execution_device
         prompts = [prompt] * batch_size if isinstance(prompt, str) else prompt
+        first_step = num_inference_steps - max(1, min(int(num_inference_steps * repaint_strength), num_inference_steps))
+        self._num_timesteps = num_inference_steps - first_step
+        with self.progress_bar(total=len(plan) * self._num_timesteps) as progress_bar:
+            for window in plan:
+                transformer_inputs, num_branches = self._window_inputs(
+                    window, shape[2], prompts, prompt_embeds, segment_lists, sheets, negative_prompt,
+                    lead_sheet_guidance_scale, batch_size, num_waveforms_per_prompt, device,
+                )
+                span = slice(window.start, window.end)
+                canvas[..., span] = self._denoise_window(
+                    noise[..., span], canvas[..., span], window.weights.to(device), transformer_inputs, num_branches,
+                    num_inference_steps, first_step, guidance_scale, lead_sheet_guidance_scale, attention_kwargs,
+                    callback_on_step_end, callback_on_step_end_tensor_inputs, progress_bar,
+                )
+        return canvas
 
-        # 2. Conditioning: caption tokens and per-frame structure / lead sheet.
-        encoder_states, encoder_ids = self.encode_prompt(prompts, segment_lists, device, prompt_embeds)
+    def _window_inputs(
+        self,
+        window: RepaintWindow,
+        num_frames: int,
+        prompts: list[str] | None,
+        prompt_embeds: PromptEmbedsArg,
+        segment_lists: list[list[Segment] | None],
+        sheets: list[LeadSheet | None],
+        negative_prompt: str | list[str] | None,
+        lead_sheet_guidance_scale: float,
+        batch_size: int,
+        num_waveforms_per_prompt: int,
+        device: torch.device,
+    ) -> tuple[dict[str, torch.Tensor], int]:
+        """Transformer inputs of one window: its sections and lead sheet cropped to it (as training clips are)."""
+        frame_rate = self.vae.frame_rate
+        window_segments, window_sheets = segment_lists, sheets
+        if (window.start, window.end) != (0, num_frames):
+            start, end = window.start / frame_rate, window.end / frame_rate
+            window_segments = [(crop_segments(segs, start, end) or None) if segs else None for segs in segment_lists]
+            window_sheets = [sheet.crop(start, end) if sheet is not None else None for sheet in sheets]
+        encoder_states, encoder_ids = self.encode_prompt(prompts, window_segments, device, prompt_embeds)
+        frames = window.end - window.start
         conditioning = FrameConditioning.stack(
-            [FrameConditioning.build(frames, self.vae.frame_rate, segs, sheet) for segs, sheet in zip(segment_lists, sheets)]
+            [FrameConditioning.build(frames, frame_rate, segs, sheet) for segs, sheet in zip(window_segments, window_sheets)]
         ).to(device)
+        # Whether the piece has a lead sheet, not the window: every window then takes the same guidance branches.
         has_lead_sheet = any(sheet is not None for sheet in sheets)
-
-        transformer_inputs, num_branches = self._guidance_inputs(
+        return self._guidance_inputs(
             encoder_states, encoder_ids, conditioning, has_lead_sheet, lead_sheet_guidance_scale, negative_prompt,
             batch_size, num_waveforms_per_prompt, device,
         )
 
-        # 3. Noise and timesteps.
-        latents = self.prepare_latents(latent_shape, device, generator, latents)
+    def _denoise_window(
+        self,
+        noise: torch.Tensor,
+        known: torch.Tensor,
+        weights: torch.Tensor,
+        transformer_inputs: dict[str, torch.Tensor],
+        num_branches: int,
+        num_inference_steps: int,
+        first_step: int,
+        guidance_scale: float,
+        lead_sheet_guidance_scale: float,
+        attention_kwargs: dict[str, Any] | None,
+        callback_on_step_end: Callable | None,
+        callback_on_step_end_tensor_inputs: list[str],
+        progress_bar,
+    ) -> torch.Tensor:
+        """The Euler loop of one window, keeping the frames of weight < 1 on the known latents' path (see `_sample`)."""
         sigmas = np.linspace(1.0, 1.0 / num_inference_steps, num_inference_steps)
-        timesteps, num_inference_steps = retrieve_timesteps(self.scheduler, num_inference_steps, device, sigmas=sigmas)
-        self._num_timesteps = len(timesteps)
+        timesteps, _ = retrieve_timesteps(self.scheduler, num_inference_steps, noise.device, sigmas=sigmas)
+        sigmas = self.scheduler.sigmas.tolist()  # as the scheduler shifted them, ending with 0
+        timesteps = timesteps[first_step:]
+        if first_step:
+            self.scheduler.set_begin_index(first_step)
+        repaint = not bool((weights == 1).all())
+        weights = weights.view(1, 1, -1)
 
-        # 4. Denoising loop.
-        with self.progress_bar(total=num_inference_steps) as progress_bar:
-            for i, t in enumerate(timesteps):
-                if self.interrupt:
-                    continue
-                model_input = latents.repeat(num_branches, 1, 1)
-                velocity = self.transformer(
-                    model_input, t.expand(model_input.shape[0]), attention_kwargs=attention_kwargs, **transformer_inputs
-                ).sample.float()
-                velocity = self._guide(velocity.chunk(num_branches), guidance_scale, lead_sheet_guidance_scale)
-                latents = self.scheduler.step(velocity, t, latents, return_dict=False)[0]
+        def known_at(sigma: float) -> torch.Tensor:
+            return (1.0 - sigma) * known + sigma * noise
 
-                if callback_on_step_end is not None:
-                    tensors = {"latents": latents, "encoder_hidden_states": transformer_inputs["encoder_hidden_states"]}
-                    outputs = callback_on_step_end(self, i, t, {k: tensors[k] for k in callback_on_step_end_tensor_inputs})
-                    latents = outputs.pop("latents", latents)
-                    if "encoder_hidden_states" in outputs:
-                        transformer_inputs["encoder_hidden_states"] = outputs.pop("encoder_hidden_states")
-                progress_bar.update()
+        latents = noise if first_step == 0 else known_at(sigmas[first_step])
+        for i, t in enumerate(timesteps):
+            if self.interrupt:
+                continue
+            model_input = latents.repeat(num_branches, 1, 1)
+            velocity = self.transformer(
+                model_input, t.expand(model_input.shape[0]), attention_kwargs=attention_kwargs, **transformer_inputs
+            ).sample.float()
+            velocity = self._guide(velocity.chunk(num_branches), guidance_scale, lead_sheet_guidance_scale)
+            latents = self.scheduler.step(velocity, t, latents, return_dict=False)[0]
+            if repaint:
+                target = known_at(sigmas[first_step + i + 1])
+                latents = target + weights * (latents - target)
 
-        # 5. Decode.
-        if output_type == "latent":
-            audio = latents
-        else:
-            audio = self.vae.decode(latents / self.vae.config.scaling_factor).sample.float()
-            audio = audio[..., : int(round(audio_length_in_s * self.sampling_rate))]
-            if output_type == "np":
-                audio = audio.cpu().numpy()
-        self.maybe_free_model_hooks()
-        if not return_dict:
-            return (audio,)
-        return AudioPipelineOutput(audios=audio)
+            if callback_on_step_end is not None:
+                tensors = {"latents": latents, "encoder_hidden_states": transformer_inputs["encoder_hidden_states"]}
+                outputs = callback_on_step_end(self, i, t, {k: tensors[k] for k in callback_on_step_end_tensor_inputs})
+                latents = outputs.pop("latents", latents)
+                if "encoder_hidden_states" in outputs:
+                    transformer_inputs["encoder_hidden_states"] = outputs.pop("encoder_hidden_states")
+            progress_bar.update()
+        # Kept frames are the known latents bit for bit (the last step already lands there; this states it).
+        return torch.where(weights == 0, known, latents) if repaint else latents
+
+    def _decode_latents(self, latents: torch.Tensor, audio_length_in_s: float, output_type: str) -> np.ndarray | torch.Tensor:
+        """Latents to `(batch, channels, samples)` audio of `audio_length_in_s`. Anything longer than one VAE tile
+        window is decoded in tiles (as `vae.enable_tiling()` does), so that decoding memory does not grow with the
+        piece's length."""
+        vae = self.vae
+        tile = not vae.use_tiling and latents.shape[-1] > vae.tile_latent_frames + 2 * vae.tile_context_frames
+        vae.use_tiling = vae.use_tiling or tile
+        try:
+            audio = vae.decode(latents / vae.config.scaling_factor).sample.float()
+        finally:
+            vae.use_tiling = vae.use_tiling and not tile
+        audio = audio[..., : int(round(audio_length_in_s * self.sampling_rate))]
+        return audio.cpu().numpy() if output_type == "np" else audio
 
     def _guidance_inputs(
         self,
