@@ -243,3 +243,72 @@ def test_bfloat16_generation_keeps_the_vae_float32(pipeline_dir, tmp_path, monke
     with pytest.raises(SystemExit) as refused:  # argparse refuses the choice: one line, exit code 2
         main(["generate", "--pipeline", str(pipeline_dir), "--dtype", "float16", "--out", str(tmp_path / "x.wav")])
     assert refused.value.code == 2
+
+
+THREE_SECTIONS = [
+    {"start": 0.0, "end": 1.0, "label": "verse", "caption": "soft piano"},
+    {"start": 1.0, "end": 2.0, "label": "chorus", "caption": "loud drums"},
+    {"start": 2.0, "end": 3.0, "label": "outro"},
+]
+
+
+@pytest.fixture(scope="module")
+def piece(pipeline_dir, tmp_path_factory):
+    """A generated 3-section piece: its folder, segments file, audio file and latents file."""
+    folder = tmp_path_factory.mktemp("piece")
+    (folder / "segments.json").write_text(json.dumps(THREE_SECTIONS))
+    assert main(["generate", "--pipeline", str(pipeline_dir), "--segments", str(folder / "segments.json"), "--steps",
+                 "2", "--out", str(folder / "a.wav"), "--save-latents", str(folder / "a.safetensors")]) == 0
+    return folder
+
+
+def test_repaint_a_section_from_audio_or_latents(pipeline_dir, piece, tmp_path):
+    source, rate = soundfile.read(piece / "a.wav", dtype="float32")
+    common = ["--pipeline", str(pipeline_dir), "--segments", str(piece / "segments.json"), "--steps", "2"]
+    for name, flags in (("audio", ["--audio", str(piece / "a.wav")]), ("latents", ["--latents", str(piece / "a.safetensors")])):
+        out = tmp_path / f"{name}.wav"
+        assert main(["repaint", *common, *flags, "--section", "2", "--seed", "5", "--out", str(out)]) == 0
+        audio, _ = soundfile.read(out, dtype="float32")
+        assert audio.shape == source.shape
+        assert (audio[rate + rate // 4 : 2 * rate - rate // 4] != source[rate + rate // 4 : 2 * rate - rate // 4]).any()
+        if name == "audio":  # the source audio itself outside the region
+            assert (audio[:rate] == source[:rate]).all() and (audio[2 * rate :] == source[2 * rate :]).all()
+
+
+def test_extend_appends_after_the_input(pipeline_dir, piece, tmp_path):
+    source, rate = soundfile.read(piece / "a.wav", dtype="float32")
+    out = tmp_path / "longer.wav"
+    assert main(["extend", "--pipeline", str(pipeline_dir), "--audio", str(piece / "a.wav"), "--duration", "4.5",
+                 "--steps", "2", "--out", str(out)]) == 0
+    audio, _ = soundfile.read(out, dtype="float32")
+    assert audio.shape == (int(4.5 * rate),)
+    kept = len(source) - int(0.25 * rate)  # the source's last --crossfade seconds blend into the continuation
+    assert (audio[:kept] == source[:kept]).all()
+
+
+def test_repaint_and_extend_errors_are_one_line_naming_the_flag(pipeline_dir, piece, tmp_path, capsys):
+    (tmp_path / "other.safetensors").write_bytes(b"not safetensors")
+    segments, audio, latents = (str(piece / n) for n in ("segments.json", "a.wav", "a.safetensors"))
+    cases = [
+        (["repaint", "--audio", audio, "--segments", segments, "--section", "4"], "--section 4: .* 3 section"),
+        (["repaint", "--audio", audio, "--section", "1"], "--section: .*no --segments"),
+        (["repaint", "--audio", audio, "--segments", segments, "--section", "1", "--start", "0"], "--section: .*not both"),
+        (["repaint", "--audio", audio], "--section N, or --start"),
+        (["repaint", "--audio", audio, "--start", "2", "--end", "1"], "--end=1 <= --start=2"),
+        (["repaint", "--audio", audio, "--start", "1", "--end", "9"], "--end=9 is past the end"),
+        (["repaint", "--audio", audio, "--start", "1", "--strength", "0"], "--strength must be in"),
+        (["repaint", "--audio", str(tmp_path / "missing.wav"), "--start", "1"], "--audio: no such file"),
+        (["repaint", "--audio", segments, "--start", "1"], "--audio: .*Cannot read audio"),
+        (["repaint", "--latents", str(tmp_path / "other.safetensors"), "--start", "1"], "--latents: .*not a --save-latents"),
+        (["repaint", "--audio", audio, "--latents", latents, "--start", "1"], "not allowed with argument"),
+        (["repaint", "--start", "1"], "one of the arguments --audio --latents is required"),
+        (["repaint", "--audio", audio, "--start", "1", "--save-latents", str(tmp_path / "x.pt")], "--save-latents"),
+        (["extend", "--audio", audio], "Nothing to generate: .*--duration"),
+        (["extend", "--latents", latents, "--duration", "2"], "--duration=2 is shorter than the source"),
+    ]
+    for argv, message in cases:
+        argv = [argv[0], "--pipeline", str(pipeline_dir), "--steps", "1", "--out", str(tmp_path / "o.wav"), *argv[1:]]
+        code, err = _run(argv, capsys)
+        assert code == 2 and len(err.splitlines()) == 1, (argv, err)
+        assert re.search(message, err), (argv, err)
+        assert not (tmp_path / "o.wav").exists()

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .presets import PRESETS
+from .pipelines.pipeline_s2accompanist import DEFAULT_CROSSFADE_IN_S
 from .pretrained import DEFAULT_LEAD_SHEET_GUIDANCE, DEFAULT_PIPELINE
 
 
@@ -28,41 +29,30 @@ class UsageError(Exception):
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="s2acc", description="S2Accompanist: structure-aware accompaniment generation.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    gen = commands.add_parser("generate", help="generate accompaniment audio")
-    gen.add_argument(
-        "--pipeline",
-        default=DEFAULT_PIPELINE,
-        help=f"pipeline folder, Hub repo id (resolved from the local cache when offline), a shipped trained pipeline "
-        f"(default: {DEFAULT_PIPELINE}), or a preset ({', '.join(PRESETS)}) for an untrained, randomly initialised one",
+    gen = commands.add_parser("generate", help="generate accompaniment audio (any length: window by window)")
+    _add_generation_arguments(gen, duration_help="seconds (default: end of the last segment, else the chart)")
+
+    rep = commands.add_parser("repaint", help="regenerate one section (or a span) of a piece, keeping the rest")
+    _add_generation_arguments(
+        rep, duration_help="seconds of the output (default: the source's length, or the end of the last segment)"
     )
-    gen.add_argument("--prompt", default="", help="global description every section sees (optional)")
-    gen.add_argument("--negative-prompt", default=None)
-    gen.add_argument("--segments", type=Path, help="JSON file: a list of {start, end, label, caption}")
-    gen.add_argument("--lead-sheet", help='one-line chord chart, e.g. "C | Am | F | G", or a lead-sheet JSON file')
-    gen.add_argument(
-        "--bpm",
+    _add_source_arguments(rep)
+    rep.add_argument("--section", type=int, default=None, help="regenerate the N-th section of --segments (1 = first)")
+    rep.add_argument("--start", type=float, default=None, help="or regenerate from this time (s; default 0)")
+    rep.add_argument("--end", type=float, default=None, help="... to this time (s; default the source's end)")
+    rep.add_argument(
+        "--strength",
         type=float,
-        default=None,
-        help="tempo of a --lead-sheet chart (default 120): quarter notes per minute, dotted quarters in 6/8, 9/8, 12/8",
+        default=1.0,
+        help="repaint strength in (0, 1]: 1 regenerates the region from noise, lower keeps more of it (default 1)",
     )
-    gen.add_argument("--meter", default=None, help="meter of a --lead-sheet chart (default 4/4)")
-    gen.add_argument("--duration", type=float, help="seconds (default: end of the last segment, else the chart)")
-    gen.add_argument("--steps", type=int, default=50)
-    gen.add_argument("--guidance", type=float, default=4.0)
-    gen.add_argument(
-        "--lead-sheet-guidance",
-        type=float,
-        default=DEFAULT_LEAD_SHEET_GUIDANCE,
-        help=f"lead-sheet guidance scale (default {DEFAULT_LEAD_SHEET_GUIDANCE:g}); > 1 pushes the audio further "
-        "towards the chart at the cost of a third model pass per step; 1 turns it off",
+
+    ext = commands.add_parser("extend", help="append sections after the end of a piece, continuing it")
+    _add_generation_arguments(
+        ext, duration_help="seconds of the whole output (default: the end of the last segment, which must lie past "
+        "the source's end)"
     )
-    gen.add_argument("--seed", type=int, default=0, help=f"random seed, in [{SEED_MIN}, {SEED_MAX}]")
-    gen.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
-    gen.add_argument(
-        "--dtype", choices=DTYPES, default="float32", help="bfloat16: transformer and text encoder in bf16 (faster)"
-    )
-    gen.add_argument("--out", type=Path, required=True, help="output .wav (or .flac) path")
-    gen.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    _add_source_arguments(ext)
 
     ev = commands.add_parser("evaluate", help="generate from a spec file and print every metric")
     ev.add_argument("--pipeline", default=DEFAULT_PIPELINE, help=f"as for generate (default: {DEFAULT_PIPELINE})")
@@ -118,6 +108,63 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_generation_arguments(parser: argparse.ArgumentParser, duration_help: str) -> None:
+    """The flags `generate`, `repaint` and `extend` share: what to generate, how, and where to write it."""
+    parser.add_argument(
+        "--pipeline",
+        default=DEFAULT_PIPELINE,
+        help=f"pipeline folder, Hub repo id (resolved from the local cache when offline), a shipped trained pipeline "
+        f"(default: {DEFAULT_PIPELINE}), or a preset ({', '.join(PRESETS)}) for an untrained, randomly initialised one",
+    )
+    parser.add_argument("--prompt", default="", help="global description every section sees (optional)")
+    parser.add_argument("--negative-prompt", default=None)
+    parser.add_argument("--segments", type=Path, help="JSON file: a list of {start, end, label, caption}")
+    parser.add_argument("--lead-sheet", help='one-line chord chart, e.g. "C | Am | F | G", or a lead-sheet JSON file')
+    parser.add_argument(
+        "--bpm",
+        type=float,
+        default=None,
+        help="tempo of a --lead-sheet chart (default 120): quarter notes per minute, dotted quarters in 6/8, 9/8, 12/8",
+    )
+    parser.add_argument("--meter", default=None, help="meter of a --lead-sheet chart (default 4/4)")
+    parser.add_argument("--duration", type=float, help=duration_help)
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--guidance", type=float, default=4.0)
+    parser.add_argument(
+        "--lead-sheet-guidance",
+        type=float,
+        default=DEFAULT_LEAD_SHEET_GUIDANCE,
+        help=f"lead-sheet guidance scale (default {DEFAULT_LEAD_SHEET_GUIDANCE:g}); > 1 pushes the audio further "
+        "towards the chart at the cost of a third model pass per step; 1 turns it off",
+    )
+    parser.add_argument("--seed", type=int, default=0, help=f"random seed, in [{SEED_MIN}, {SEED_MAX}]")
+    parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    parser.add_argument(
+        "--dtype", choices=DTYPES, default="float32", help="bfloat16: transformer and text encoder in bf16 (faster)"
+    )
+    parser.add_argument(
+        "--crossfade",
+        type=float,
+        default=DEFAULT_CROSSFADE_IN_S,
+        help=f"seconds of cross-fade where kept and new audio (or consecutive windows) meet (default "
+        f"{DEFAULT_CROSSFADE_IN_S:g})",
+    )
+    parser.add_argument("--out", type=Path, required=True, help="output .wav (or .flac) path")
+    parser.add_argument("--overwrite", action="store_true", help="replace --out (and --save-latents) if it exists")
+    parser.add_argument(
+        "--save-latents",
+        type=Path,
+        default=None,
+        help="also write the output's latents (.safetensors): `repaint`/`extend --latents` then edit the piece exactly",
+    )
+
+
+def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--audio", type=Path, help="the piece to edit: an audio file (any rate, mono or stereo)")
+    source.add_argument("--latents", type=Path, help="or its latents, from --save-latents (exact, no re-encoding)")
+
+
 #: The seeds `torch.Generator.manual_seed` accepts.
 SEED_MIN, SEED_MAX = -(2**63), 2**64 - 1
 
@@ -132,6 +179,14 @@ _GENERATE_FLAGS = {
     "`segments`": "--segments",
     "`lead_sheet`": "--lead-sheet",
     "`prompt`": "--prompt",
+    "`crossfade_in_s`": "--crossfade",
+    "`source_audio`": "--audio",
+    "`source_latents`": "--latents",
+    "`region_start_in_s`": "--start",
+    "`region_end_in_s`": "--end",
+    "`repaint_strength`": "--strength",
+    "`section`": "--section",
+    "`window_context_in_s`": "the window context",
 }
 _EVALUATE_FLAGS = {key: _GENERATE_FLAGS[key] for key in ("`num_inference_steps`", "`guidance_scale`", "`lead_sheet_guidance_scale`")}
 
@@ -286,37 +341,121 @@ def _write_audio(path: Path, audio, sampling_rate: int) -> None:
     os.replace(partial, path)
 
 
-def generate(args: argparse.Namespace) -> int:
+def _prepare_generation(args: argparse.Namespace) -> tuple[dict, str]:
+    """Check the shared flags (before any model loads) and return the pipeline keyword arguments and the device."""
     import torch
 
     _check_output_path(args.out, args.overwrite)
+    if args.save_latents is not None:
+        _check_latents_path(args.save_latents, args.overwrite)
     if args.duration is not None and not (math.isfinite(args.duration) and args.duration > 0):
         raise UsageError(f"--duration must be a positive number of seconds, got {args.duration}")
     if not SEED_MIN <= args.seed <= SEED_MAX:
         raise UsageError(f"--seed must be an integer in [{SEED_MIN}, {SEED_MAX}], got {args.seed}")
-    segments = _load_segments(args.segments)
-    lead_sheet = _load_lead_sheet(args.lead_sheet, args.bpm, args.meter)
     device = _resolve_device(args.device)
-    pipe = _load_pipeline(args.pipeline, device, args.dtype)
+    kwargs = dict(
+        prompt=args.prompt,
+        segments=_load_segments(args.segments),
+        lead_sheet=_load_lead_sheet(args.lead_sheet, args.bpm, args.meter),
+        audio_length_in_s=args.duration,
+        num_inference_steps=args.steps,
+        guidance_scale=args.guidance,
+        lead_sheet_guidance_scale=args.lead_sheet_guidance,
+        negative_prompt=args.negative_prompt,
+        crossfade_in_s=args.crossfade,
+        generator=torch.Generator(device=device).manual_seed(args.seed),
+    )
+    return kwargs, device
+
+
+def _check_latents_path(path: Path, overwrite: bool) -> None:
+    if path.suffix.lower() != ".safetensors":
+        raise UsageError(f"--save-latents: name a .safetensors file, got {path.name!r}")
+    if path.is_dir() or (path.exists() and not overwrite):
+        raise UsageError(f"--save-latents: {path} exists; pass --overwrite to replace it")
+
+
+def _generate_and_write(pipe, args: argparse.Namespace, kwargs: dict) -> int:
+    """Run `pipe`, write `--out` (and `--save-latents`) and say where; pipeline errors name the flags."""
     try:
-        audio = pipe(
-            prompt=args.prompt,
-            segments=segments,
-            lead_sheet=lead_sheet,
-            audio_length_in_s=args.duration,
-            num_inference_steps=args.steps,
-            guidance_scale=args.guidance,
-            lead_sheet_guidance_scale=args.lead_sheet_guidance,
-            negative_prompt=args.negative_prompt,
-            generator=torch.Generator(device=device).manual_seed(args.seed),
-        ).audios[0]
+        output = pipe(**kwargs)
     except ValueError as error:
         raise UsageError(_name_flags(str(error), _GENERATE_FLAGS)) from None
+    audio = output.audios[0]
     sampling_rate = pipe.vae.config.sampling_rate
     _write_audio(args.out, audio, sampling_rate)
     seconds = audio.shape[-1] / sampling_rate
     print(f"Wrote {seconds:.2f} s of audio ({audio.shape[0]} ch, {sampling_rate} Hz) to {args.out.resolve()}")
+    if args.save_latents is not None:
+        from safetensors.torch import save_file
+
+        args.save_latents.parent.mkdir(parents=True, exist_ok=True)
+        save_file({"latents": output.latents[:1].float().cpu().contiguous()}, str(args.save_latents))
+        print(f"Wrote its latents to {args.save_latents.resolve()}")
     return 0
+
+
+def generate(args: argparse.Namespace) -> int:
+    kwargs, device = _prepare_generation(args)
+    pipe = _load_pipeline(args.pipeline, device, args.dtype)
+    return _generate_and_write(pipe, args, kwargs)
+
+
+def _load_source(args: argparse.Namespace) -> dict:
+    """`--audio` (read by the pipeline through `diffusers_s2acc.audio`) or `--latents` (a --save-latents file)."""
+    if args.audio is not None:
+        if args.audio.is_dir():
+            raise UsageError(f"--audio: {args.audio} is a folder, not an audio file")
+        if not args.audio.is_file():
+            raise UsageError(f"--audio: no such file {args.audio}")
+        return {"source_audio": str(args.audio)}
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    if not args.latents.is_file():
+        raise UsageError(f"--latents: no such file {args.latents}")
+    try:
+        tensors = load_file(str(args.latents))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise UsageError(f"--latents: {args.latents} is not a --save-latents file ({error})") from None
+    if set(tensors) != {"latents"}:
+        raise UsageError(f"--latents: {args.latents} holds {sorted(tensors)}, not the one tensor 'latents'")
+    return {"source_latents": tensors["latents"]}
+
+
+def _repaint_pipeline(args: argparse.Namespace, device: str):
+    from .pipelines.pipeline_s2accompanist_repaint import S2AccompanistRepaintPipeline
+
+    return S2AccompanistRepaintPipeline(**_load_pipeline(args.pipeline, device, args.dtype).components)
+
+
+def repaint(args: argparse.Namespace) -> int:
+    kwargs, device = _prepare_generation(args)
+    if args.section is not None:
+        if args.start is not None or args.end is not None:
+            raise UsageError("--section: give the region as --section or as --start/--end, not both")
+        if kwargs["segments"] is None:
+            raise UsageError("--section: numbers a section of --segments, and no --segments file was given")
+        if not 1 <= args.section <= len(kwargs["segments"]):
+            raise UsageError(
+                f"--section {args.section}: the --segments file has {len(kwargs['segments'])} section(s), numbered "
+                f"from 1"
+            )
+        kwargs["section"] = args.section - 1
+    elif args.start is None and args.end is None:
+        raise UsageError("give the region to regenerate: --section N, or --start and/or --end in seconds")
+    else:
+        kwargs.update(region_start_in_s=args.start, region_end_in_s=args.end)
+    if not (math.isfinite(args.strength) and 0 < args.strength <= 1):
+        raise UsageError(f"--strength must be in (0, 1], got {args.strength}")
+    kwargs.update(_load_source(args), repaint_strength=args.strength)
+    return _generate_and_write(_repaint_pipeline(args, device), args, kwargs)
+
+
+def extend(args: argparse.Namespace) -> int:
+    kwargs, device = _prepare_generation(args)
+    kwargs.update(_load_source(args))
+    return _generate_and_write(_repaint_pipeline(args, device), args, kwargs)
 
 
 def evaluate(args: argparse.Namespace) -> int:
@@ -404,7 +543,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     try:
-        commands = {"generate": generate, "evaluate": evaluate, "make-specs": make_specs, "space": space}
+        commands = {
+            "generate": generate,
+            "repaint": repaint,
+            "extend": extend,
+            "evaluate": evaluate,
+            "make-specs": make_specs,
+            "space": space,
+        }
         return commands[args.command](args)
     except UsageError as error:
         print(f"s2acc {args.command}: error: {error}", file=sys.stderr)

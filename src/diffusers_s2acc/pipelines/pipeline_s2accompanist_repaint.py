@@ -157,8 +157,8 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
             known_frames = audio.shape[-1] // self.vae.hop_length
         if not regions and num_frames <= known_frames:
             raise ValueError(
-                "Nothing to generate: give `section` or `region_start_in_s`/`region_end_in_s` to regenerate, or an "
-                "`audio_length_in_s` (or segments) reaching past the source's end to extend it."
+                "Nothing to generate: give `section` or `region_start_in_s`/`region_end_in_s` to regenerate, or make "
+                "`audio_length_in_s` (or the end of the last of the `segments`) reach past the source's end to extend it."
             )
         if (
             isinstance(repaint_strength, bool)
