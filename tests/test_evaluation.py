@@ -11,7 +11,7 @@ from synthetic_corpus import render
 
 from diffusers_s2acc import LeadSheet, Segment, presets
 from diffusers_s2acc.cli import main
-from diffusers_s2acc.evaluation import chord_scores, frechet_distance, load_specs, tempo_scores
+from diffusers_s2acc.evaluation import chord_scores, frechet_distance, load_specs, seam_scores, tempo_scores
 from diffusers_s2acc.evaluation.clip_scores import score_clip
 from diffusers_s2acc.evaluation.run import vae_round_trip
 from diffusers_s2acc.evaluation.specs import EvalSpec
@@ -35,6 +35,19 @@ def test_chord_and_tempo_scores_by_hand():
     assert tempo_scores(120, 123) == {"tempo_acc1": 1.0, "tempo_acc2": 1.0}
     assert tempo_scores(120, 60) == {"tempo_acc1": 0.0, "tempo_acc2": 1.0}
     assert tempo_scores(120, 100) == {"tempo_acc1": 0.0, "tempo_acc2": 0.0}
+
+
+def test_seam_scores_by_hand():
+    before = np.arange(0.0, 10.0, 0.5)  # 120 BPM, beats on the half second, seam at 10 s
+    assert seam_scores(before, np.arange(10.0, 15.0, 0.5), 10.0) == pytest.approx(
+        {"seam_tempo_change": 0.0, "seam_tempo_ok": 1.0, "seam_phase_error": 0.0, "seam_phase_error_ms": 0.0}, abs=1e-9
+    )
+    shifted = seam_scores(before, np.arange(10.125, 15.0, 0.5), 10.0)  # a quarter of a beat late
+    assert shifted["seam_phase_error"] == pytest.approx(0.25) and shifted["seam_phase_error_ms"] == pytest.approx(125)
+    faster = seam_scores(before, np.arange(10.0, 15.0, 0.4), 10.0)  # 150 BPM after the seam
+    assert faster["seam_tempo_change"] == pytest.approx(0.25) and faster["seam_tempo_ok"] == 0.0
+    with pytest.raises(ValueError, match="3 beats after"):
+        seam_scores(before, [10.0, 10.5], 10.0)
 
 
 def test_frechet_distance_is_zero_for_one_set_and_grows_with_shift():

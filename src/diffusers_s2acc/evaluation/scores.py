@@ -60,3 +60,38 @@ def boundary_scores(reference: Sequence[Segment], estimate: Sequence[Segment], d
     return {
         f"boundary_f@{w:g}s": float(mir_eval.segment.detection(ref, est, window=w, trim=True)[2]) for w in (0.5, 3.0)
     }
+
+
+def seam_scores(beats_before: Sequence[float], beats_after: Sequence[float], seam: float) -> dict[str, float]:
+    """Beat continuity across a seam (where kept and regenerated audio meet), from beats tracked separately on each
+    side of it.
+
+    Each side's beats are fitted with a straight line (beat time against beat index): its slope is that side's beat
+    period, and evaluating both lines at `seam` gives each side's beat phase there.
+
+    Returns:
+        `seam_tempo_change`: `|tempo_after / tempo_before - 1|`; `seam_tempo_ok`: 1.0 when that is within
+        [`TEMPO_TOLERANCE`]; `seam_phase_error`: how far the after side's beats sit from the before side's grid at
+        the seam, in beats, in `[0, 0.5]` (0 = the beat carries on in phase, 0.5 = off by half a beat);
+        `seam_phase_error_ms`: the same in milliseconds at the before side's tempo.
+
+    Raises:
+        ValueError: with fewer than three beats on a side (no period to fit).
+    """
+    fits = []
+    for name, beats in (("before", beats_before), ("after", beats_after)):
+        beats = np.asarray(beats, dtype=float)
+        if len(beats) < 3:
+            raise ValueError(f"seam scores need at least 3 beats {name} the seam, got {len(beats)}")
+        fits.append(np.polyfit(np.arange(len(beats)), beats, 1))  # (period, time of beat 0)
+    (period_before, start_before), (period_after, start_after) = fits
+    phase_before = (seam - start_before) / period_before
+    phase_after = (seam - start_after) / period_after
+    offset = (phase_before - phase_after + 0.5) % 1.0 - 0.5
+    change = abs(period_before / period_after - 1.0)
+    return {
+        "seam_tempo_change": float(change),
+        "seam_tempo_ok": float(change <= TEMPO_TOLERANCE),
+        "seam_phase_error": float(abs(offset)),
+        "seam_phase_error_ms": float(abs(offset) * period_before * 1000.0),
+    }
