@@ -293,3 +293,27 @@ def test_browser_example_generate_screenshot(space, tmp_path):
             browser.close()
     assert shot.stat().st_size > 50_000
     assert outside == [], f"the page asked for outside resources: {outside}"
+
+
+def test_a_take_has_a_section_regenerated_and_is_extended(space):
+    import numpy as np
+
+    app = space[1]
+    *_, record = app.generate("pop", 240, "4/4", None, TWO_SECTIONS, 0, 2, 4.0, 1.0)
+    source, rate = soundfile.read(app._takes[record["id"]]["audio"], dtype="float32")
+    edited = [TWO_SECTIONS[0], ["chorus", 2, "strings only", "F | C"]]
+    path, _, _, summary, repainted = app.edit("section", record["id"], "pop", 240, "4/4", None, edited, 2, 5, 2, 4.0, 1.0)
+    audio, _ = soundfile.read(path, dtype="float32")
+    assert "Section 2 regenerated" in summary and audio.shape == source.shape
+    kept = app._takes[repainted["id"]]["latents"][..., :250], app._takes[record["id"]]["latents"][..., :250]
+    assert np.array_equal(*kept)  # the first section's latents (2 bars at 240 BPM = 2 s = 250 frames) are the take's
+    assert not np.array_equal(audio[rate * 2 + rate // 2 :], source[rate * 2 + rate // 2 :])
+    longer = edited + [["outro", 2, "fade out", "C | C"]]
+    path, *_ = app.edit("extend", repainted["id"], "pop", 240, "4/4", None, longer, 1, 0, 2, 4.0, 1.0)
+    assert soundfile.info(path).duration == pytest.approx(6.0)
+    with pytest.raises(gr.Error, match="add sections after the take"):
+        app.edit("extend", repainted["id"], "pop", 240, "4/4", None, edited, 1, 0, 2, 4.0, 1.0)
+    with pytest.raises(gr.Error, match="keeps the take's length"):
+        app.edit("section", repainted["id"], "pop", 240, "4/4", None, longer, 1, 0, 2, 4.0, 1.0)
+    with pytest.raises(gr.Error, match="choose a take made on this server"):
+        app.edit("section", "nope", "pop", 240, "4/4", None, edited, 1, 0, 2, 4.0, 1.0)

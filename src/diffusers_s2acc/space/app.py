@@ -126,13 +126,91 @@ class SpaceApp:
             gradio.Error: naming the field for every bad input, or saying the take was stopped.
         """
         import gradio as gr
-        import torch
 
         try:
             plan = plan_song(prompt, bpm, meter, key, sections, self.max_seconds)
             seed, steps, guidance, lead_sheet_guidance = check_advanced(seed, steps, guidance, lead_sheet_guidance)
         except FormError as error:
             raise gr.Error(str(error), title="Please check the form") from None
+        settings = dict(prompt=prompt, bpm=bpm, meter=meter, key=key, seed=seed, steps=steps, guidance=guidance,
+                        lead_sheet_guidance=lead_sheet_guidance)
+        return self._take(self.pipe, plan, settings, {}, request, progress)
+
+    def edit(
+        self,
+        mode: str,
+        take_id: str | None,
+        prompt: str,
+        bpm: Any,
+        meter: str,
+        key: str,
+        sections: Any,
+        row: Any,
+        seed: Any,
+        steps: Any,
+        guidance: Any,
+        lead_sheet_guidance: Any,
+        request: Any = None,
+        progress: Any = None,
+    ) -> tuple[str, list[str], str, str, dict]:
+        """A new take made from the take `take_id`, with the form as it is now: `mode="section"` regenerates
+        section `row` (its caption and chords as the form now says, with the form's seed) and keeps the rest of the
+        take exactly; `mode="extend"` appends the sections the form has past the take's end. Returns what
+        [`generate`] returns.
+
+        Raises:
+            gradio.Error: naming the field, or saying why the take cannot be edited.
+        """
+        import gradio as gr
+
+        from ..pipelines.pipeline_s2accompanist_repaint import S2AccompanistRepaintPipeline
+
+        source = self._takes.get(take_id or "")
+        if source is None or source.get("latents") is None:
+            raise gr.Error(
+                "Take history: choose a take made on this server since it started (its latents are kept here).",
+                title="No take to edit",
+            )
+        try:
+            # An extension may make the song longer than one model window; it then continues window by window.
+            plan = plan_song(prompt, bpm, meter, key, sections, None if mode == "extend" else self.max_seconds)
+            seed, steps, guidance, lead_sheet_guidance = check_advanced(seed, steps, guidance, lead_sheet_guidance)
+        except FormError as error:
+            raise gr.Error(str(error), title="Please check the form") from None
+        taken = source["seconds"]
+        if mode == "section":
+            index = self._index(plan.rows, row)
+            if index is None:
+                raise gr.Error(f"Row: choose a section between 1 and {len(plan.rows)} (click a cell).", title="No row")
+            if abs(plan.duration - taken) > 1e-3:
+                raise gr.Error(
+                    f"Sections: the song now lasts {plan.duration:.1f} s and the take {taken:.1f} s; regenerating a "
+                    "section keeps the take's length (change captions or chords, not bars or tempo).",
+                    title="Please check the form",
+                )
+            options = {"section": index}
+        else:
+            added = plan.duration - taken
+            if added <= 1e-3 or added > self.max_seconds + 1e-6:
+                raise gr.Error(
+                    f"Sections: add sections after the take's {taken:.1f} s (now {max(added, 0):.1f} s more; at most "
+                    f"{self.max_seconds:.1f} s per extension).",
+                    title="Please check the form",
+                )
+            options = {}
+        pipe = S2AccompanistRepaintPipeline(**self.pipe.components)
+        pipe.set_progress_bar_config(disable=True)
+        settings = dict(prompt=prompt, bpm=bpm, meter=meter, key=key, seed=seed, steps=steps, guidance=guidance,
+                        lead_sheet_guidance=lead_sheet_guidance)
+        return self._take(pipe, plan, settings, {"source_latents": source["latents"], **options}, request, progress)
+
+    def _take(self, pipe, plan, settings: dict, extra: dict, request: Any, progress: Any) -> tuple:
+        """Run `pipe` on the checked `plan` (plus `extra` arguments), then write, analyse and record the take."""
+        import gradio as gr
+        import torch
+
+        seed, steps = settings["seed"], settings["steps"]
+        guidance, lead_sheet_guidance = settings["guidance"], settings["lead_sheet_guidance"]
         session = getattr(request, "session_hash", None) or "local"
         stop = threading.Event()
         self._stops[session] = stop
@@ -149,7 +227,7 @@ class SpaceApp:
             with self._lock:
                 if progress is not None:
                     progress(0, desc="Encoding the captions")
-                audio = self.pipe(
+                output = pipe(
                     prompt=plan.prompt,
                     segments=plan.segments,
                     lead_sheet=plan.lead_sheet,
@@ -159,7 +237,8 @@ class SpaceApp:
                     lead_sheet_guidance_scale=lead_sheet_guidance,
                     generator=torch.Generator(device=self.pipe.device).manual_seed(seed),
                     callback_on_step_end=on_step,
-                ).audios[0]
+                    **extra,
+                )
         except ValueError as error:
             raise gr.Error(_name_fields(_first_line(error)), title="The model refused this song") from None
         except Exception as error:  # a traceback means nothing to a visitor; the server log keeps it
@@ -171,6 +250,7 @@ class SpaceApp:
                 del self._stops[session]
         if stop.is_set():
             raise gr.Error("Stopped: the take was cancelled before the end.", title="Stopped")
+        audio = output.audios[0]
 
         if progress is not None:
             progress(1.0, desc="Listening for the chords")
@@ -182,7 +262,7 @@ class SpaceApp:
         wav, flac = _write_audio(folder, stem, audio, self.sampling_rate)
         asked = plan.lead_sheet.chords if plan.lead_sheet is not None else None
         agreement = chord_agreement(asked, heard) if asked and heard is not None else None
-        bpm_value, meter_text = float(bpm), str(meter).strip()
+        bpm_value, meter_text = float(settings["bpm"]), str(settings["meter"]).strip()
         title = f"{plan.prompt or '(no prompt)'}  ·  {bpm_value:g} BPM {meter_text}  ·  seed {seed}"
         if agreement is not None:
             title += f"  ·  heard roots match the chart {agreement:.0%} of the time"
@@ -191,8 +271,14 @@ class SpaceApp:
             title, heard_note=note,
         )
         channels = "mono" if audio.shape[0] == 1 else f"{audio.shape[0]} channels"
+        edited = ""
+        if "section" in extra:
+            edited = f"Section {extra['section'] + 1} regenerated; the rest of the take kept.  \n"
+        elif "source_latents" in extra:
+            edited = "Extended: the take kept, new sections appended.  \n"
         summary = (
-            f"**{audio.shape[-1] / self.sampling_rate:.1f} s**, {self.sampling_rate} Hz, {channels} · seed {seed} · "
+            edited
+            + f"**{audio.shape[-1] / self.sampling_rate:.1f} s**, {self.sampling_rate} Hz, {channels} · seed {seed} · "
             f"{steps} steps · guidance {guidance:g} / lead sheet {lead_sheet_guidance:g}  \n"
             f"Prompt sent: *{plan.prompt or '(empty)'}*"
             + (f"  \nThe analysis hears **{heard_key}**" if heard_key else "")
@@ -205,10 +291,10 @@ class SpaceApp:
             "seconds": round(plan.duration, 2),
             "bars": sum(row.bars for row in plan.rows),
             "settings": {
-                "prompt": prompt or "",
+                "prompt": settings["prompt"] or "",
                 "bpm": bpm_value,
                 "meter": meter_text,
-                "key": key or NO_KEY,
+                "key": settings["key"] or NO_KEY,
                 "sections": [[row.label, row.bars, row.caption, row.chords] for row in plan.rows],
                 "seed": seed,
                 "steps": steps,
@@ -216,7 +302,15 @@ class SpaceApp:
                 "lead_sheet_guidance": lead_sheet_guidance,
             },
         }
-        self._takes[take_id] = {"audio": str(wav), "files": [str(wav), str(flac)], "picture": str(picture), "summary": summary}
+        self._takes[take_id] = {
+            "audio": str(wav),
+            "files": [str(wav), str(flac)],
+            "picture": str(picture),
+            "summary": summary,
+            # Kept for "regenerate a section" and "extend": editing from the latents is exact (no re-encoding).
+            "latents": output.latents[:1].detach().cpu(),
+            "seconds": plan.duration,
+        }
         while len(self._takes) > SERVER_TAKES:
             self._takes.popitem(last=False)
         return str(wav), [str(wav), str(flac)], str(picture), summary, record
@@ -404,6 +498,14 @@ def build_demo(pipe, pipeline_name: str = DEFAULT_PIPELINE, output_dir: str | os
                 with gr.Row():
                     generate = gr.Button("Generate", variant="primary", elem_id="generate")
                     stop = gr.Button("Stop", variant="stop", elem_id="stop")
+                with gr.Row():
+                    regenerate = gr.Button("⟳ Regenerate the chosen row of the take", size="sm", elem_id="regenerate")
+                    extend = gr.Button("＋ Extend the take with the rows past its end", size="sm", elem_id="extend")
+                gr.Markdown(
+                    "Edit a take (the one chosen in the take history): change a row's caption or chords (and the "
+                    "seed) and regenerate just that row, the rest of the take kept as it is; or add rows after the "
+                    "take's end and extend it.",
+                )
                 form = [prompt, bpm, meter, key, sections, seed, steps, guidance, lead_sheet_guidance]
                 gr.Examples(
                     examples=[example.values() for example in EXAMPLES],
@@ -468,10 +570,29 @@ def build_demo(pipe, pipeline_name: str = DEFAULT_PIPELINE, output_dir: str | os
         generation.success(app.add_take, [last_take, history], [history, history_table, take],
                            api_visibility="private", queue=False)
 
+        def regenerate_row(take_v, prompt_v, bpm_v, meter_v, key_v, sections_v, row_v, seed_v, steps_v, guidance_v,
+                           lsg_v, request: gr.Request, progress=gr.Progress()):
+            return app.edit("section", take_v, prompt_v, bpm_v, meter_v, key_v, sections_v, row_v, seed_v, steps_v,
+                            guidance_v, lsg_v, request=request, progress=progress)
+
+        def extend_take(take_v, prompt_v, bpm_v, meter_v, key_v, sections_v, row_v, seed_v, steps_v, guidance_v,
+                        lsg_v, request: gr.Request, progress=gr.Progress()):
+            return app.edit("extend", take_v, prompt_v, bpm_v, meter_v, key_v, sections_v, row_v, seed_v, steps_v,
+                            guidance_v, lsg_v, request=request, progress=progress)
+
+        edit_inputs = [take, prompt, bpm, meter, key, sections, row, seed, steps, guidance, lead_sheet_guidance]
+        edits = []
+        for button, handler, name in ((regenerate, regenerate_row, "regenerate_section"), (extend, extend_take, "extend")):
+            event = button.click(handler, edit_inputs, [audio, files, picture, summary, last_take], api_name=name,
+                                 concurrency_limit=1, concurrency_id="generate")
+            event.success(app.add_take, [last_take, history], [history, history_table, take],
+                          api_visibility="private", queue=False)
+            edits.append(event)
+
         def request_stop(request: gr.Request):
             app.stop(request)
 
-        stop.click(request_stop, None, None, cancels=[generation], api_visibility="private", queue=False)
+        stop.click(request_stop, None, None, cancels=[generation, *edits], api_visibility="private", queue=False)
         restore.click(app.restore, [take, history], form + [audio, files, picture, summary], api_visibility="private",
                       queue=False)
         clear.click(lambda: ([], [], gr.update(choices=[], value=None)), None, [history, history_table, take],
