@@ -346,6 +346,18 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         frames = math.ceil(audio_length_in_s * self.vae.frame_rate - 1e-6)
         return (batch_size, self.transformer.config.in_channels, frames)
 
+    def _resolve_batch(
+        self, prompt: str | list[str] | None, prompt_embeds: PromptEmbedsArg, segments: SegmentsArg, lead_sheet: LeadSheetArg
+    ) -> tuple[str | list[str] | None, int, list[list[Segment] | None], list[LeadSheet | None]]:
+        """`(prompt, batch_size, segments per prompt, lead sheet per prompt)`; no prompt at all is the empty prompt."""
+        if prompt is None and prompt_embeds is None:
+            prompt = ""
+        if prompt_embeds is not None:
+            batch_size = _embeds_tensor(prompt_embeds).shape[0]
+        else:
+            batch_size = 1 if isinstance(prompt, str) else len(prompt) if isinstance(prompt, list) else 1
+        return (prompt, batch_size, *self._resolve_structure(segments, lead_sheet, batch_size))
+
     def _resolve_structure(
         self, segments: SegmentsArg, lead_sheet: LeadSheetArg, batch_size: int
     ) -> tuple[list[list[Segment] | None], list[LeadSheet | None]]:
@@ -471,13 +483,7 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
             `pipe.vae.config.sampling_rate`, and `latents`; a tuple `(audios,)` when `return_dict` is False.
         """
         # 1. Batch, structure and duration.
-        if prompt is None and prompt_embeds is None:
-            prompt = ""
-        if prompt_embeds is not None:
-            batch_size = _embeds_tensor(prompt_embeds).shape[0]
-        else:
-            batch_size = 1 if isinstance(prompt, str) else len(prompt) if isinstance(prompt, list) else 1
-        segment_lists, sheets = self._resolve_structure(segments, lead_sheet, batch_size)
+        prompt, batch_size, segment_lists, sheets = self._resolve_batch(prompt, prompt_embeds, segments, lead_sheet)
         if audio_length_in_s is None:
             audio_length_in_s = self._default_duration(segment_lists, sheets)
         self.check_inputs(

@@ -18,7 +18,6 @@ from .pipeline_s2accompanist import (
     LeadSheetArg,
     S2AccompanistPipeline,
     SegmentsArg,
-    _embeds_tensor,
 )
 from .repaint_windows import region_weights
 
@@ -113,13 +112,7 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
         Returns:
             [`S2AccompanistPipelineOutput`] with the whole piece's `audios` and `latents`.
         """
-        if prompt is None and prompt_embeds is None:
-            prompt = ""
-        if prompt_embeds is not None:
-            batch_size = _embeds_tensor(prompt_embeds).shape[0]
-        else:
-            batch_size = 1 if isinstance(prompt, str) else len(prompt) if isinstance(prompt, list) else 1
-        segment_lists, sheets = self._resolve_structure(segments, lead_sheet, batch_size)
+        prompt, batch_size, segment_lists, sheets = self._resolve_batch(prompt, prompt_embeds, segments, lead_sheet)
         if not isinstance(num_waveforms_per_prompt, int) or num_waveforms_per_prompt < 1:
             raise ValueError(f"`num_waveforms_per_prompt` must be a positive integer, got {num_waveforms_per_prompt!r}.")
         total_batch = batch_size * num_waveforms_per_prompt

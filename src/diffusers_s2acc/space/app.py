@@ -125,16 +125,24 @@ class SpaceApp:
         Raises:
             gradio.Error: naming the field for every bad input, or saying the take was stopped.
         """
+        plan, settings = self._check_form(
+            prompt, bpm, meter, key, sections, seed, steps, guidance, lead_sheet_guidance, self.max_seconds
+        )
+        return self._take(self.pipe, plan, settings, {}, request, progress)
+
+    @staticmethod
+    def _check_form(prompt, bpm, meter, key, sections, seed, steps, guidance, lead_sheet_guidance, max_seconds):
+        """The song plan and the checked settings of a take, or a `gradio.Error` naming the field."""
         import gradio as gr
 
         try:
-            plan = plan_song(prompt, bpm, meter, key, sections, self.max_seconds)
+            plan = plan_song(prompt, bpm, meter, key, sections, max_seconds)
             seed, steps, guidance, lead_sheet_guidance = check_advanced(seed, steps, guidance, lead_sheet_guidance)
         except FormError as error:
             raise gr.Error(str(error), title="Please check the form") from None
         settings = dict(prompt=prompt, bpm=bpm, meter=meter, key=key, seed=seed, steps=steps, guidance=guidance,
                         lead_sheet_guidance=lead_sheet_guidance)
-        return self._take(self.pipe, plan, settings, {}, request, progress)
+        return plan, settings
 
     def edit(
         self,
@@ -171,12 +179,11 @@ class SpaceApp:
                 "Take history: choose a take made on this server since it started (its latents are kept here).",
                 title="No take to edit",
             )
-        try:
-            # An extension may make the song longer than one model window; it then continues window by window.
-            plan = plan_song(prompt, bpm, meter, key, sections, None if mode == "extend" else self.max_seconds)
-            seed, steps, guidance, lead_sheet_guidance = check_advanced(seed, steps, guidance, lead_sheet_guidance)
-        except FormError as error:
-            raise gr.Error(str(error), title="Please check the form") from None
+        # An extension may make the song longer than one model window; it is then generated window by window.
+        plan, settings = self._check_form(
+            prompt, bpm, meter, key, sections, seed, steps, guidance, lead_sheet_guidance,
+            None if mode == "extend" else self.max_seconds,
+        )
         taken = source["seconds"]
         if mode == "section":
             index = self._index(plan.rows, row)
@@ -200,8 +207,6 @@ class SpaceApp:
             options = {}
         pipe = S2AccompanistRepaintPipeline(**self.pipe.components)
         pipe.set_progress_bar_config(disable=True)
-        settings = dict(prompt=prompt, bpm=bpm, meter=meter, key=key, seed=seed, steps=steps, guidance=guidance,
-                        lead_sheet_guidance=lead_sheet_guidance)
         return self._take(pipe, plan, settings, {"source_latents": source["latents"], **options}, request, progress)
 
     def _take(self, pipe, plan, settings: dict, extra: dict, request: Any, progress: Any) -> tuple:
