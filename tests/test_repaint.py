@@ -241,3 +241,13 @@ def test_long_pieces_need_windows_that_advance(pipes):
     pipe, _ = pipes
     with pytest.raises(ValueError, match="window_context_in_s"):
         pipe("pop", audio_length_in_s=20.0, num_inference_steps=1, window_context_in_s=4.0, crossfade_in_s=0.5)
+
+
+def test_from_pipe_keeps_every_shared_dtype_and_from_pretrained_loads_the_class(tmp_path):
+    pipe = presets.build_pipeline("tiny", seed=0)
+    pipe.transformer.to(torch.bfloat16)
+    repaint = S2AccompanistRepaintPipeline.from_pipe(pipe)
+    assert repaint.transformer is pipe.transformer and pipe.transformer.dtype == torch.bfloat16
+    assert repaint.vae.dtype == torch.float32
+    pipe.save_pretrained(tmp_path)
+    assert type(S2AccompanistRepaintPipeline.from_pretrained(tmp_path)) is S2AccompanistRepaintPipeline

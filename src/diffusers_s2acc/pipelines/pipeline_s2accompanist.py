@@ -140,6 +140,25 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
             kwargs.update(components)
         return super().from_pretrained(path, **kwargs)
 
+    @classmethod
+    def from_pipe(cls, pipeline: DiffusionPipeline, **kwargs) -> "S2AccompanistPipeline":
+        """
+        A pipeline of this class sharing `pipeline`'s components (diffusers' [`~DiffusionPipeline.from_pipe`]), e.g.
+        `S2AccompanistRepaintPipeline.from_pipe(pipe)`.
+
+        Without `dtype`/`torch_dtype`, every shared component keeps its dtype: diffusers' own `from_pipe` casts them
+        to float32, and since they are shared, the original pipeline's too (a bfloat16 transformer would silently
+        become float32 in both). The bf16 -> fp32 -> bf16 round trip it makes is exact.
+        """
+        if "dtype" in kwargs or "torch_dtype" in kwargs:
+            return super().from_pipe(pipeline, **kwargs)
+        shared = {name: (module, module.dtype) for name, module in pipeline.components.items() if isinstance(module, torch.nn.Module)}
+        new = super().from_pipe(pipeline, **kwargs)
+        for name, (module, dtype) in shared.items():
+            if getattr(new, name, None) is module and module.dtype != dtype:
+                module.to(dtype)
+        return new
+
     def enable_model_cpu_offload(self, gpu_id: int | None = None, device: torch.device | str | None = None) -> None:
         """
         Keep every model on the CPU and move each to `device` only while it runs (see diffusers'
