@@ -58,7 +58,12 @@ def piece(seconds: float) -> tuple[list[dict], str]:
     for label, size in zip(labels, sizes):
         seconds_per_bar = 240.0 / BPM
         sections.append(
-            {"start": bar * seconds_per_bar, "end": (bar + size) * seconds_per_bar, "label": label, "caption": CAPTIONS[label]}
+            {
+                "start": bar * seconds_per_bar,
+                "end": (bar + size) * seconds_per_bar,
+                "label": label,
+                "caption": CAPTIONS[label],
+            }
         )
         chart += [PROGRESSIONS[label][i % 4] for i in range(size)]
         bar += size
@@ -107,16 +112,20 @@ def child(args: argparse.Namespace) -> None:
         int(round(DEFAULT_WINDOW_CONTEXT_IN_S * rate)),
         int(round(DEFAULT_CROSSFADE_IN_S * rate)),
     )
-    print(json.dumps({
-        "seconds": args.child,
-        "sections": len(sections),
-        "peak_rss_mib": peak / 1024,
-        "loaded_rss_mib": loaded_rss / 1024,
-        "loaded_peak_rss_mib": loaded_hwm / 1024,
-        "generation_s": seconds,
-        "windows": [(w.start / rate, w.end / rate) for w in windows],
-        "window_model_s": pipe.max_audio_length_in_s,
-    }))
+    print(
+        json.dumps(
+            {
+                "seconds": args.child,
+                "sections": len(sections),
+                "peak_rss_mib": peak / 1024,
+                "loaded_rss_mib": loaded_rss / 1024,
+                "loaded_peak_rss_mib": loaded_hwm / 1024,
+                "generation_s": seconds,
+                "windows": [(w.start / rate, w.end / rate) for w in windows],
+                "window_model_s": pipe.max_audio_length_in_s,
+            }
+        )
+    )
 
 
 def score_windows(path: str, seconds: float, windows: list[tuple[float, float]]) -> list[dict]:
@@ -156,8 +165,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for seconds in args.lengths:
             out = os.path.join(folder, f"{seconds:g}.wav")
-            command = [sys.executable, __file__, "--child", str(seconds), "--out", out, "--pipeline", args.pipeline,
-                       "--steps", str(args.steps), "--dtype", args.dtype]
+            command = [
+                sys.executable,
+                __file__,
+                "--child",
+                str(seconds),
+                "--out",
+                out,
+                "--pipeline",
+                args.pipeline,
+                "--steps",
+                str(args.steps),
+                "--dtype",
+                args.dtype,
+            ]
             print(f"generating {seconds:g} s ...", file=sys.stderr)
             completed = subprocess.run(command, check=True, capture_output=True, text=True)
             result = json.loads(completed.stdout.strip().splitlines()[-1])
@@ -165,11 +186,15 @@ def main() -> None:
             results.append(result)
 
     print(f"{args.pipeline}, {args.dtype}, {args.steps} steps, model window {results[0]['window_model_s']:.2f} s\n")
-    print("| piece | sections | windows | peak RSS (MiB) | RSS once loaded (MiB) | added by generation (MiB) | time (s) |")
+    print(
+        "| piece | sections | windows | peak RSS (MiB) | RSS once loaded (MiB) | added by generation (MiB) | time (s) |"
+    )
     print("|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['seconds']:g} s | {r['sections']} | {len(r['windows'])} | {r['peak_rss_mib']:.0f} | "
-              f"{r['loaded_rss_mib']:.0f} | {r['peak_rss_mib'] - r['loaded_rss_mib']:.0f} | {r['generation_s']:.0f} |")
+        print(
+            f"| {r['seconds']:g} s | {r['sections']} | {len(r['windows'])} | {r['peak_rss_mib']:.0f} | "
+            f"{r['loaded_rss_mib']:.0f} | {r['peak_rss_mib'] - r['loaded_rss_mib']:.0f} | {r['generation_s']:.0f} |"
+        )
     base, longest = results[0], results[-1]
     ratio = longest["peak_rss_mib"] / base["peak_rss_mib"]
     print(f"\npeak of {longest['seconds']:g} s / peak of {base['seconds']:g} s: {ratio:.3f} (target <= 1.10)\n")
@@ -178,9 +203,13 @@ def main() -> None:
         print("| window | span (s) | chord majmin | chord root | tempo (BPM, chart 120) | tempo within 4 % |")
         print("|---|---|---|---|---|---|")
         for w in r["per_window"]:
-            print(f"| {w['window']} | {w['start']:.1f}-{w['end']:.1f} | {w['chord_majmin']:.3f} | {w['chord_root']:.3f} | "
-                  f"{w['tempo']:.1f} | {w['tempo_acc1']:.0f} |")
-        mean = {k: float(np.mean([w[k] for w in r["per_window"]])) for k in ("chord_majmin", "chord_root", "tempo_acc1")}
+            print(
+                f"| {w['window']} | {w['start']:.1f}-{w['end']:.1f} | {w['chord_majmin']:.3f} | {w['chord_root']:.3f} | "
+                f"{w['tempo']:.1f} | {w['tempo_acc1']:.0f} |"
+            )
+        mean = {
+            k: float(np.mean([w[k] for w in r["per_window"]])) for k in ("chord_majmin", "chord_root", "tempo_acc1")
+        }
         print(f"| mean | | {mean['chord_majmin']:.3f} | {mean['chord_root']:.3f} | | {mean['tempo_acc1']:.2f} |\n")
     if args.json:
         with open(args.json, "w") as stream:

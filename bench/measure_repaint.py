@@ -68,8 +68,12 @@ def rechart(sheet: LeadSheet, start: float, end: float) -> LeadSheet:
     """`sheet` with the chords inside `[start, end)` moved up a tritone (chords across a border are split)."""
     inside = [ChordEvent(c.start, c.end, transposed(c.symbol, TRITONE)) for c in clip_chords(sheet.chords, start, end)]
     outside = clip_chords(sheet.chords, 0.0, start) + clip_chords(sheet.chords, end, float("inf"))
-    return LeadSheet(tempo=sheet.tempo, meter=sheet.meter, chords=sorted(outside + inside, key=lambda c: c.start),
-                     offset=sheet.offset)
+    return LeadSheet(
+        tempo=sheet.tempo,
+        meter=sheet.meter,
+        chords=sorted(outside + inside, key=lambda c: c.start),
+        offset=sheet.offset,
+    )
 
 
 def span_accuracy(reference: list[ChordEvent], estimate, spans: list[tuple[float, float]]) -> float:
@@ -87,17 +91,24 @@ def seam_continuity(audio: np.ndarray, rate: int, seam: float, window: float) ->
     """`seam_scores` at `seam` seconds of `audio` `(channels, samples)`, beats tracked on each side separately."""
     sides = []
     for start, end in ((max(0.0, seam - window), seam), (seam, min(audio.shape[-1] / rate, seam + window))):
-        features = compute_features(load_for_analysis(audio[:, int(start * rate) : int(end * rate)].T, rate), ANALYSIS_SR)
+        features = compute_features(
+            load_for_analysis(audio[:, int(start * rate) : int(end * rate)].T, rate), ANALYSIS_SR
+        )
         sides.append(np.asarray(track_beats(features).beats, dtype=float) + start)
     try:
         return seam_scores(sides[0], sides[1], seam)
     except ValueError:  # too few beats on a side to fit a grid
-        return {"seam_tempo_change": float("nan"), "seam_tempo_ok": float("nan"), "seam_phase_error": float("nan"),
-                "seam_phase_error_ms": float("nan")}
+        return {
+            "seam_tempo_change": float("nan"),
+            "seam_tempo_ok": float("nan"),
+            "seam_phase_error": float("nan"),
+            "seam_phase_error_ms": float("nan"),
+        }
 
 
-def score(audio: np.ndarray, rate: int, spec: EvalSpec, new_sheet: LeadSheet, middle: tuple[float, float],
-          seam_window: float) -> dict[str, float]:
+def score(
+    audio: np.ndarray, rate: int, spec: EvalSpec, new_sheet: LeadSheet, middle: tuple[float, float], seam_window: float
+) -> dict[str, float]:
     chords = analyze_song(audio.T, rate, melody=False).chords
     kept = [(0.0, middle[0]), (middle[1], spec.duration)]
     row = {
@@ -107,7 +118,9 @@ def score(audio: np.ndarray, rate: int, spec: EvalSpec, new_sheet: LeadSheet, mi
     }
     seams = [seam_continuity(audio, rate, t, seam_window) for t in middle]
     for key in seams[0]:
-        row[key] = float(np.nanmean([s[key] for s in seams])) if any(np.isfinite(s[key]) for s in seams) else float("nan")
+        row[key] = (
+            float(np.nanmean([s[key] for s in seams])) if any(np.isfinite(s[key]) for s in seams) else float("nan")
+        )
     return row
 
 
@@ -124,8 +137,11 @@ def main() -> None:
     args = parser.parse_args()
 
     specs = [
-        s for s in load_specs(args.specs)
-        if len(s.segments) >= 3 and s.lead_sheet is not None and s.segments[0].duration >= args.min_kept
+        s
+        for s in load_specs(args.specs)
+        if len(s.segments) >= 3
+        and s.lead_sheet is not None
+        and s.segments[0].duration >= args.min_kept
         and s.segments[-1].duration >= args.min_kept
     ][: args.limit]
     if not specs:
@@ -146,8 +162,13 @@ def main() -> None:
         new_sheet = rechart(spec.lead_sheet, *middle)
         kwargs = dict(prompt=spec.prompt, segments=spec.segments, audio_length_in_s=spec.duration, **common)
         original = pipe(lead_sheet=spec.lead_sheet, generator=torch.Generator().manual_seed(spec.seed), **kwargs)
-        repainted = repaint(lead_sheet=new_sheet, source_latents=original.latents, section=index,
-                            generator=torch.Generator().manual_seed(spec.seed + 1), **kwargs)
+        repainted = repaint(
+            lead_sheet=new_sheet,
+            source_latents=original.latents,
+            section=index,
+            generator=torch.Generator().manual_seed(spec.seed + 1),
+            **kwargs,
+        )
         row = {
             "id": spec.id,
             "middle_section": [spec.segments[index].label, *middle],
@@ -157,12 +178,19 @@ def main() -> None:
         reference = spec.load_reference()
         if reference is not None:  # the synth recording itself: what a continuous beat measures as
             row["reference"] = score(reference[0], reference[1], spec, new_sheet, middle, args.seam_window)
-        row.update({
-            "kept_latents_exact": bool(
-                all(torch.equal(repainted.latents[..., s], original.latents[..., s])
-                    for s in (slice(0, round(middle[0] * pipe.vae.frame_rate)), slice(round(middle[1] * pipe.vae.frame_rate), None)))
-            ),
-        })
+        row.update(
+            {
+                "kept_latents_exact": bool(
+                    all(
+                        torch.equal(repainted.latents[..., s], original.latents[..., s])
+                        for s in (
+                            slice(0, round(middle[0] * pipe.vae.frame_rate)),
+                            slice(round(middle[1] * pipe.vae.frame_rate), None),
+                        )
+                    )
+                ),
+            }
+        )
         rows.append(row)
         print(f"{spec.id}: {time.perf_counter() - start_time:.0f} s  {json.dumps(row['repainted'])}", flush=True)
 
@@ -177,8 +205,10 @@ def main() -> None:
     ]
     columns = ["repainted", "original"] + (["reference"] if all("reference" in r for r in rows) else [])
     means = {c: {k: float(np.nanmean([r[c][k] for r in rows])) for k, _ in metrics} for c in columns}
-    print(f"\n{args.pipeline}, {len(rows)} specs, {args.steps} steps, {args.dtype}, middle section regenerated with "
-          f"its chords moved a tritone; kept latents bit-exact in {sum(r['kept_latents_exact'] for r in rows)}/{len(rows)}\n")
+    print(
+        f"\n{args.pipeline}, {len(rows)} specs, {args.steps} steps, {args.dtype}, middle section regenerated with "
+        f"its chords moved a tritone; kept latents bit-exact in {sum(r['kept_latents_exact'] for r in rows)}/{len(rows)}\n"
+    )
     names = {"repainted": "repainted", "original": "original (no repaint)", "reference": "synth reference recording"}
     print("| metric | " + " | ".join(names[c] for c in columns) + " |")
     print("|---|" + "---|" * len(columns))

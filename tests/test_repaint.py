@@ -116,7 +116,9 @@ def test_audio_in_keeps_the_source_audio_outside_the_region(pipes, original):
     np.testing.assert_array_equal(out.audios[0, :, :RATE], source[:, :RATE])
     np.testing.assert_array_equal(out.audios[0, :, 2 * RATE :], source[:, 2 * RATE :])
     fade = int(0.25 * RATE)
-    assert np.abs(out.audios[0, :, RATE + fade : 2 * RATE - fade] - source[:, RATE + fade : 2 * RATE - fade]).max() > 1e-3
+    assert (
+        np.abs(out.audios[0, :, RATE + fade : 2 * RATE - fade] - source[:, RATE + fade : 2 * RATE - fade]).max() > 1e-3
+    )
 
 
 def test_audio_file_at_another_rate_in_stereo_is_matched_once(pipes, original, tmp_path):
@@ -136,8 +138,12 @@ def test_lower_repaint_strength_keeps_more_of_the_source(pipes, original):
     _, repaint = pipes
     inside = slice(1 * FPS, 2 * FPS)
     distance = {
-        strength: (_repaint(repaint, source_latents=original.latents, section=1, repaint_strength=strength).latents
-                   - original.latents)[..., inside].abs().mean()
+        strength: (
+            _repaint(repaint, source_latents=original.latents, section=1, repaint_strength=strength).latents
+            - original.latents
+        )[..., inside]
+        .abs()
+        .mean()
         for strength in (1.0, 0.34)
     }
     assert distance[0.34] < distance[1.0]
@@ -174,8 +180,14 @@ def test_a_piece_longer_than_the_window_comes_from_one_call(pipes):
     sections = [{"start": 2.5 * i, "end": 2.5 * (i + 1), "label": "verse", "caption": f"part {i}"} for i in range(8)]
     assert 20.0 > pipe.max_audio_length_in_s
     windows = []
-    out = pipe("pop", segments=sections, lead_sheet="C | G | Am | F", num_inference_steps=2, generator=_seed(0),
-               callback_on_step_end=lambda p, i, t, kw: windows.append(kw["latents"].shape[-1]) or {})
+    out = pipe(
+        "pop",
+        segments=sections,
+        lead_sheet="C | G | Am | F",
+        num_inference_steps=2,
+        generator=_seed(0),
+        callback_on_step_end=lambda p, i, t, kw: windows.append(kw["latents"].shape[-1]) or {},
+    )
     assert out.audios.shape == (1, 1, 20 * RATE) and np.isfinite(out.audios).all()
     assert out.latents.shape == (1, 8, 20 * FPS)
     assert len(windows) > 2 * 2 and set(windows) == {1024}  # every window has the transformer's full length
@@ -200,13 +212,22 @@ def _bad_inputs(original):
         (dict(source_latents=latents, region_start_in_s=1.0, region_end_in_s=9.0), "region_end_in_s.*past the end"),
         (dict(source_latents=latents, region_start_in_s=-1.0, region_end_in_s=1.0), "region_start_in_s.*before"),
         (dict(source_latents=latents, region_start_in_s=2.0, region_end_in_s=1.0), "empty.*region_end_in_s"),
-        (dict(source_latents=latents, region_start_in_s=1.0, region_end_in_s=1.001), "region_start_in_s.*one latent frame"),
-        (dict(source_latents=latents, region_start_in_s=4.0, region_end_in_s=5.0, audio_length_in_s=5.0), "after the source"),
+        (
+            dict(source_latents=latents, region_start_in_s=1.0, region_end_in_s=1.001),
+            "region_start_in_s.*one latent frame",
+        ),
+        (
+            dict(source_latents=latents, region_start_in_s=4.0, region_end_in_s=5.0, audio_length_in_s=5.0),
+            "after the source",
+        ),
         (dict(source_latents=latents, section=3), "`section` 3 is not an index"),
         (dict(source_latents=latents, section=1, segments=None), "`section` indexes `segments`"),
         (dict(source_latents=latents, section=1, region_start_in_s=0.0), "`section` or as `region_start_in_s`"),
         (dict(source_latents=latents), "Nothing to generate"),
-        (dict(source_latents=latents, segments=None, region_start_in_s=0.5, audio_length_in_s=2.0), "audio_length_in_s.*shorter than the source"),
+        (
+            dict(source_latents=latents, segments=None, region_start_in_s=0.5, audio_length_in_s=2.0),
+            "audio_length_in_s.*shorter than the source",
+        ),
         (dict(source_latents=latents[:, :3], section=1), "source_latents.*shape"),
         (dict(source_latents=torch.full_like(latents, float("nan")), section=1), "source_latents.*NaN"),
         (dict(source_latents=latents, source_audio=original.audios[0], section=1), "exactly one"),

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .presets import PRESETS
 from .pipelines.pipeline_s2accompanist import DEFAULT_CROSSFADE_IN_S
+from .presets import PRESETS
 from .pretrained import DEFAULT_LEAD_SHEET_GUIDANCE, DEFAULT_PIPELINE
 
 

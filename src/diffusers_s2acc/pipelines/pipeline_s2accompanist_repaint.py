@@ -114,9 +114,13 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
         """
         prompt, batch_size, segment_lists, sheets = self._resolve_batch(prompt, prompt_embeds, segments, lead_sheet)
         if not isinstance(num_waveforms_per_prompt, int) or num_waveforms_per_prompt < 1:
-            raise ValueError(f"`num_waveforms_per_prompt` must be a positive integer, got {num_waveforms_per_prompt!r}.")
+            raise ValueError(
+                f"`num_waveforms_per_prompt` must be a positive integer, got {num_waveforms_per_prompt!r}."
+            )
         total_batch = batch_size * num_waveforms_per_prompt
-        source, audio, source_seconds = self._prepare_source(source_audio, source_sampling_rate, source_latents, total_batch)
+        source, audio, source_seconds = self._prepare_source(
+            source_audio, source_sampling_rate, source_latents, total_batch
+        )
         if audio_length_in_s is None:
             ends = [s.end for segs in segment_lists for s in segs or []]
             audio_length_in_s = max([source_seconds] + ends)
@@ -142,7 +146,9 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
                 f"`audio_length_in_s`={audio_length_in_s:g} is shorter than the source ({source_seconds:.3f} s); "
                 "cut the source instead."
             )
-        regions = self._regions(section, region_start_in_s, region_end_in_s, segment_lists, source_seconds, audio_length_in_s)
+        regions = self._regions(
+            section, region_start_in_s, region_end_in_s, segment_lists, source_seconds, audio_length_in_s
+        )
         num_frames = self.latent_shape(1, audio_length_in_s)[2]
         # When extending, a last, partly filled frame of source audio is generated again: its latent encodes padding.
         known_frames = min(source.shape[-1], num_frames)
@@ -216,7 +222,11 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
         if source_latents is not None:
             if source_sampling_rate is not None:
                 raise ValueError("`source_sampling_rate` describes `source_audio`; latents have the VAE's frame rate.")
-            return self._check_source_latents(source_latents, total_batch), None, source_latents.shape[-1] / self.vae.frame_rate
+            return (
+                self._check_source_latents(source_latents, total_batch),
+                None,
+                source_latents.shape[-1] / self.vae.frame_rate,
+            )
         audio = self._load_source_audio(source_audio, source_sampling_rate)
         return self._encode_source(audio), audio, audio.shape[-1] / self.sampling_rate
 
@@ -265,7 +275,9 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
                 )
             source_rate = rate if source_sampling_rate is None else source_sampling_rate
             if isinstance(source_rate, bool) or not isinstance(source_rate, (int, np.integer)) or source_rate <= 0:
-                raise ValueError(f"`source_sampling_rate` must be a positive integer (Hz), got {source_sampling_rate!r}.")
+                raise ValueError(
+                    f"`source_sampling_rate` must be a positive integer (Hz), got {source_sampling_rate!r}."
+                )
             try:
                 audio = resample(match_channels(audio, channels), int(source_rate), rate)
             except ValueError as error:
@@ -280,7 +292,10 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
         """Scaled latents `(1, latent_channels, ceil(samples / hop))` of the source (posterior mode; tiled when long)."""
         vae = self.vae
         waveform = torch.from_numpy(audio)[None].to(device=self._execution_device, dtype=vae.dtype)
-        tile = not vae.use_tiling and waveform.shape[-1] > (vae.tile_latent_frames + 2 * vae.tile_context_frames) * vae.hop_length
+        tile = (
+            not vae.use_tiling
+            and waveform.shape[-1] > (vae.tile_latent_frames + 2 * vae.tile_context_frames) * vae.hop_length
+        )
         vae.use_tiling = vae.use_tiling or tile
         try:
             latents = vae.encode(waveform).latent_dist.mode()
@@ -307,11 +322,17 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
             sections = segment_lists[0] or []
             if not sections:
                 raise ValueError("`section` indexes `segments`, and no segments were given.")
-            indices = [section] if isinstance(section, (int, np.integer)) and not isinstance(section, bool) else section
+            indices = (
+                [section] if isinstance(section, (int, np.integer)) and not isinstance(section, bool) else section
+            )
             if isinstance(indices, (str, bytes)) or not isinstance(indices, Sequence) or not indices:
                 raise ValueError(f"`section` must be a section index or a non-empty list of them, got {section!r}.")
             for index in indices:
-                if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < len(sections):
+                if (
+                    isinstance(index, bool)
+                    or not isinstance(index, (int, np.integer))
+                    or not 0 <= index < len(sections)
+                ):
                     raise ValueError(f"`section` {index!r} is not an index of the {len(sections)} segments.")
                 spans.append((sections[index].start, sections[index].end, "section"))
         elif region_start_in_s is not None or region_end_in_s is not None:
