@@ -153,7 +153,15 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         if "dtype" in kwargs or "torch_dtype" in kwargs:
             return super().from_pipe(pipeline, **kwargs)
         shared = {name: (module, module.dtype) for name, module in pipeline.components.items() if isinstance(module, torch.nn.Module)}
-        new = super().from_pipe(pipeline, **kwargs)
+        # Its cast also warns about modules "that should be kept in float32" (none here), which the restore below
+        # makes moot: silence diffusers' model-loading logger for the call.
+        models_logger = logging.get_logger("diffusers.models.modeling_utils")
+        level = models_logger.level
+        models_logger.setLevel(logging.ERROR)
+        try:
+            new = super().from_pipe(pipeline, **kwargs)
+        finally:
+            models_logger.setLevel(level)
         for name, (module, dtype) in shared.items():
             if getattr(new, name, None) is module and module.dtype != dtype:
                 module.to(dtype)
