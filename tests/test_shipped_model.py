@@ -65,7 +65,7 @@ def _majmin(pipe, sheet: LeadSheet, seconds: float, with_sheet: bool, seed: int)
         generator=torch.Generator().manual_seed(seed),
     ).audios[0]
     assert np.isfinite(audio).all() and np.abs(audio).max() > 1e-3  # not silence
-    analysis = analyze_song(audio.T, pipe.vae.config.sampling_rate, melody=False)
+    analysis = analyze_song(audio, pipe.vae.config.sampling_rate, melody=False)
     return chord_scores(sheet.chords, analysis.chords)["chord_majmin"]
 
 

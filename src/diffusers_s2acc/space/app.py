@@ -226,7 +226,7 @@ class SpaceApp:
         try:
             from ..analysis.song import analyze_song
 
-            analysis = analyze_song(audio.T, self.sampling_rate, melody=False)
+            analysis = analyze_song(audio, self.sampling_rate, melody=False)
         except ImportError as error:
             return None, None, f"Chord analysis unavailable: {_first_line(error)}"
         except Exception as error:  # a take too short or too quiet to analyse still gets its audio and picture
