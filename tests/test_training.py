@@ -202,7 +202,7 @@ def test_cpu_flag_launch_runs_and_says_it_is_one_process(corpus_dir, latents_dir
 
 
 def test_lone_process_detection(monkeypatch):
-    from diffusers_s2acc.training.common import single_process_despite_request
+    from diffusers_s2acc.training.arguments import single_process_despite_request
 
     for name in ("WORLD_SIZE", "RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MASTER_ADDR", "ACCELERATE_USE_CPU"):
         monkeypatch.delenv(name, raising=False)

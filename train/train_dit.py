@@ -25,17 +25,8 @@ from torch.utils.data import DataLoader
 
 from diffusers_s2acc import S2AccompanistPipeline, S2DiTTransformer
 from diffusers_s2acc.pipelines.caption_encoding import encode_captions
+from diffusers_s2acc.training.arguments import add_common_args, start_run, validate_common_args
 from diffusers_s2acc.training.clips import LatentClipDataset, collate_latent_clips
-from diffusers_s2acc.training.common import (
-    EpochPermutationSampler,
-    ResumableRun,
-    add_common_args,
-    load_starting_pipeline,
-    load_starting_vae,
-    start_run,
-    trainable_parameters,
-    validate_common_args,
-)
 from diffusers_s2acc.training.corpus import load_corpus
 from diffusers_s2acc.training.flow_matching import (
     TIMESTEP_SCALE,
@@ -45,6 +36,8 @@ from diffusers_s2acc.training.flow_matching import (
     sample_sigmas,
 )
 from diffusers_s2acc.training.latent_cache import cache_latents
+from diffusers_s2acc.training.loading import load_starting_pipeline, load_starting_vae
+from diffusers_s2acc.training.run_loop import EpochPermutationSampler, ResumableRun, trainable_parameters
 from diffusers_s2acc.training.validation import log_validation
 
 

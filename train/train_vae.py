@@ -24,15 +24,8 @@ from diffusers.optimization import get_scheduler
 from torch.utils.data import DataLoader
 
 from diffusers_s2acc import SemanticAutoencoder
+from diffusers_s2acc.training.arguments import add_common_args, start_run, validate_common_args
 from diffusers_s2acc.training.clips import AudioClipDataset
-from diffusers_s2acc.training.common import (
-    EpochPermutationSampler,
-    ResumableRun,
-    add_common_args,
-    load_starting_vae,
-    start_run,
-    validate_common_args,
-)
 from diffusers_s2acc.training.corpus import load_corpus
 from diffusers_s2acc.training.discriminator import (
     MultiResolutionDiscriminator,
@@ -41,6 +34,8 @@ from diffusers_s2acc.training.discriminator import (
     generator_adversarial_loss,
 )
 from diffusers_s2acc.training.latent_cache import estimate_scaling_factor
+from diffusers_s2acc.training.loading import load_starting_vae
+from diffusers_s2acc.training.run_loop import EpochPermutationSampler, ResumableRun
 
 
 logger = get_logger(__name__)

@@ -236,34 +236,15 @@ def _load_pipeline(name: str, device: str, dtype: str = "float32"):
     import torch
     from diffusers.utils import logging as diffusers_logging
 
+    from .pretrained import is_preset, load_pipeline
+
     diffusers_logging.disable_progress_bar()  # loading bars; the generation bar stays
-
-    from .pipelines.pipeline_s2accompanist import S2AccompanistPipeline
-    from .presets import build_pipeline
-    from .pretrained import SHIPPED_PIPELINES
-
-    # A name that can only be a path (./x, /x, ~/x, a/b/c) is a folder that must exist; asking the Hub about it
-    # would answer with a repo-id format error that hides the real problem.
-    looks_like_path = name.startswith((".", "/", "~")) or "\\" in name or name.count("/") > 1
-    if name in PRESETS and not os.path.isdir(name):
+    if is_preset(name):
         print(f"s2acc: warning: preset {name!r} has UNTRAINED random weights; its audio is noise.", file=sys.stderr)
-        pipe = build_pipeline(name)
-        if dtype == "bfloat16":
-            pipe.transformer.to(torch.bfloat16)
-            pipe.text_encoder.to(torch.bfloat16)
-    elif looks_like_path and not os.path.isdir(os.path.expanduser(name)) and name not in SHIPPED_PIPELINES:
-        what = "it is a file, not a pipeline folder" if os.path.exists(os.path.expanduser(name)) else "the folder does not exist"
-        raise UsageError(f"--pipeline: cannot load {name!r}: {what}")
-    else:
-        name = os.path.expanduser(name) if looks_like_path else name
-        try:
-            # The VAE stays float32 either way: its weights are small and its decoder is what the ear hears.
-            dtypes = {"default": torch.bfloat16, "vae": torch.float32} if dtype == "bfloat16" else None
-            pipe = S2AccompanistPipeline.from_pretrained(name, **({"dtype": dtypes} if dtypes else {}))
-        except Exception as error:  # any loading failure is the user's path/repo: say which and why, in one line
-            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            hint = f" (and there is no folder {name!r})" if name.count("/") == 1 and not os.path.isdir(name) else ""
-            raise UsageError(f"--pipeline: cannot load {name!r}: {first_line}{hint}") from None
+    try:
+        pipe = load_pipeline(name, dtype)
+    except ValueError as error:
+        raise UsageError(f"--pipeline: {error}") from None
     return pipe.to(torch.device(device))
 
 
@@ -334,11 +315,13 @@ def evaluate(args: argparse.Namespace) -> int:
         raise UsageError(f"--seeds must be >= 1, got {args.seeds}")
     embedding = agreement = None
     if args.clap is not None:
-        from dataset_builder.stages.grading import ClapAgreement
-
+        from .evaluation.agreement import ClapAgreement
         from .evaluation.embeddings import ClapEmbedding
 
-        embedding, agreement = ClapEmbedding(args.clap), ClapAgreement(args.clap)
+        try:
+            embedding, agreement = ClapEmbedding(args.clap), ClapAgreement(args.clap)
+        except OSError as error:  # a missing folder or one that holds no CLAP model
+            raise UsageError(f"--clap: {str(error).strip().splitlines()[0]}") from None
     device = _resolve_device(args.device)
     pipe = _load_pipeline(args.pipeline, device, args.dtype)
     pipe.set_progress_bar_config(disable=True)
