@@ -235,10 +235,13 @@ DTYPES = ("float32", "bfloat16")
 def _load_pipeline(name: str, device: str, dtype: str = "float32"):
     import torch
     from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
 
     from .pretrained import is_preset, load_pipeline
 
-    diffusers_logging.disable_progress_bar()  # loading bars; the generation bar stays
+    # Loading bars (diffusers' components, transformers' "Loading weights"); the generation bar stays.
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()
     if is_preset(name):
         print(f"s2acc: warning: preset {name!r} has UNTRAINED random weights; its audio is noise.", file=sys.stderr)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 from typing import Any, Callable, Mapping, Sequence
@@ -10,8 +11,7 @@ import numpy as np
 import torch
 from diffusers import DiffusionPipeline, FlowMatchEulerDiscreteScheduler
 from diffusers.pipelines.pipeline_utils import AudioPipelineOutput
-from diffusers.pipelines.stable_diffusion_3.pipeline_stable_diffusion_3 import retrieve_timesteps
-from diffusers.utils import logging
+from diffusers.utils import logging, replace_example_docstring
 from diffusers.utils.torch_utils import randn_tensor
 from huggingface_hub import snapshot_download
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -27,6 +27,31 @@ from .caption_encoding import encode_captions
 
 logger = logging.get_logger(__name__)
 
+EXAMPLE_DOC_STRING = """
+    Examples:
+        ```py
+        >>> import soundfile
+        >>> import torch
+        >>> from diffusers_s2acc import LeadSheet, S2AccompanistPipeline, Segment
+
+        >>> pipe = S2AccompanistPipeline.from_pretrained("s2acc-demo")  # the shipped default, offline
+        >>> segments = [
+        ...     Segment(0.0, 4.8, "intro", "sparse felt piano and soft pads"),
+        ...     Segment(4.8, 14.4, "verse", "fingerpicked acoustic guitar, brushed drums"),
+        ... ]
+        >>> lead_sheet = LeadSheet.from_chart("C | Am | F | G", bpm=100)
+        >>> audio = pipe(
+        ...     prompt="warm indie pop accompaniment",
+        ...     segments=segments,
+        ...     lead_sheet=lead_sheet,
+        ...     num_inference_steps=25,
+        ...     lead_sheet_guidance_scale=2.5,
+        ...     generator=torch.Generator().manual_seed(0),
+        ... ).audios[0]
+        >>> soundfile.write("accompaniment.wav", audio.T, pipe.vae.config.sampling_rate)
+        ```
+"""
+
 #: Duration used when neither `audio_length_in_s`, segments nor a lead sheet give one.
 DEFAULT_AUDIO_LENGTH_IN_S = 10.0
 # Segments may end this far past the requested duration (rounding of times written by hand).
@@ -40,6 +65,33 @@ LeadSheetArg = LeadSheet | Mapping[str, Any] | str | Sequence[LeadSheet | Mappin
 #: Precomputed caption tokens: a `(batch, tokens, dim)` tensor, or the `(states, segment_ids)` pair `encode_prompt`
 #: returns (its padding, segment id -1, is then dropped).
 PromptEmbedsArg = torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None
+
+
+# Adapted from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion.retrieve_timesteps: only the custom
+# sigmas path, which is the one this pipeline uses. Importing diffusers' copy would import the Stable Diffusion 3
+# pipeline module, and with it transformers' image processors, which print torchvision notices on every start.
+def retrieve_timesteps(
+    scheduler, num_inference_steps: int, device: str | torch.device | None = None, sigmas: Sequence[float] | None = None
+) -> tuple[torch.Tensor, int]:
+    """
+    Call the scheduler's `set_timesteps` and return its timestep schedule.
+
+    Args:
+        scheduler (`SchedulerMixin`): The scheduler to get timesteps from.
+        num_inference_steps (`int`): Number of denoising steps (ignored when `sigmas` is given).
+        device (`str` or `torch.device`, *optional*): Where the timesteps go.
+        sigmas (`Sequence[float]`, *optional*): Custom sigmas overriding the scheduler's spacing.
+
+    Returns:
+        `tuple[torch.Tensor, int]`: The timestep schedule and the number of inference steps.
+    """
+    if sigmas is None:
+        scheduler.set_timesteps(num_inference_steps, device=device)
+        return scheduler.timesteps, num_inference_steps
+    if "sigmas" not in inspect.signature(scheduler.set_timesteps).parameters:
+        raise ValueError(f"The scheduler {scheduler.__class__.__name__} does not accept custom sigmas.")
+    scheduler.set_timesteps(sigmas=sigmas, device=device)
+    return scheduler.timesteps, len(scheduler.timesteps)
 
 
 def _as_list(value: Any, batch_size: int, name: str) -> list:
@@ -376,6 +428,7 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
     # ------------------------------------------------------------------ call
 
     @torch.no_grad()
+    @replace_example_docstring(EXAMPLE_DOC_STRING)
     def __call__(
         self,
         prompt: str | list[str] | None = None,
@@ -427,6 +480,8 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
             attention_kwargs (`dict`, *optional*): Passed to the transformer; `{"scale": s}` scales LoRA.
             callback_on_step_end (`Callable`, *optional*): Called as `callback(pipe, step, timestep, kwargs)` after
                 every step with the tensors named in `callback_on_step_end_tensor_inputs`; may return replacements.
+
+        Examples:
 
         Returns:
             [`AudioPipelineOutput`] with `audios` of shape `(batch, audio_channels, samples)`, float32, at
