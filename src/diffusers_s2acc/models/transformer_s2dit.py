@@ -12,12 +12,15 @@ from diffusers.loaders import PeftAdapterMixin
 from diffusers.models.attention import AttentionMixin, FeedForward
 from diffusers.models.embeddings import TimestepEmbedding, Timesteps, get_1d_rotary_pos_embed
 from diffusers.models.modeling_outputs import Transformer2DModelOutput
-from diffusers.utils import apply_lora_scale
+from diffusers.utils import apply_lora_scale, logging
 
 from ..music.chords import NUM_CHORD_CLASSES
 from ..music.structure import SECTION_LABELS
 from .attention_s2dit import S2DiTAttention
 from .embeddings_s2dit import LeadSheetEmbedding, StructureEmbedding
+
+
+logger = logging.get_logger(__name__)  # pylint: disable=invalid-name
 
 
 #: `encoder_segment_ids` value of caption tokens every frame sees, and of padding no frame sees.
@@ -94,7 +97,8 @@ class S2DiTTransformer(ModelMixin, ConfigMixin, PeftAdapterMixin, AttentionMixin
         max_frames (`int`, defaults to 2048): Longest sequence of latent frames the model accepts.
         rope_theta (`float`, defaults to 10000.0): Rotary embedding base.
         num_section_labels (`int`): Number of section labels (see `SECTION_LABELS`).
-        num_chord_classes (`int`): Number of chord classes (see `NUM_CHORD_CLASSES`).
+        num_chord_classes (`int`): Chord vocabulary of the lead-sheet embedding: "no chord" plus 12 roots x the
+            qualities of `diffusers_s2acc.music.chords` (`NUM_CHORD_CLASSES`); must match the VAE's semantic head.
         lead_sheet_injection_layers (`int`, defaults to 0): The lead-sheet embedding is always added to the input
             frames; with `n > 0` it is also added, through a zero-initialised linear map per block, before each of
             the first `n` blocks. Per-frame injection in the first three quarters of the blocks is what made
