@@ -21,7 +21,7 @@ import soundfile
 import torch
 
 from diffusers_s2acc import S2AccompanistPipeline
-from diffusers_s2acc.audio import match_channels, resample
+from diffusers_s2acc.audio import match_channels, resample, to_mono
 from diffusers_s2acc.evaluation.specs import load_specs
 from diffusers_s2acc.music.chords import PITCH_CLASS_NAMES, parse_chord
 from diffusers_s2acc.music.structure import crop_segments
@@ -34,7 +34,7 @@ def _panel(axes, audio: np.ndarray, rate: int, spec, title: str) -> None:
 
     from diffusers_s2acc.analysis.song import analyze_song
 
-    mono = audio.mean(axis=0)
+    mono = to_mono(audio)
     spectrum = librosa.amplitude_to_db(np.abs(librosa.stft(mono, n_fft=1024, hop_length=256)), ref=np.max)
     librosa.display.specshow(spectrum, sr=rate, hop_length=256, x_axis="time", y_axis="log", ax=axes[0], cmap="magma")
     axes[0].set(title=f"{title}: spectrogram", xlabel="", ylim=(40, rate / 2))

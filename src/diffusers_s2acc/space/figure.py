@@ -8,6 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..audio import to_mono
 from ..music import ChordEvent, Segment, parse_chord
 
 
@@ -111,7 +112,7 @@ def draw_take(
         lanes.spines[spine].set_visible(False)
 
     # Min/max envelope per pixel column: plotting every sample of 30 s would be slow and look the same.
-    mono = audio.mean(axis=0) if audio.ndim == 2 else audio
+    mono = to_mono(audio)
     columns = max(1, min(1200, mono.shape[-1]))
     edges = np.linspace(0, mono.shape[-1], columns + 1).astype(int)
     lows = np.array([mono[a:b].min() if b > a else 0.0 for a, b in zip(edges[:-1], edges[1:])])
