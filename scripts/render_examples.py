@@ -40,7 +40,7 @@ def _panel(axes, audio: np.ndarray, rate: int, spec, title: str) -> None:
     axes[0].set(title=f"{title}: spectrogram", xlabel="", ylim=(40, rate / 2))
     chroma = librosa.feature.chroma_cqt(y=mono, sr=rate, hop_length=512)
     librosa.display.specshow(chroma, sr=rate, hop_length=512, x_axis="time", y_axis="chroma", ax=axes[1], cmap="Greys")
-    heard = analyze_song(audio.T, rate, melody=False).chords
+    heard = analyze_song(audio, rate, melody=False).chords
     for chord in spec.lead_sheet.chords:
         root = parse_chord(chord.symbol).root
         if root is not None:
