@@ -25,7 +25,10 @@ from diffusers_s2acc.pretrained import DEFAULT_PIPELINE
 
 
 def generate(pipe, seconds: float, steps: int) -> float:
-    segments = [Segment(0.0, seconds / 2, "verse", "soft piano and bass"), Segment(seconds / 2, seconds, "chorus", "full band")]
+    segments = [
+        Segment(0.0, seconds / 2, "verse", "soft piano and bass"),
+        Segment(seconds / 2, seconds, "chorus", "full band"),
+    ]
     sheet = LeadSheet.from_chart("C | Am | F | G", bpm=120)
     start = time.perf_counter()
     pipe(

@@ -66,8 +66,14 @@ def _song_clip(clips: list[dict[str, Any]], corpus_audio: np.ndarray, analysis, 
     grid = analysis.grid
     a, b = int(start * config.sample_rate), int(end * config.sample_rate)
     descriptors = describe(
-        analysis.features, start, end, tempo=grid.tempo, meter=grid.meter, chords=analysis.chords,
-        notes=analysis.notes, key=analysis.key,
+        analysis.features,
+        start,
+        end,
+        tempo=grid.tempo,
+        meter=grid.meter,
+        chords=analysis.chords,
+        notes=analysis.notes,
+        key=analysis.key,
     )
     rng = random.Random(f"{item.relpath}#song")
     if synth is not None:

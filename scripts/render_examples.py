@@ -114,7 +114,9 @@ def main() -> None:
         figure.suptitle(f"{spec_id}: \u201c{spec.prompt}\u201d", fontsize=10)
         figure.savefig(out / f"{name}.png", dpi=70)
         plt.close(figure)
-        index.append({"id": spec_id, "prompt": spec.prompt, "files": [f"{name}.{k}.ogg" for k in ("generated", "reference")]})
+        index.append(
+            {"id": spec_id, "prompt": spec.prompt, "files": [f"{name}.{k}.ogg" for k in ("generated", "reference")]}
+        )
         print(f"wrote {name}.png and its audio")
     (out / "index.json").write_text(json.dumps(index, indent=1))
 

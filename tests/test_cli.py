@@ -23,8 +23,27 @@ def test_generate_writes_audio_and_says_where(pipeline_dir, tmp_path, capsys):
     segments = tmp_path / "segments.json"
     segments.write_text(json.dumps(SEGMENTS))
     out = tmp_path / "sub" / "out.wav"
-    code = main(["generate", "--pipeline", str(pipeline_dir), "--prompt", "bossa nova guitar", "--segments",
-                 str(segments), "--lead-sheet", "C | Am", "--bpm", "240", "--steps", "2", "--seed", "3", "--out", str(out)])
+    code = main(
+        [
+            "generate",
+            "--pipeline",
+            str(pipeline_dir),
+            "--prompt",
+            "bossa nova guitar",
+            "--segments",
+            str(segments),
+            "--lead-sheet",
+            "C | Am",
+            "--bpm",
+            "240",
+            "--steps",
+            "2",
+            "--seed",
+            "3",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     audio, rate = soundfile.read(out, always_2d=True)
     assert rate == 16000 and audio.shape == (16000, 1)  # duration from the segments
@@ -34,7 +53,10 @@ def test_generate_writes_audio_and_says_where(pipeline_dir, tmp_path, capsys):
 def test_same_seed_same_file(pipeline_dir, tmp_path):
     outs = [tmp_path / f"{i}.wav" for i in range(2)]
     for out in outs:
-        assert main(["generate", "--pipeline", str(pipeline_dir), "--duration", "0.3", "--steps", "2", "--out", str(out)]) == 0
+        assert (
+            main(["generate", "--pipeline", str(pipeline_dir), "--duration", "0.3", "--steps", "2", "--out", str(out)])
+            == 0
+        )
     assert (soundfile.read(outs[0])[0] == soundfile.read(outs[1])[0]).all()
 
 
@@ -74,9 +96,23 @@ def test_unknown_pipeline_is_one_line(tmp_path, capsys):
 
 def test_console_script_entry_point(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "diffusers_s2acc.cli", "generate", "--pipeline", "tiny", "--duration", "0.2",
-         "--steps", "1", "--out", str(tmp_path / "t.wav")],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "diffusers_s2acc.cli",
+            "generate",
+            "--pipeline",
+            "tiny",
+            "--duration",
+            "0.2",
+            "--steps",
+            "1",
+            "--out",
+            str(tmp_path / "t.wav"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     assert "UNTRAINED" in result.stderr and (tmp_path / "t.wav").exists()
@@ -95,7 +131,12 @@ def _run(argv, capsys):
 def test_flac_output_reads_back_with_the_right_duration(tmp_path):
     # Issue 11, item 1: FLAC cannot hold FLOAT samples; it is written as 24-bit PCM.
     out = tmp_path / "x.flac"
-    assert main(["generate", "--pipeline", "tiny", "--prompt", "p", "--steps", "2", "--duration", "0.5", "--out", str(out)]) == 0
+    assert (
+        main(
+            ["generate", "--pipeline", "tiny", "--prompt", "p", "--steps", "2", "--duration", "0.5", "--out", str(out)]
+        )
+        == 0
+    )
     info = soundfile.info(out)
     assert info.format == "FLAC" and info.subtype == "PCM_24" and info.duration == pytest.approx(0.5)
 
@@ -183,7 +224,9 @@ def _fuzz_cases(tmp_path):
     cases = []
     for path in files:
         cases.append(["generate", f"--segments={path}"])
-        cases.append(["generate", f"--lead-sheet={path}"] if path.suffix == ".json" else ["generate", "--lead-sheet", "C | Qm"])
+        cases.append(
+            ["generate", f"--lead-sheet={path}"] if path.suffix == ".json" else ["generate", "--lead-sheet", "C | Qm"]
+        )
         cases.append(["evaluate", f"--specs={path}"])
     values = {
         "--duration": ["inf", "nan", "-0", "1e309", "0"],
@@ -232,8 +275,25 @@ def test_bfloat16_generation_keeps_the_vae_float32(pipeline_dir, tmp_path, monke
 
     monkeypatch.setattr(cli, "_load_pipeline", spy)
     out = tmp_path / "bf16.wav"
-    code = main(["generate", "--pipeline", str(pipeline_dir), "--duration", "1", "--steps", "2", "--dtype", "bfloat16",
-                 "--lead-sheet", "C | G", "--bpm", "240", "--out", str(out)])
+    code = main(
+        [
+            "generate",
+            "--pipeline",
+            str(pipeline_dir),
+            "--duration",
+            "1",
+            "--steps",
+            "2",
+            "--dtype",
+            "bfloat16",
+            "--lead-sheet",
+            "C | G",
+            "--bpm",
+            "240",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     pipe = loaded["pipe"]
     assert pipe.transformer.dtype == torch.bfloat16 and pipe.text_encoder.dtype == torch.bfloat16

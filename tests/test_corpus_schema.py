@@ -59,7 +59,7 @@ def test_old_json_latent_cache_reads_the_same_as_a_structured_one(tmp_path):
         assert a["latents"].equal(b["latents"]) and a["mask"].equal(b["mask"])
         for key, value in vars(a["conditioning"]).items():
             other = getattr(b["conditioning"], key)
-            assert (value.equal(other) if hasattr(value, "equal") else value == other), key
+            assert value.equal(other) if hasattr(value, "equal") else value == other, key
 
 
 def test_items_do_not_parse_the_conditioning_again(monkeypatch):
@@ -83,9 +83,16 @@ def test_items_do_not_parse_the_conditioning_again(monkeypatch):
 
 def test_corpus_rows_keep_an_unknown_melody_unknown(tmp_path):
     """The builder writes a null melody for "unknown"; corpora written before wrote [] plus has_melody false."""
-    features = datasets.Features({k: corpus_features()[k] for k in ("caption", "segments", "lead_sheet", "has_melody")})
+    features = datasets.Features(
+        {k: corpus_features()[k] for k in ("caption", "segments", "lead_sheet", "has_melody")}
+    )
     rows = [
-        {"caption": "a", "segments": [s.to_dict() for s in SEGMENTS], "lead_sheet": SHEET.to_dict(), "has_melody": False},
+        {
+            "caption": "a",
+            "segments": [s.to_dict() for s in SEGMENTS],
+            "lead_sheet": SHEET.to_dict(),
+            "has_melody": False,
+        },
         {"caption": "b", "segments": [], "lead_sheet": {**SHEET.to_dict(), "melody": []}, "has_melody": False},
         {"caption": "c", "segments": [], "lead_sheet": SHEET_WITH_MELODY.to_dict(), "has_melody": True},
         {"caption": "d", "segments": [], "lead_sheet": None, "has_melody": False},

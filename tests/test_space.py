@@ -273,7 +273,9 @@ def test_browser_example_generate_screenshot(space, tmp_path):
             sync_api.expect(audio.get_by_role("button", name="Play", exact=True)).to_be_visible()
             sync_api.expect(audio.locator('a[download$="_seed3.wav"]')).to_have_count(1)
             for suffix in (".wav", ".flac"):
-                link = page.locator(f'#take-files a[download="swinging-jazz-waltz-piano-trio-in-bb-major_seed3{suffix}"]')
+                link = page.locator(
+                    f'#take-files a[download="swinging-jazz-waltz-piano-trio-in-bb-major_seed3{suffix}"]'
+                )
                 sync_api.expect(link).to_have_count(1)
             sync_api.expect(page.locator("#take-summary")).to_contain_text("27.0 s")
             sync_api.expect(page.locator("#history")).to_contain_text(example.prompt)

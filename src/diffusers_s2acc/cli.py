@@ -69,9 +69,7 @@ def _build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--specs", type=Path, required=True, help="JSON spec file (see diffusers_s2acc.evaluation.specs)")
     ev.add_argument("--steps", type=int, default=50)
     ev.add_argument("--guidance", type=float, default=4.0)
-    ev.add_argument(
-        "--lead-sheet-guidance", type=float, default=DEFAULT_LEAD_SHEET_GUIDANCE, help="as for generate"
-    )
+    ev.add_argument("--lead-sheet-guidance", type=float, default=DEFAULT_LEAD_SHEET_GUIDANCE, help="as for generate")
     ev.add_argument("--seeds", type=int, default=1, help="takes per spec (seeds spec.seed + 1000 k); scores are means")
     ev.add_argument(
         "--no-lead-sheet-floor",
@@ -92,7 +90,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     specs = commands.add_parser("make-specs", help="evaluation specs from dataset_builder synth songs")
     specs.add_argument("--synth", type=Path, required=True, help="a `python -m dataset_builder synth` output folder")
-    specs.add_argument("--duration", type=float, default=10.0, help="seconds per spec (the ATTM challenge scores 10 s)")
+    specs.add_argument(
+        "--duration", type=float, default=10.0, help="seconds per spec (the ATTM challenge scores 10 s)"
+    )
     specs.add_argument("--stem", default="accompaniment", help="reference stem: accompaniment or mix")
     specs.add_argument("--out", type=Path, required=True)
     specs.add_argument(
@@ -133,7 +133,9 @@ _GENERATE_FLAGS = {
     "`lead_sheet`": "--lead-sheet",
     "`prompt`": "--prompt",
 }
-_EVALUATE_FLAGS = {key: _GENERATE_FLAGS[key] for key in ("`num_inference_steps`", "`guidance_scale`", "`lead_sheet_guidance_scale`")}
+_EVALUATE_FLAGS = {
+    key: _GENERATE_FLAGS[key] for key in ("`num_inference_steps`", "`guidance_scale`", "`lead_sheet_guidance_scale`")
+}
 
 
 def _name_flags(message: str, flags: dict[str, str]) -> str:

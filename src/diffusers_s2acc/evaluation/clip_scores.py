@@ -22,8 +22,13 @@ def caption_adherence(analysis, spec: EvalSpec, audio: np.ndarray, sampling_rate
         if not caption:
             continue
         descriptors = describe(
-            analysis.features, start, end, tempo=analysis.grid.tempo, meter=analysis.grid.meter,
-            chords=analysis.chords, key=analysis.key,
+            analysis.features,
+            start,
+            end,
+            tempo=analysis.grid.tempo,
+            meter=analysis.grid.meter,
+            chords=analysis.chords,
+            key=analysis.key,
         )
         values.append(scorer(caption, descriptors, audio, sampling_rate)[0])
     return float(np.mean(values)) if values else float("nan")

@@ -35,7 +35,9 @@ class MelChromaEmbedding:
 
         y = resample(to_mono(audio), sampling_rate, self.sampling_rate)
         hop = 160
-        mel = librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=self.sampling_rate, n_fft=1024, hop_length=hop, n_mels=64))
+        mel = librosa.power_to_db(
+            librosa.feature.melspectrogram(y=y, sr=self.sampling_rate, n_fft=1024, hop_length=hop, n_mels=64)
+        )
         chroma = librosa.feature.chroma_stft(y=y, sr=self.sampling_rate, n_fft=2048, hop_length=hop)
         frames = np.concatenate([mel, chroma[:, : mel.shape[1]]], axis=0)
         per_window = int(self.window_seconds * self.sampling_rate / hop)

@@ -31,12 +31,21 @@ def chord_scores(reference: Sequence[ChordEvent], estimate: Sequence[ChordEvent]
     else:
         est_intervals, est_labels = np.array([[0.0, ref_intervals.max()]]), ["N"]
     est_intervals, est_labels = mir_eval.util.adjust_intervals(
-        est_intervals, est_labels, ref_intervals.min(), ref_intervals.max(), mir_eval.chord.NO_CHORD, mir_eval.chord.NO_CHORD
+        est_intervals,
+        est_labels,
+        ref_intervals.min(),
+        ref_intervals.max(),
+        mir_eval.chord.NO_CHORD,
+        mir_eval.chord.NO_CHORD,
     )
-    merged, ref_labels, est_labels = mir_eval.util.merge_labeled_intervals(ref_intervals, ref_labels, est_intervals, est_labels)
+    merged, ref_labels, est_labels = mir_eval.util.merge_labeled_intervals(
+        ref_intervals, ref_labels, est_intervals, est_labels
+    )
     durations = mir_eval.util.intervals_to_durations(merged)
     return {
-        "chord_majmin": float(mir_eval.chord.weighted_accuracy(mir_eval.chord.majmin(ref_labels, est_labels), durations)),
+        "chord_majmin": float(
+            mir_eval.chord.weighted_accuracy(mir_eval.chord.majmin(ref_labels, est_labels), durations)
+        ),
         "chord_root": float(mir_eval.chord.weighted_accuracy(mir_eval.chord.root(ref_labels, est_labels), durations)),
     }
 

@@ -290,16 +290,24 @@ class SemanticAutoencoder(ModelMixin, AutoencoderMixin, ConfigMixin):
         for name in ("chord", "melody", "beat"):
             target = targets[name].to(latents.device).long()
             if target.shape != (latents.shape[0], frames):
-                raise ValueError(f"Target {name!r} has shape {tuple(target.shape)}, expected {(latents.shape[0], frames)}.")
+                raise ValueError(
+                    f"Target {name!r} has shape {tuple(target.shape)}, expected {(latents.shape[0], frames)}."
+                )
             if (target != IGNORE_INDEX).any():
                 losses[name] = F.cross_entropy(logits[name].float(), target, ignore_index=IGNORE_INDEX)
             else:
                 losses[name] = logits[name].sum() * 0.0
         pitch_target = targets["pitch_classes"].to(latents.device).float().transpose(1, 2)
         mask = targets.get("pitch_classes_mask")
-        mask = torch.ones(pitch_target.shape[0], frames, dtype=torch.bool, device=latents.device) if mask is None else mask
+        mask = (
+            torch.ones(pitch_target.shape[0], frames, dtype=torch.bool, device=latents.device)
+            if mask is None
+            else mask
+        )
         mask = mask.to(latents.device)[:, None, :].expand_as(pitch_target).float()
-        per_element = F.binary_cross_entropy_with_logits(logits["pitch_classes"].float(), pitch_target, reduction="none")
+        per_element = F.binary_cross_entropy_with_logits(
+            logits["pitch_classes"].float(), pitch_target, reduction="none"
+        )
         losses["pitch_classes"] = (per_element * mask).sum() / mask.sum().clamp_min(1.0)
         return losses
 

@@ -135,7 +135,9 @@ class S2DiTTransformer(ModelMixin, ConfigMixin, PeftAdapterMixin, AttentionMixin
         self.proj_in = nn.Linear(in_channels, dim)
         self.time_proj = Timesteps(256, flip_sin_to_cos=True, downscale_freq_shift=0)
         self.time_embed = TimestepEmbedding(256, dim)
-        self.caption_proj = nn.Sequential(nn.Linear(text_embed_dim, dim), nn.GELU(approximate="tanh"), nn.Linear(dim, dim))
+        self.caption_proj = nn.Sequential(
+            nn.Linear(text_embed_dim, dim), nn.GELU(approximate="tanh"), nn.Linear(dim, dim)
+        )
         self.pooled_caption_embed = nn.Linear(dim, dim)
         self.null_text_embeds = nn.Parameter(torch.randn(num_null_text_tokens, text_embed_dim) * 0.02)
         self.structure_embed = StructureEmbedding(num_section_labels, dim)
@@ -146,9 +148,7 @@ class S2DiTTransformer(ModelMixin, ConfigMixin, PeftAdapterMixin, AttentionMixin
             nn.init.zeros_(projection.weight)
             nn.init.zeros_(projection.bias)
         self.adaln = nn.Sequential(nn.SiLU(), nn.Linear(dim, 6 * dim))
-        self.blocks = nn.ModuleList(
-            S2DiTBlock(dim, num_attention_heads, ff_inner_dim) for _ in range(num_layers)
-        )
+        self.blocks = nn.ModuleList(S2DiTBlock(dim, num_attention_heads, ff_inner_dim) for _ in range(num_layers))
         self.norm_out = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
         self.scale_shift_out = nn.Linear(dim, 2 * dim)
         self.proj_out = nn.Linear(dim, in_channels)
@@ -172,7 +172,9 @@ class S2DiTTransformer(ModelMixin, ConfigMixin, PeftAdapterMixin, AttentionMixin
         if encoder_hidden_states is None:
             return null, torch.full_like(null_ids, GLOBAL_SEGMENT)
         if encoder_segment_ids is None:
-            encoder_segment_ids = torch.zeros(encoder_hidden_states.shape[:2], dtype=torch.long, device=drop_text.device)
+            encoder_segment_ids = torch.zeros(
+                encoder_hidden_states.shape[:2], dtype=torch.long, device=drop_text.device
+            )
         encoder_segment_ids = torch.where(drop_text[:, None], PADDING_SEGMENT, encoder_segment_ids)
         tokens = torch.cat([null.to(encoder_hidden_states.dtype), encoder_hidden_states], dim=1)
         return tokens, torch.cat([null_ids, encoder_segment_ids], dim=1)
@@ -227,7 +229,11 @@ class S2DiTTransformer(ModelMixin, ConfigMixin, PeftAdapterMixin, AttentionMixin
         device = hidden_states.device
 
         def ids(value: torch.Tensor | None, *trailing: int, dtype=torch.long) -> torch.Tensor:
-            return value.to(device) if value is not None else torch.zeros(batch, frames, *trailing, dtype=dtype, device=device)
+            return (
+                value.to(device)
+                if value is not None
+                else torch.zeros(batch, frames, *trailing, dtype=dtype, device=device)
+            )
 
         no = torch.zeros(batch, dtype=torch.bool, device=device)
         drop_text = no if drop_text is None else drop_text.to(device=device, dtype=torch.bool)

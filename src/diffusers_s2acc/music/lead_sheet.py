@@ -317,13 +317,21 @@ class LeadSheet:
                 chart = data["chart"]
             else:
                 bars = data["bars"]
-                if isinstance(bars, str) or not isinstance(bars, Sequence) or not all(isinstance(b, str) for b in bars):
-                    raise ValueError("`bars` must be a list of bar strings such as [\"C\", \"Am\", \"F G\"].")
+                if (
+                    isinstance(bars, str)
+                    or not isinstance(bars, Sequence)
+                    or not all(isinstance(b, str) for b in bars)
+                ):
+                    raise ValueError('`bars` must be a list of bar strings such as ["C", "Am", "F G"].')
                 chart = " | ".join(bars)
             sheet = cls.from_chart(chart, bpm=tempo, meter=meter, offset=offset)
         else:
             chords = _event_list(
-                data.get("chords", []), ChordEvent, "chords", "chord", hint=' (for a chart write "chart": "C | Am | F | G")'
+                data.get("chords", []),
+                ChordEvent,
+                "chords",
+                "chord",
+                hint=' (for a chart write "chart": "C | Am | F | G")',
             )
             sheet = cls(tempo=tempo, meter=meter, offset=offset, chords=chords)
         if data.get("melody") is not None:

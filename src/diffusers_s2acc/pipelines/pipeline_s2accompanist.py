@@ -71,7 +71,10 @@ PromptEmbedsArg = torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None
 # sigmas path, which is the one this pipeline uses. Importing diffusers' copy would import the Stable Diffusion 3
 # pipeline module, and with it transformers' image processors, which print torchvision notices on every start.
 def retrieve_timesteps(
-    scheduler, num_inference_steps: int, device: str | torch.device | None = None, sigmas: Sequence[float] | None = None
+    scheduler,
+    num_inference_steps: int,
+    device: str | torch.device | None = None,
+    sigmas: Sequence[float] | None = None,
 ) -> tuple[torch.Tensor, int]:
     """
     Call the scheduler's `set_timesteps` and return its timestep schedule.
@@ -96,7 +99,9 @@ def retrieve_timesteps(
 
 def _as_list(value: Any, batch_size: int, name: str) -> list:
     """Broadcast one value to the batch, or check that a per-prompt list has one entry per prompt."""
-    if isinstance(value, list) and (len(value) == 0 or value[0] is None or not isinstance(value[0], (Segment, Mapping))):
+    if isinstance(value, list) and (
+        len(value) == 0 or value[0] is None or not isinstance(value[0], (Segment, Mapping))
+    ):
         if len(value) != batch_size:
             raise ValueError(f"`{name}` has {len(value)} entries but there are {batch_size} prompts.")
         return value
@@ -196,12 +201,14 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         """
         if device is None:
             accelerators = [
-                name for name in ("cuda", "xpu", "mps") if getattr(torch, name, None) and getattr(torch, name).is_available()
+                name
+                for name in ("cuda", "xpu", "mps")
+                if getattr(torch, name, None) and getattr(torch, name).is_available()
             ]
             if not accelerators:
                 raise RuntimeError(
                     "enable_model_cpu_offload() moves models to an accelerator while they run, and this machine has "
-                    "none: skip the call (everything already runs on the CPU) or pass device=\"cpu\"."
+                    'none: skip the call (everything already runs on the CPU) or pass device="cpu".'
                 )
         super().enable_model_cpu_offload(gpu_id=gpu_id, device=device)
 
@@ -287,15 +294,20 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         if prompt is not None and prompt_embeds is not None:
             raise ValueError("Pass either `prompt` or `prompt_embeds`, not both.")
         if prompt is not None and not (
-            isinstance(prompt, str) or (isinstance(prompt, list) and prompt and all(isinstance(p, str) for p in prompt))
+            isinstance(prompt, str)
+            or (isinstance(prompt, list) and prompt and all(isinstance(p, str) for p in prompt))
         ):
             raise ValueError(f"`prompt` must be a string or a non-empty list of strings, got {type(prompt).__name__}.")
         if isinstance(prompt_embeds, (tuple, list)):
             if len(prompt_embeds) != 2 or not all(isinstance(t, torch.Tensor) for t in prompt_embeds):
-                raise ValueError("`prompt_embeds` must be a tensor or the (states, segment_ids) pair from encode_prompt.")
+                raise ValueError(
+                    "`prompt_embeds` must be a tensor or the (states, segment_ids) pair from encode_prompt."
+                )
             states, ids = prompt_embeds
             if ids.shape != states.shape[:2]:
-                raise ValueError(f"`prompt_embeds` segment ids {tuple(ids.shape)} do not match states {tuple(states.shape)}.")
+                raise ValueError(
+                    f"`prompt_embeds` segment ids {tuple(ids.shape)} do not match states {tuple(states.shape)}."
+                )
             if ((ids != GLOBAL_SEGMENT) & (ids != PADDING_SEGMENT)).any():
                 raise ValueError(
                     "`prompt_embeds` holds section captions (encode_prompt was given segments): encode the prompt "
@@ -351,7 +363,9 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
                 f"`lead_sheet_guidance_scale` must be a finite number >= 0, got {lead_sheet_guidance_scale!r}."
             )
         if not isinstance(num_waveforms_per_prompt, int) or num_waveforms_per_prompt < 1:
-            raise ValueError(f"`num_waveforms_per_prompt` must be a positive integer, got {num_waveforms_per_prompt!r}.")
+            raise ValueError(
+                f"`num_waveforms_per_prompt` must be a positive integer, got {num_waveforms_per_prompt!r}."
+            )
         if latents is not None:
             latent_shape = self.latent_shape(batch_size * num_waveforms_per_prompt, audio_length_in_s)
             if tuple(latents.shape) != latent_shape:
@@ -377,7 +391,11 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         self, segments: SegmentsArg, lead_sheet: LeadSheetArg, batch_size: int
     ) -> tuple[list[list[Segment] | None], list[LeadSheet | None]]:
         try:
-            segment_lists = [coerce_segments(s) for s in _as_list(segments, batch_size, "segments")] if segments else [None] * batch_size
+            segment_lists = (
+                [coerce_segments(s) for s in _as_list(segments, batch_size, "segments")]
+                if segments
+                else [None] * batch_size
+            )
         except ValueError as error:
             raise ValueError(f"`segments`: {error}") from None
         try:
@@ -523,13 +541,23 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         # 2. Conditioning: caption tokens and per-frame structure / lead sheet.
         encoder_states, encoder_ids = self.encode_prompt(prompts, segment_lists, device, prompt_embeds)
         conditioning = FrameConditioning.stack(
-            [FrameConditioning.build(frames, self.vae.frame_rate, segs, sheet) for segs, sheet in zip(segment_lists, sheets)]
+            [
+                FrameConditioning.build(frames, self.vae.frame_rate, segs, sheet)
+                for segs, sheet in zip(segment_lists, sheets)
+            ]
         ).to(device)
         has_lead_sheet = any(sheet is not None for sheet in sheets)
 
         transformer_inputs, num_branches = self._guidance_inputs(
-            encoder_states, encoder_ids, conditioning, has_lead_sheet, lead_sheet_guidance_scale, negative_prompt,
-            batch_size, num_waveforms_per_prompt, device,
+            encoder_states,
+            encoder_ids,
+            conditioning,
+            has_lead_sheet,
+            lead_sheet_guidance_scale,
+            negative_prompt,
+            batch_size,
+            num_waveforms_per_prompt,
+            device,
         )
 
         # 3. Noise and timesteps.
@@ -545,14 +573,22 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
                     continue
                 model_input = latents.repeat(num_branches, 1, 1)
                 velocity = self.transformer(
-                    model_input, t.expand(model_input.shape[0]), attention_kwargs=attention_kwargs, **transformer_inputs
+                    model_input,
+                    t.expand(model_input.shape[0]),
+                    attention_kwargs=attention_kwargs,
+                    **transformer_inputs,
                 ).sample.float()
                 velocity = self._guide(velocity.chunk(num_branches), guidance_scale, lead_sheet_guidance_scale)
                 latents = self.scheduler.step(velocity, t, latents, return_dict=False)[0]
 
                 if callback_on_step_end is not None:
-                    tensors = {"latents": latents, "encoder_hidden_states": transformer_inputs["encoder_hidden_states"]}
-                    outputs = callback_on_step_end(self, i, t, {k: tensors[k] for k in callback_on_step_end_tensor_inputs})
+                    tensors = {
+                        "latents": latents,
+                        "encoder_hidden_states": transformer_inputs["encoder_hidden_states"],
+                    }
+                    outputs = callback_on_step_end(
+                        self, i, t, {k: tensors[k] for k in callback_on_step_end_tensor_inputs}
+                    )
                     latents = outputs.pop("latents", latents)
                     if "encoder_hidden_states" in outputs:
                         transformer_inputs["encoder_hidden_states"] = outputs.pop("encoder_hidden_states")
@@ -591,9 +627,13 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         sections) and, when lead-sheet guidance is on, the null lead sheet; the text-only branch drops the lead sheet.
         """
         branches = [(False, False)]  # (drop_text, drop_lead_sheet) of the full condition
-        use_lead_sheet_guidance = self.do_classifier_free_guidance and has_lead_sheet and lead_sheet_guidance_scale != 1.0
+        use_lead_sheet_guidance = (
+            self.do_classifier_free_guidance and has_lead_sheet and lead_sheet_guidance_scale != 1.0
+        )
         if self.do_classifier_free_guidance:
-            branches = [(True, use_lead_sheet_guidance)] + ([(False, True)] if use_lead_sheet_guidance else []) + branches
+            branches = (
+                [(True, use_lead_sheet_guidance)] + ([(False, True)] if use_lead_sheet_guidance else []) + branches
+            )
         states, ids = [encoder_states] * len(branches), [encoder_ids] * len(branches)
         frames = [conditioning] * len(branches)
         if self.do_classifier_free_guidance and negative_prompt is not None:
@@ -633,4 +673,3 @@ def _pad_and_cat(states: list[torch.Tensor], ids: list[torch.Tensor]) -> tuple[t
         padded_states.append(torch.nn.functional.pad(s, (0, 0, 0, extra)))
         padded_ids.append(torch.nn.functional.pad(i, (0, extra), value=PADDING_SEGMENT))
     return torch.cat(padded_states), torch.cat(padded_ids)
-

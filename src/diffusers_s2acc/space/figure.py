@@ -41,9 +41,7 @@ def _chord_colour(symbol: str, cmap) -> tuple:
 def _lane(ax, spans: Sequence[tuple[float, float, str, tuple]], y: float, height: float, fontsize: float) -> None:
     for start, end, text, colour in spans:
         ax.broken_barh([(start, end - start)], (y, height), facecolors=[colour], edgecolors="white", linewidth=1.0)
-        ax.text(
-            (start + end) / 2, y + height / 2, text, ha="center", va="center", fontsize=fontsize, clip_on=True
-        )
+        ax.text((start + end) / 2, y + height / 2, text, ha="center", va="center", fontsize=fontsize, clip_on=True)
 
 
 def chord_agreement(asked: Sequence[ChordEvent], heard: Sequence[ChordEvent], step: float = 0.05) -> float | None:

@@ -90,7 +90,9 @@ def start_run(args: argparse.Namespace):
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     set_seed(args.seed)
     if accelerator.is_main_process:
-        print(f"Training on {accelerator.num_processes} process(es), {accelerator.distributed_type.value}, {accelerator.device}")
+        print(
+            f"Training on {accelerator.num_processes} process(es), {accelerator.distributed_type.value}, {accelerator.device}"
+        )
     if single_process_despite_request():
         logging.getLogger(__name__).warning(
             "`accelerate launch --cpu --num_processes N` starts a single process unless it is given an MPI "

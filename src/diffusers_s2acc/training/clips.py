@@ -68,7 +68,9 @@ class AudioClipDataset(_EpochSeeded):
         start_frame = int(self._rng(index).integers(0, max_start_frame + 1))
         window = audio[:, start_frame * self.hop_length : start_frame * self.hop_length + clip]
         window = np.pad(window, ((0, 0), (0, clip - window.shape[-1])))
-        _, cond = _window_conditioning(song.segments, song.lead_sheet, start_frame / frame_rate, self.clip_frames, frame_rate)
+        _, cond = _window_conditioning(
+            song.segments, song.lead_sheet, start_frame / frame_rate, self.clip_frames, frame_rate
+        )
         return {"audio": torch.from_numpy(np.ascontiguousarray(window)), **cond.semantic_targets()}
 
 
@@ -87,7 +89,11 @@ class LatentClipDataset(_EpochSeeded):
         super().__init__(seed)
         columns = cache.select_columns([c for c in ("caption", "segments", "lead_sheet") if c in cache.column_names])
         self.songs = [
-            (caption_from_row(row), segments_from_value(row.get("segments")), lead_sheet_from_value(row.get("lead_sheet")))
+            (
+                caption_from_row(row),
+                segments_from_value(row.get("segments")),
+                lead_sheet_from_value(row.get("lead_sheet")),
+            )
             for row in columns.with_format(None)
         ]
         self.cache = cache.select_columns(["latents", "frame_rate"]).with_format("numpy")

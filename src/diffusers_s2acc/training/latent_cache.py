@@ -13,7 +13,9 @@ from .corpus import song_from_row
 
 def _encode_song(vae: SemanticAutoencoder, row, device, sample_posterior: bool = False):
     song = song_from_row(row)
-    audio = resample(match_channels(song.audio, vae.config.audio_channels), song.sampling_rate, vae.config.sampling_rate)
+    audio = resample(
+        match_channels(song.audio, vae.config.audio_channels), song.sampling_rate, vae.config.sampling_rate
+    )
     posterior = vae.encode(torch.from_numpy(audio)[None].to(device)).latent_dist
     return song, posterior.sample() if sample_posterior else posterior.mode()
 

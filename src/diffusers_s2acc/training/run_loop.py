@@ -110,7 +110,9 @@ class ResumableRun:
         if accelerator.is_main_process:
             truncate_jsonl(self.log_path, self.global_step)  # steps a killed run logged after its last checkpoint
             accelerator.init_trackers(project_name, config=tracker_config(args))
-        self.plan = plan_steps(self.global_step, len(dataloader), args.gradient_accumulation_steps, args.max_train_steps)
+        self.plan = plan_steps(
+            self.global_step, len(dataloader), args.gradient_accumulation_steps, args.max_train_steps
+        )
         self.progress = tqdm(
             range(args.max_train_steps),
             initial=self.global_step,
