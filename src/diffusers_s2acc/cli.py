@@ -111,6 +111,18 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     specs.add_argument("--seed", type=int, default=0, help="draws windows and wordings")
 
+    probe = commands.add_parser(
+        "probe-vae", help="how much lead sheet a VAE's latent carries: semantic-head and linear-probe accuracies"
+    )
+    probe.add_argument(
+        "--vae", default=DEFAULT_PIPELINE, help="a pipeline (shipped name or folder with vae/) or a VAE folder"
+    )
+    probe.add_argument("--fit-data", type=Path, required=True, help="corpus (dataset_builder build) to fit the probe on")
+    probe.add_argument("--eval-data", type=Path, required=True, help="held-out corpus to score on")
+    probe.add_argument("--max-songs", type=int, default=None, help="at most this many songs from each corpus")
+    probe.add_argument("--seconds", type=float, default=60.0, help="seconds from the start of each song")
+    probe.add_argument("--json", type=Path, default=None, help="also write the report as JSON")
+
     from .space.app import add_arguments as add_space_arguments
 
     space_parser = commands.add_parser("space", help="start the Gradio Space (the section-by-section editor) locally")
@@ -388,6 +400,45 @@ def make_specs(args: argparse.Namespace) -> int:
     return 0
 
 
+def probe_vae(args: argparse.Namespace) -> int:
+    from .evaluation.vae_probe import probe_vae as run_probe
+    from .models.autoencoder_semantic import SemanticAutoencoder
+    from .pretrained import SHIPPED_PIPELINES, shipped_pipeline_path
+    from .training.corpus import load_corpus
+
+    if args.seconds <= 0:
+        raise UsageError("--seconds must be positive")
+    if args.max_songs is not None and args.max_songs < 1:
+        raise UsageError("--max-songs must be at least 1")
+    folder = shipped_pipeline_path(args.vae) if args.vae in SHIPPED_PIPELINES else os.path.expanduser(args.vae)
+    if not os.path.isdir(folder):
+        raise UsageError(f"--vae: {args.vae!r} is not a shipped pipeline name or a folder")
+    subfolder = "vae" if os.path.isdir(os.path.join(folder, "vae")) else None
+    try:
+        vae = SemanticAutoencoder.from_pretrained(folder, subfolder=subfolder)
+    except (OSError, ValueError) as error:
+        raise UsageError(f"--vae: cannot load a SemanticAutoencoder from {folder!r}: {error}") from None
+    corpora = {}
+    for flag, path in (("--fit-data", args.fit_data), ("--eval-data", args.eval_data)):
+        try:
+            corpus = load_corpus(train_data_dir=str(path))
+        except ValueError as error:
+            raise UsageError(f"{flag}: {error}") from None
+        corpora[flag] = corpus.select(range(min(len(corpus), args.max_songs or len(corpus))))
+    try:
+        report = run_probe(vae, corpora["--fit-data"], corpora["--eval-data"], max_seconds=args.seconds)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    values = report.to_dict()
+    for key, value in values.items():
+        if key != "details":
+            print(f"{key:28s} {value:.3f}" if isinstance(value, float) else f"{key:28s} {value}")
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(values, indent=1))
+    return 0
+
+
 def space(args: argparse.Namespace) -> int:
     """Serve the Space (spaces/app.py starts the same app) until interrupted."""
     try:
@@ -404,7 +455,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     try:
-        commands = {"generate": generate, "evaluate": evaluate, "make-specs": make_specs, "space": space}
+        commands = {"generate": generate, "evaluate": evaluate, "make-specs": make_specs, "space": space,
+                    "probe-vae": probe_vae}
         return commands[args.command](args)
     except UsageError as error:
         print(f"s2acc {args.command}: error: {error}", file=sys.stderr)
