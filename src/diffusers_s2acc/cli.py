@@ -59,7 +59,11 @@ def _build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=0, help=f"random seed, in [{SEED_MIN}, {SEED_MAX}]")
     gen.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     gen.add_argument(
-        "--dtype", choices=DTYPES, default="float32", help="bfloat16: transformer and text encoder in bf16 (faster)"
+        "--dtype",
+        choices=DTYPES,
+        default="auto",
+        help="bfloat16: transformer and text encoder in bf16 (faster where the hardware has bf16); auto (default): "
+        "bfloat16 on CPUs with native bf16 (AVX512-BF16/AMX) and on CUDA devices that support it, else float32",
     )
     gen.add_argument("--out", type=Path, required=True, help="output .wav (or .flac) path")
     gen.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
@@ -88,7 +92,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="also score each reference after a VAE round trip: the ceiling the VAE sets for any transformer",
     )
     ev.add_argument("--device", default=None)
-    ev.add_argument("--dtype", choices=DTYPES, default="float32", help="as for generate")
+    ev.add_argument("--dtype", choices=DTYPES, default="auto", help="as for generate")
 
     specs = commands.add_parser("make-specs", help="evaluation specs from dataset_builder synth songs")
     specs.add_argument("--synth", type=Path, required=True, help="a `python -m dataset_builder synth` output folder")
@@ -241,14 +245,31 @@ def _load_lead_sheet(chart: str | None, bpm: float | None, meter: str | None):
 
 #: `--dtype` choices. "bfloat16" runs the transformer and text encoder in bfloat16 (about twice as fast on CPUs with
 #: native bf16, e.g. AMD Zen 4; see bench/bench_generate.py) and keeps the VAE's weights in float32.
-DTYPES = ("float32", "bfloat16")
+DTYPES = ("auto", "float32", "bfloat16")
 
 
-def _load_pipeline(name: str, device: str, dtype: str = "float32"):
+def _resolve_dtype(name: str, device: str) -> str:
+    """"auto" -> "bfloat16" where the device computes bf16 natively, else "float32" (emulated bf16 is slower)."""
+    if name != "auto":
+        return name
+    import torch
+
+    if device.startswith("cuda"):
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
+    if device == "cpu":
+        native = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)() or getattr(
+            torch.cpu, "_is_amx_tile_supported", lambda: False
+        )()
+        return "bfloat16" if native else "float32"
+    return "float32"
+
+
+def _load_pipeline(name: str, device: str, dtype: str = "auto"):
     import torch
     from diffusers.utils import logging as diffusers_logging
 
     diffusers_logging.disable_progress_bar()  # loading bars; the generation bar stays
+    dtype = _resolve_dtype(dtype, device)
 
     from .pipelines.pipeline_s2accompanist import S2AccompanistPipeline
     from .presets import build_pipeline
