@@ -303,3 +303,18 @@ def test_bfloat16_generation_keeps_the_vae_float32(pipeline_dir, tmp_path, monke
     with pytest.raises(SystemExit) as refused:  # argparse refuses the choice: one line, exit code 2
         main(["generate", "--pipeline", str(pipeline_dir), "--dtype", "float16", "--out", str(tmp_path / "x.wav")])
     assert refused.value.code == 2
+
+
+def test_auto_dtype_is_bfloat16_only_where_the_cpu_computes_it_natively(monkeypatch):
+    """Emulated bf16 is slower than float32, so "auto" (the default) must look at the hardware."""
+    import torch
+
+    from diffusers_s2acc.cli import _resolve_dtype
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
+    assert _resolve_dtype("auto", "cpu") == "bfloat16"
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    assert _resolve_dtype("auto", "cpu") == "float32"
+    assert _resolve_dtype("float32", "cpu") == "float32" and _resolve_dtype("bfloat16", "cpu") == "bfloat16"
+    assert _resolve_dtype("auto", "mps") == "float32"

@@ -59,7 +59,11 @@ def _build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=0, help=f"random seed, in [{SEED_MIN}, {SEED_MAX}]")
     gen.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     gen.add_argument(
-        "--dtype", choices=DTYPES, default="float32", help="bfloat16: transformer and text encoder in bf16 (faster)"
+        "--dtype",
+        choices=DTYPES,
+        default="auto",
+        help="bfloat16: transformer and text encoder in bf16 (faster where the hardware has bf16); auto (default): "
+        "bfloat16 on CPUs with native bf16 (AVX512-BF16/AMX) and on CUDA devices that support it, else float32",
     )
     gen.add_argument("--out", type=Path, required=True, help="output .wav (or .flac) path")
     gen.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
@@ -86,7 +90,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="also score each reference after a VAE round trip: the ceiling the VAE sets for any transformer",
     )
     ev.add_argument("--device", default=None)
-    ev.add_argument("--dtype", choices=DTYPES, default="float32", help="as for generate")
+    ev.add_argument("--dtype", choices=DTYPES, default="auto", help="as for generate")
 
     specs = commands.add_parser("make-specs", help="evaluation specs from dataset_builder synth songs")
     specs.add_argument("--synth", type=Path, required=True, help="a `python -m dataset_builder synth` output folder")
@@ -110,6 +114,18 @@ def _build_parser() -> argparse.ArgumentParser:
         help="heldout: prompt and caption wordings that no training caption uses (out-of-distribution set)",
     )
     specs.add_argument("--seed", type=int, default=0, help="draws windows and wordings")
+
+    probe = commands.add_parser(
+        "probe-vae", help="how much lead sheet a VAE's latent carries: semantic-head and linear-probe accuracies"
+    )
+    probe.add_argument(
+        "--vae", default=DEFAULT_PIPELINE, help="a pipeline (shipped name or folder with vae/) or a VAE folder"
+    )
+    probe.add_argument("--fit-data", type=Path, required=True, help="corpus (dataset_builder build) to fit the probe on")
+    probe.add_argument("--eval-data", type=Path, required=True, help="held-out corpus to score on")
+    probe.add_argument("--max-songs", type=int, default=None, help="at most this many songs from each corpus")
+    probe.add_argument("--seconds", type=float, default=60.0, help="seconds from the start of each song")
+    probe.add_argument("--json", type=Path, default=None, help="also write the report as JSON")
 
     from .space.app import add_arguments as add_space_arguments
 
@@ -231,15 +247,33 @@ def _load_lead_sheet(chart: str | None, bpm: float | None, meter: str | None):
 
 #: `--dtype` choices. "bfloat16" runs the transformer and text encoder in bfloat16 (about twice as fast on CPUs with
 #: native bf16, e.g. AMD Zen 4; see bench/bench_generate.py) and keeps the VAE's weights in float32.
-DTYPES = ("float32", "bfloat16")
+DTYPES = ("auto", "float32", "bfloat16")
 
 
-def _load_pipeline(name: str, device: str, dtype: str = "float32"):
+def _resolve_dtype(name: str, device: str) -> str:
+    """"auto" -> "bfloat16" where the device computes bf16 natively, else "float32" (emulated bf16 is slower)."""
+    if name != "auto":
+        return name
+    import torch
+
+    if device.startswith("cuda"):
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
+    if device == "cpu":
+        native = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)() or getattr(
+            torch.cpu, "_is_amx_tile_supported", lambda: False
+        )()
+        return "bfloat16" if native else "float32"
+    return "float32"
+
+
+def _load_pipeline(name: str, device: str, dtype: str = "auto"):
     import torch
     from diffusers.utils import logging as diffusers_logging
     from transformers.utils import logging as transformers_logging
 
     from .pretrained import is_preset, load_pipeline
+
+    dtype = _resolve_dtype(dtype, device)
 
     # Loading bars (diffusers' components, transformers' "Loading weights"); the generation bar stays.
     diffusers_logging.disable_progress_bar()
@@ -376,6 +410,45 @@ def make_specs(args: argparse.Namespace) -> int:
     return 0
 
 
+def probe_vae(args: argparse.Namespace) -> int:
+    from .evaluation.vae_probe import probe_vae as run_probe
+    from .models.autoencoder_semantic import SemanticAutoencoder
+    from .pretrained import SHIPPED_PIPELINES, shipped_pipeline_path
+    from .training.corpus import load_corpus
+
+    if args.seconds <= 0:
+        raise UsageError("--seconds must be positive")
+    if args.max_songs is not None and args.max_songs < 1:
+        raise UsageError("--max-songs must be at least 1")
+    folder = shipped_pipeline_path(args.vae) if args.vae in SHIPPED_PIPELINES else os.path.expanduser(args.vae)
+    if not os.path.isdir(folder):
+        raise UsageError(f"--vae: {args.vae!r} is not a shipped pipeline name or a folder")
+    subfolder = "vae" if os.path.isdir(os.path.join(folder, "vae")) else None
+    try:
+        vae = SemanticAutoencoder.from_pretrained(folder, subfolder=subfolder)
+    except (OSError, ValueError) as error:
+        raise UsageError(f"--vae: cannot load a SemanticAutoencoder from {folder!r}: {error}") from None
+    corpora = {}
+    for flag, path in (("--fit-data", args.fit_data), ("--eval-data", args.eval_data)):
+        try:
+            corpus = load_corpus(train_data_dir=str(path))
+        except ValueError as error:
+            raise UsageError(f"{flag}: {error}") from None
+        corpora[flag] = corpus.select(range(min(len(corpus), args.max_songs or len(corpus))))
+    try:
+        report = run_probe(vae, corpora["--fit-data"], corpora["--eval-data"], max_seconds=args.seconds)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    values = report.to_dict()
+    for key, value in values.items():
+        if key != "details":
+            print(f"{key:28s} {value:.3f}" if isinstance(value, float) else f"{key:28s} {value}")
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(values, indent=1))
+    return 0
+
+
 def space(args: argparse.Namespace) -> int:
     """Serve the Space (spaces/app.py starts the same app) until interrupted."""
     try:
@@ -392,7 +465,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     try:
-        commands = {"generate": generate, "evaluate": evaluate, "make-specs": make_specs, "space": space}
+        commands = {"generate": generate, "evaluate": evaluate, "make-specs": make_specs, "space": space,
+                    "probe-vae": probe_vae}
         return commands[args.command](args)
     except UsageError as error:
         print(f"s2acc {args.command}: error: {error}", file=sys.stderr)
