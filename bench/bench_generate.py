@@ -64,7 +64,9 @@ def main() -> None:
     times: dict[str, list[float]] = {name: [] for name in configs}
     for pipe in configs.values():
         pipe.set_progress_bar_config(disable=True)
-        generate(pipe, args.seconds, args.steps, args.lead_sheet_guidance)  # warm-up: first-call allocations and kernel selection
+        generate(
+            pipe, args.seconds, args.steps, args.lead_sheet_guidance
+        )  # warm-up: first-call allocations and kernel selection
     for _ in range(args.repeats):
         for name, pipe in configs.items():
             times[name].append(generate(pipe, args.seconds, args.steps, args.lead_sheet_guidance))

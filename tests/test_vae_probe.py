@@ -69,7 +69,9 @@ def test_probe_vae_cli(corpora, tmp_path, capsys):
     report = json.loads(out.read_text())
     assert report["eval_songs"] == 2 and report["details"]["max_seconds"] == 3.0
     assert "linear_probe_chord_accuracy" in capsys.readouterr().out
-    assert main(["probe-vae", "--vae", str(tmp_path / "missing"), "--fit-data", str(fit), "--eval-data", str(held)]) == 2
+    assert (
+        main(["probe-vae", "--vae", str(tmp_path / "missing"), "--fit-data", str(fit), "--eval-data", str(held)]) == 2
+    )
     assert "--vae" in capsys.readouterr().err
     assert main(args[:-1] + [str(tmp_path / "nowhere")]) == 2
     assert "--eval-data" in capsys.readouterr().err

@@ -119,9 +119,13 @@ def _build_parser() -> argparse.ArgumentParser:
         "probe-vae", help="how much lead sheet a VAE's latent carries: semantic-head and linear-probe accuracies"
     )
     probe.add_argument(
-        "--vae", default=DEFAULT_PIPELINE, help="a pipeline (shipped name or folder with vae/) or a VAE folder"
+        "--vae",
+        default=DEFAULT_PIPELINE,
+        help="a pipeline (shipped name or folder with vae/), a VAE folder, or a preset (random weights: the chance floor)",
     )
-    probe.add_argument("--fit-data", type=Path, required=True, help="corpus (dataset_builder build) to fit the probe on")
+    probe.add_argument(
+        "--fit-data", type=Path, required=True, help="corpus (dataset_builder build) to fit the probe on"
+    )
     probe.add_argument("--eval-data", type=Path, required=True, help="held-out corpus to score on")
     probe.add_argument("--max-songs", type=int, default=None, help="at most this many songs from each corpus")
     probe.add_argument("--seconds", type=float, default=60.0, help="seconds from the start of each song")
@@ -251,7 +255,7 @@ DTYPES = ("auto", "float32", "bfloat16")
 
 
 def _resolve_dtype(name: str, device: str) -> str:
-    """"auto" -> "bfloat16" where the device computes bf16 natively, else "float32" (emulated bf16 is slower)."""
+    """ "auto" -> "bfloat16" where the device computes bf16 natively, else "float32" (emulated bf16 is slower)."""
     if name != "auto":
         return name
     import torch
@@ -259,9 +263,10 @@ def _resolve_dtype(name: str, device: str) -> str:
     if device.startswith("cuda"):
         return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
     if device == "cpu":
-        native = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)() or getattr(
-            torch.cpu, "_is_amx_tile_supported", lambda: False
-        )()
+        native = (
+            getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
+            or getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
+        )
         return "bfloat16" if native else "float32"
     return "float32"
 
@@ -412,22 +417,21 @@ def make_specs(args: argparse.Namespace) -> int:
 
 def probe_vae(args: argparse.Namespace) -> int:
     from .evaluation.vae_probe import probe_vae as run_probe
-    from .models.autoencoder_semantic import SemanticAutoencoder
-    from .pretrained import SHIPPED_PIPELINES, shipped_pipeline_path
     from .training.corpus import load_corpus
+    from .training.loading import load_starting_vae
 
     if args.seconds <= 0:
         raise UsageError("--seconds must be positive")
     if args.max_songs is not None and args.max_songs < 1:
         raise UsageError("--max-songs must be at least 1")
-    folder = shipped_pipeline_path(args.vae) if args.vae in SHIPPED_PIPELINES else os.path.expanduser(args.vae)
-    if not os.path.isdir(folder):
-        raise UsageError(f"--vae: {args.vae!r} is not a shipped pipeline name or a folder")
-    subfolder = "vae" if os.path.isdir(os.path.join(folder, "vae")) else None
+    looks_like_path = args.vae.startswith((".", "/", "~")) or args.vae.count("/") > 1
+    if looks_like_path and not os.path.isdir(os.path.expanduser(args.vae)):
+        raise UsageError(f"--vae: {args.vae!r} is not a folder")
     try:
-        vae = SemanticAutoencoder.from_pretrained(folder, subfolder=subfolder)
-    except (OSError, ValueError) as error:
-        raise UsageError(f"--vae: cannot load a SemanticAutoencoder from {folder!r}: {error}") from None
+        vae = load_starting_vae(os.path.expanduser(args.vae) if looks_like_path else args.vae)
+    except Exception as error:  # any loading failure is the user's path/repo: say which and why, in one line
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UsageError(f"--vae: cannot load a SemanticAutoencoder from {args.vae!r}: {first_line}") from None
     corpora = {}
     for flag, path in (("--fit-data", args.fit_data), ("--eval-data", args.eval_data)):
         try:
@@ -465,8 +469,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     try:
-        commands = {"generate": generate, "evaluate": evaluate, "make-specs": make_specs, "space": space,
-                    "probe-vae": probe_vae}
+        commands = {
+            "generate": generate,
+            "evaluate": evaluate,
+            "make-specs": make_specs,
+            "space": space,
+            "probe-vae": probe_vae,
+        }
         return commands[args.command](args)
     except UsageError as error:
         print(f"s2acc {args.command}: error: {error}", file=sys.stderr)

@@ -84,7 +84,9 @@ def load_pipeline(name_or_path: str, dtype: str = "float32"):
     if is_preset(name_or_path):
         pipe = build_pipeline(name_or_path)
         if dtype == "bfloat16":
-            pipe.transformer.to(torch.bfloat16)
+            # torch's own `to`: diffusers' ModelMixin.to warns on every dtype cast (its check reads an empty
+            # `_keep_in_fp32_modules` as "some modules must stay float32"), and the transformer has none.
+            torch.nn.Module.to(pipe.transformer, torch.bfloat16)
             pipe.text_encoder.to(torch.bfloat16)
         return pipe
     # A name that can only be a path (./x, /x, ~/x, a/b/c) is a folder that must exist; asking the Hub about it

@@ -14,8 +14,13 @@ from pathlib import Path
 
 
 DIT_METRICS = ("chord_majmin", "tempo_acc1", "boundary_f@3s", "caption_adherence")
-PROBE_METRICS = ("head_chord_accuracy", "head_pitch_class_f1", "head_beat_f1", "linear_probe_chord_accuracy",
-                 "majority_chord_accuracy")
+PROBE_METRICS = (
+    "head_chord_accuracy",
+    "head_pitch_class_f1",
+    "head_beat_f1",
+    "linear_probe_chord_accuracy",
+    "majority_chord_accuracy",
+)
 
 
 def mean_spread(values: list[float]) -> str:

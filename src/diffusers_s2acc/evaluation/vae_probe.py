@@ -128,14 +128,19 @@ def head_scores(frames: ProbeFrames) -> dict[str, float | None]:
     beat_pred = logits["beat"].argmax(-1)[beat_known] > 0
     return {
         "head_chord_accuracy": _accuracy(logits["chord"].argmax(-1), targets["chord"]),
-        "head_pitch_class_f1": _f1(logits["pitch_classes"][pitch_known] > 0, targets["pitch_classes"][pitch_known] > 0.5),
+        "head_pitch_class_f1": _f1(
+            logits["pitch_classes"][pitch_known] > 0, targets["pitch_classes"][pitch_known] > 0.5
+        ),
         "head_melody_accuracy": _accuracy(logits["melody"].argmax(-1), targets["melody"]),
         "head_beat_f1": _f1(beat_pred, targets["beat"][beat_known] > 0) if beat_known.any() else None,
     }
 
 
 def fit_linear_probe(
-    latents: torch.Tensor, labels: torch.Tensor, num_classes: int = NUM_CHORD_CLASSES, weight_decay: float = 1e-3,
+    latents: torch.Tensor,
+    labels: torch.Tensor,
+    num_classes: int = NUM_CHORD_CLASSES,
+    weight_decay: float = 1e-3,
     max_iter: int = 200,
 ) -> torch.nn.Linear:
     """Multinomial logistic regression (L-BFGS, full batch) from standardised latent frames to class ids; frames
@@ -167,7 +172,9 @@ def fit_linear_probe(
     return folded
 
 
-def probe_vae(vae, fit_rows: Iterable[dict], eval_rows: Iterable[dict], max_seconds: float | None = 60.0) -> VaeProbeReport:
+def probe_vae(
+    vae, fit_rows: Iterable[dict], eval_rows: Iterable[dict], max_seconds: float | None = 60.0
+) -> VaeProbeReport:
     """
     Score how much lead sheet `vae`'s latent carries: semantic-head scores on `eval_rows`, and the chord accuracy of
     a linear probe fitted on `fit_rows` and scored on `eval_rows` (with the majority class's accuracy beside it).
