@@ -1,13 +1,15 @@
 #!/usr/bin/env python
 """Wall time of one generation with a loaded pipeline: float32 weights against bfloat16 weights, in one run.
 
-    python bench/bench_generate.py                       # the shipped default, 10 s, 25 steps
+    python bench/bench_generate.py                       # the shipped default, 10 s, 25 steps, as `s2acc generate`
+    python bench/bench_generate.py --lead-sheet-guidance 1   # two transformer passes per step instead of three
     python bench/bench_generate.py --pipeline PATH --seconds 20 --steps 50 --repeats 5 --json out.json
 
 The pipeline is loaded twice (not timed): as saved, and with `dtype={"default": torch.bfloat16, "vae": torch.float32}`
 (what `s2acc generate --dtype bfloat16` loads: transformer and text encoder in bf16, VAE weights float32). Each is warmed up once, then timed `--repeats` times,
 interleaved so that background load affects both alike; the medians and their ratio are printed. The chart is a
-two-section, four-chord piece with the default guidance (two transformer passes per step). Figures depend on the
+two-section, four-chord piece with text guidance and the CLI's lead-sheet guidance (`DEFAULT_LEAD_SHEET_GUIDANCE`,
+three transformer passes per step; `--lead-sheet-guidance 1` drops the third). Figures depend on the
 machine: compare configurations only within one run.
 """
 
@@ -21,11 +23,14 @@ import time
 import torch
 
 from diffusers_s2acc import LeadSheet, S2AccompanistPipeline, Segment
-from diffusers_s2acc.pretrained import DEFAULT_PIPELINE
+from diffusers_s2acc.pretrained import DEFAULT_LEAD_SHEET_GUIDANCE, DEFAULT_PIPELINE
 
 
-def generate(pipe, seconds: float, steps: int) -> float:
-    segments = [Segment(0.0, seconds / 2, "verse", "soft piano and bass"), Segment(seconds / 2, seconds, "chorus", "full band")]
+def generate(pipe, seconds: float, steps: int, lead_sheet_guidance_scale: float) -> float:
+    segments = [
+        Segment(0.0, seconds / 2, "verse", "soft piano and bass"),
+        Segment(seconds / 2, seconds, "chorus", "full band"),
+    ]
     sheet = LeadSheet.from_chart("C | Am | F | G", bpm=120)
     start = time.perf_counter()
     pipe(
@@ -34,6 +39,7 @@ def generate(pipe, seconds: float, steps: int) -> float:
         lead_sheet=sheet,
         audio_length_in_s=seconds,
         num_inference_steps=steps,
+        lead_sheet_guidance_scale=lead_sheet_guidance_scale,
         generator=torch.Generator().manual_seed(0),
     )
     return time.perf_counter() - start
@@ -45,6 +51,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--steps", type=int, default=25)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--lead-sheet-guidance", type=float, default=DEFAULT_LEAD_SHEET_GUIDANCE)
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
 
@@ -57,12 +64,17 @@ def main() -> None:
     times: dict[str, list[float]] = {name: [] for name in configs}
     for pipe in configs.values():
         pipe.set_progress_bar_config(disable=True)
-        generate(pipe, args.seconds, args.steps)  # warm-up: first-call allocations and kernel selection
+        generate(
+            pipe, args.seconds, args.steps, args.lead_sheet_guidance
+        )  # warm-up: first-call allocations and kernel selection
     for _ in range(args.repeats):
         for name, pipe in configs.items():
-            times[name].append(generate(pipe, args.seconds, args.steps))
+            times[name].append(generate(pipe, args.seconds, args.steps, args.lead_sheet_guidance))
     medians = {name: statistics.median(values) for name, values in times.items()}
-    print(f"{args.pipeline}: {args.seconds:g} s of audio, {args.steps} steps, torch threads {torch.get_num_threads()}")
+    print(
+        f"{args.pipeline}: {args.seconds:g} s of audio, {args.steps} steps, lead-sheet guidance "
+        f"{args.lead_sheet_guidance:g}, torch threads {torch.get_num_threads()}"
+    )
     for name, value in medians.items():
         print(f"  {name:14s} median {value:6.2f} s  (runs: {', '.join(f'{v:.2f}' for v in times[name])})")
     print(f"  speed-up of bfloat16: {medians['float32'] / medians['bfloat16']:.2f}x")

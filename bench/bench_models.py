@@ -143,8 +143,14 @@ def interleaved_median_times(
             _sync(device)
             wall[name].append(time.perf_counter() - start)
             cpu[name].append(time.process_time() - start_cpu)
-    return {name: {"wall_s": statistics.median(wall[name]), "cpu_s": statistics.median(cpu[name]),
-                   "all_wall_s": wall[name]} for name in fns}
+    return {
+        name: {
+            "wall_s": statistics.median(wall[name]),
+            "cpu_s": statistics.median(cpu[name]),
+            "all_wall_s": wall[name],
+        }
+        for name in fns
+    }
 
 
 def _sync(device: str) -> None:
@@ -268,7 +274,10 @@ def dit_inputs(setup: DiTSetup) -> tuple[dict[str, torch.Tensor], dict[str, torc
             HEAD_DIM // 2, setup.frames + 1, use_real=True, repeat_interleave_real=False
         ),
     )
-    move = lambda inputs: {k: tuple(t.to(setup.device) for t in v) if isinstance(v, tuple) else v.to(setup.device) for k, v in inputs.items()}
+    move = lambda inputs: {
+        k: tuple(t.to(setup.device) for t in v) if isinstance(v, tuple) else v.to(setup.device)
+        for k, v in inputs.items()
+    }
     return move(ours), move(theirs), target.to(setup.device)
 
 
@@ -288,7 +297,9 @@ def training_step(model: torch.nn.Module, inputs: dict[str, Any], target: torch.
 def dit_benchmark(setup: DiTSetup) -> dict[str, Any]:
     """Child process: build both transformers at matched size and time them on the same inputs."""
     theirs_config = stable_audio_config(setup)
-    ours_config = s2dit_config(setup, matched_ff_inner_dim(setup, count_parameters(StableAudioDiTModel, theirs_config)))
+    ours_config = s2dit_config(
+        setup, matched_ff_inner_dim(setup, count_parameters(StableAudioDiTModel, theirs_config))
+    )
     ours_inputs, theirs_inputs, target = dit_inputs(setup)
     specs = {
         "StableAudioDiTModel": (StableAudioDiTModel, theirs_config, theirs_inputs),
@@ -430,7 +441,9 @@ def vae_benchmark(setup: VAESetup, seconds: list[float], threads: int) -> dict[s
             for name in ("AutoencoderOobleck", "SemanticAutoencoder"):
                 job = DecodeJob(name, tiled, duration)
                 runs[job] = run_isolated(decode_benchmark, job, setup, threads=threads)
-                log(f"  decoded {duration:g} s, {name}, {'tiled' if tiled else 'untiled'}: {runs[job]['time_s']:.2f} s")
+                log(
+                    f"  decoded {duration:g} s, {name}, {'tiled' if tiled else 'untiled'}: {runs[job]['time_s']:.2f} s"
+                )
     diffs = {}
     for duration in seconds:
 
@@ -438,9 +451,15 @@ def vae_benchmark(setup: VAESetup, seconds: list[float], threads: int) -> dict[s
             return runs[DecodeJob(name, tiled, duration)]["audio"]
 
         diffs[f"{duration:g}s"] = {
-            "ours_tiled_vs_untiled": max_abs_diff(audio("SemanticAutoencoder", True), audio("SemanticAutoencoder", False)),
-            "theirs_tiled_vs_untiled": max_abs_diff(audio("AutoencoderOobleck", True), audio("AutoencoderOobleck", False)),
-            "ours_vs_theirs_untiled": max_abs_diff(audio("SemanticAutoencoder", False), audio("AutoencoderOobleck", False)),
+            "ours_tiled_vs_untiled": max_abs_diff(
+                audio("SemanticAutoencoder", True), audio("SemanticAutoencoder", False)
+            ),
+            "theirs_tiled_vs_untiled": max_abs_diff(
+                audio("AutoencoderOobleck", True), audio("AutoencoderOobleck", False)
+            ),
+            "ours_vs_theirs_untiled": max_abs_diff(
+                audio("SemanticAutoencoder", False), audio("AutoencoderOobleck", False)
+            ),
         }
     decodes = [{k: v for k, v in run.items() if k != "audio"} for run in runs.values()]
     return {"setup": asdict(setup), "decodes": decodes, "max_abs_diff": diffs}
@@ -498,8 +517,11 @@ def vae_table(vae: dict[str, Any], seconds: list[float]) -> list[str]:
                 f"| {theirs['peak_mib']:.0f} MiB | {ours['peak_mib']:.0f} MiB "
                 f"| {ours['peak_mib'] / theirs['peak_mib']:.3f} |"
             )
-    rows += ["", "| audio | max abs diff: ours tiled vs untiled | Oobleck tiled vs untiled | ours vs Oobleck (untiled) |",
-             "|---|---:|---:|---:|"]
+    rows += [
+        "",
+        "| audio | max abs diff: ours tiled vs untiled | Oobleck tiled vs untiled | ours vs Oobleck (untiled) |",
+        "|---|---:|---:|---:|",
+    ]
     for duration, d in vae["max_abs_diff"].items():
         rows.append(
             f"| {duration} | {d['ours_tiled_vs_untiled']:.2e} | {d['theirs_tiled_vs_untiled']:.2e} "
@@ -518,7 +540,11 @@ def verdicts(results: dict[str, Any], tolerance: float, noise: float) -> list[st
     if "dit" in results:
         dit = results["dit"]
         ours, theirs = dit["S2DiTTransformer"], dit["StableAudioDiTModel"]
-        ratio = {(k, clock): ours[k][clock] / theirs[k][clock] for k in ("forward", "train_step") for clock in ("cpu_s", "wall_s")}
+        ratio = {
+            (k, clock): ours[k][clock] / theirs[k][clock]
+            for k in ("forward", "train_step")
+            for clock in ("cpu_s", "wall_s")
+        }
         worst = max(ratio[k, "cpu_s"] for k in ("forward", "train_step"))
         verdict = "PASS" if worst <= 1.0 else f"PASS within {noise:.0%} timing noise" if worst <= 1 + noise else "FAIL"
         lines.append(
@@ -546,9 +572,13 @@ def verdicts(results: dict[str, Any], tolerance: float, noise: float) -> list[st
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch intra-op threads (default: all cores)")
+    parser.add_argument(
+        "--threads", type=int, default=os.cpu_count(), help="torch intra-op threads (default: all cores)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", choices=("dit", "vae"), help="run one comparison only")
     parser.add_argument("--json", metavar="PATH", help="also write all results as JSON")
@@ -559,20 +589,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     dit.add_argument("--frames", type=int, default=256, help="latent frames (sequence length)")
     dit.add_argument("--text-tokens", type=int, default=128)
     dit.add_argument("--text-dim", type=int, default=768, help="width of the text encoder's token states")
-    dit.add_argument("--noise", type=float, default=0.05,
-                     help="a DiT slowdown up to this fraction is reported as timing noise rather than a failure")
+    dit.add_argument(
+        "--noise",
+        type=float,
+        default=0.05,
+        help="a DiT slowdown up to this fraction is reported as timing noise rather than a failure",
+    )
     dit.add_argument("--warmup", type=int, default=1, help="untimed iterations before each DiT measurement")
     dit.add_argument("--iters", type=int, default=5, help="timed inference forwards")
     dit.add_argument("--train-iters", type=int, default=3, help="timed training steps")
     vae = parser.add_argument_group("VAE")
-    vae.add_argument("--vae-channels", type=int, default=16,
-                     help="decoder_channels (Stable Audio Open: 128; decode cost grows with its square)")
+    vae.add_argument(
+        "--vae-channels",
+        type=int,
+        default=16,
+        help="decoder_channels (Stable Audio Open: 128; decode cost grows with its square)",
+    )
     vae.add_argument("--latent-channels", type=int, default=64)
     vae.add_argument("--seconds", type=float, nargs="+", default=[10.0, 60.0], help="decoded durations")
     vae.add_argument("--vae-warmup", type=int, default=1, help="untimed decodes of a 32-frame clip")
     vae.add_argument("--vae-iters", type=int, default=1, help="timed decodes per configuration")
-    vae.add_argument("--s2-tile-frames", type=int,
-                     help="override SemanticAutoencoder.tile_latent_frames (default: the model's own, 256)")
+    vae.add_argument(
+        "--s2-tile-frames",
+        type=int,
+        help="override SemanticAutoencoder.tile_latent_frames (default: the model's own, 256)",
+    )
     vae.add_argument("--flat-tolerance", type=float, default=0.10)
     return parser.parse_args(argv)
 
@@ -594,19 +635,38 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     started = time.perf_counter()
     results: dict[str, Any] = {
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "threads": args.threads,
-                    "torch": torch.__version__, "device": args.device},
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "threads": args.threads,
+            "torch": torch.__version__,
+            "device": args.device,
+        },
         "seconds": args.seconds,
         "load_average_at_start": os.getloadavg(),
     }
     if args.only in (None, "dit"):
         log("timing DiTs ...")
-        setup = DiTSetup(args.dit_hidden, args.dit_layers, args.batch, args.frames, args.text_tokens, args.text_dim,
-                         args.latent_channels, args.warmup, args.iters, args.train_iters, args.device, args.seed)
+        setup = DiTSetup(
+            args.dit_hidden,
+            args.dit_layers,
+            args.batch,
+            args.frames,
+            args.text_tokens,
+            args.text_dim,
+            args.latent_channels,
+            args.warmup,
+            args.iters,
+            args.train_iters,
+            args.device,
+            args.seed,
+        )
         results["dit"] = run_isolated(dit_benchmark, setup, threads=args.threads)
     if args.only in (None, "vae"):
         log("timing VAE decodes ...")
-        setup = VAESetup(vae_config(args), args.vae_warmup, args.vae_iters, args.device, args.seed, args.s2_tile_frames)
+        setup = VAESetup(
+            vae_config(args), args.vae_warmup, args.vae_iters, args.device, args.seed, args.s2_tile_frames
+        )
         results["vae"] = vae_benchmark(setup, args.seconds, args.threads)
     results["wall_s"] = time.perf_counter() - started
     results["load_average_at_end"] = os.getloadavg()

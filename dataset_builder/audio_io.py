@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
+
+from diffusers_s2acc.audio import AUDIO_EXTENSIONS, UndecodableAudio, read_audio
 
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".opus", ".m4a")
 SYNTH_METADATA = "metadata.json"
 #: Sampling rates a file may have: below 8 kHz there is no music to caption, above 768 kHz it is not audio.
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8000, 768000
@@ -38,12 +36,12 @@ class InputFile:
 
 @dataclass
 class Audio:
-    samples: np.ndarray  # (n, channels) float32
-    sample_rate: int
+    samples: np.ndarray  # (channels, n) float32: the layout of `diffusers_s2acc.audio`
+    sampling_rate: int
 
     @property
     def duration(self) -> float:
-        return self.samples.shape[0] / self.sample_rate
+        return self.samples.shape[-1] / self.sampling_rate
 
 
 def _is_synth_song(directory: Path) -> bool:
@@ -79,26 +77,6 @@ def discover(root: str | Path) -> list[InputFile]:
     return found
 
 
-def _decode_with_ffmpeg(path: Path) -> Audio:
-    """Fallback for formats libsndfile lacks (e.g. m4a, some mp3): decode to float32 WAV through ffmpeg."""
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        raise RejectedInput(
-            f"cannot decode {path.suffix} without ffmpeg (install it with scripts/install_system_deps.sh)"
-        )
-    result = subprocess.run(
-        [ffmpeg, "-v", "error", "-i", str(path), "-f", "wav", "-acodec", "pcm_f32le", "-"], capture_output=True
-    )
-    if result.returncode != 0 or not result.stdout:
-        # ffmpeg reports over several lines; a reason is one line (rejects.jsonl, the build summary).
-        message = " ".join(result.stderr.decode(errors="replace").split())
-        raise RejectedInput(f"corrupted or undecodable audio: {message[:200] or 'ffmpeg decoded nothing'}")
-    import io
-
-    samples, rate = sf.read(io.BytesIO(result.stdout), dtype="float32", always_2d=True)
-    return Audio(samples, rate)
-
-
 def _non_finite_reason(samples: np.ndarray) -> str | None:
     """Why samples that are not all finite cannot enter the corpus, with the counts; `None` when all are finite."""
     finite = np.isfinite(samples)
@@ -125,17 +103,14 @@ def load_audio(item: InputFile, *, min_duration: float, silence_dbfs: float = -6
     if path.stat().st_size == 0:
         raise RejectedInput("empty file (0 bytes)")
     try:
-        samples, rate = sf.read(str(path), dtype="float32", always_2d=True)
-        audio = Audio(samples, rate)
-    except (sf.SoundFileError, RuntimeError, ValueError, TypeError) as error:
-        if suffix in (".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif"):
-            raise RejectedInput(f"corrupted or undecodable audio: {error}") from None
-        audio = _decode_with_ffmpeg(path)
+        audio = Audio(*read_audio(path))
+    except UndecodableAudio as error:
+        raise RejectedInput(error.reason) from None
     if audio.samples.size == 0:
         raise RejectedInput("no audio samples (empty stream)")
-    if not MIN_SAMPLE_RATE <= audio.sample_rate <= MAX_SAMPLE_RATE:
+    if not MIN_SAMPLE_RATE <= audio.sampling_rate <= MAX_SAMPLE_RATE:
         raise RejectedInput(
-            f"unsupported sample rate {audio.sample_rate} Hz (expected {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz)"
+            f"unsupported sample rate {audio.sampling_rate} Hz (expected {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz)"
         )
     reason = _non_finite_reason(audio.samples)
     if reason is not None:

@@ -12,57 +12,15 @@ from typing import Any
 import datasets
 import numpy as np
 
+from diffusers_s2acc.corpus_schema import corpus_features
+
 from .config import BUILDER_VERSION
 from .stages.grading import combined_grades, top_mask
 from .workdir import WorkDir
 
 
-_SEGMENT = {
-    "start": datasets.Value("float64"),
-    "end": datasets.Value("float64"),
-    "label": datasets.Value("string"),
-    "caption": datasets.Value("string"),
-}
-_CHORD = {"start": datasets.Value("float64"), "end": datasets.Value("float64"), "symbol": datasets.Value("string")}
-_NOTE = {"start": datasets.Value("float64"), "end": datasets.Value("float64"), "pitch": datasets.Value("int32")}
-
-FEATURES = datasets.Features(
-    {
-        "id": datasets.Value("string"),
-        "audio": datasets.Audio(mono=False),  # keep the stereo image on decode (the VAE is stereo)
-        "caption": datasets.Value("string"),
-        "label": datasets.Value("string"),
-        "segments": [_SEGMENT],  # sections inside the clip, clip-relative times
-        "song_segments": [_SEGMENT],  # the whole source's segmentation, absolute times
-        "lead_sheet": {
-            "tempo": datasets.Value("float64"),
-            "meter": datasets.Value("string"),
-            "offset": datasets.Value("float64"),
-            "chords": [_CHORD],
-            "melody": [_NOTE],
-        },
-        "has_melody": datasets.Value("bool"),
-        "key": datasets.Value("string"),
-        "tempo": datasets.Value("float64"),
-        "meter": datasets.Value("string"),
-        "duration": datasets.Value("float64"),
-        "quality": datasets.Value("float64"),
-        "agreement": datasets.Value("float64"),
-        "grade": datasets.Value("float64"),
-        "top": datasets.Value("bool"),
-        "descriptors": datasets.Value("string"),  # JSON: measured features behind the caption and the agreement grade
-        "grading": datasets.Value("string"),  # JSON: quality and agreement measures
-        "provenance": {
-            "source": datasets.Value("string"),
-            "source_start": datasets.Value("float64"),
-            "source_end": datasets.Value("float64"),
-            "section_index": datasets.Value("int32"),
-            "synth_song_id": datasets.Value("string"),
-            "backends": datasets.Value("string"),
-            "builder_version": datasets.Value("string"),
-        },
-    }
-)
+# The schema is the package's: training reads exactly what the builder writes.
+FEATURES = corpus_features()
 
 
 def collect(work: WorkDir) -> tuple[list[dict], list[dict]]:
@@ -92,7 +50,7 @@ def _rows(work: WorkDir, accepted: list[dict], grades: np.ndarray, top: np.ndarr
                 "segments": clip.get("segments")
                 or [{"start": 0.0, "end": duration, "label": clip["label"], "caption": clip["caption"]}],
                 "song_segments": analysis["segments"],
-                "lead_sheet": {**sheet, "melody": sheet["melody"] or []},
+                "lead_sheet": sheet,  # LeadSheet.to_dict(): melody is null when unknown
                 "has_melody": sheet["melody"] is not None,
                 "key": analysis["key"],
                 "tempo": analysis["tempo"],

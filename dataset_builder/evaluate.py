@@ -12,16 +12,15 @@ from typing import Any
 
 import numpy as np
 
-from diffusers_s2acc.evaluation.scores import chord_scores, tempo_scores
-from diffusers_s2acc.music import ChordEvent
+from diffusers_s2acc.evaluation.scores import boundary_scores, chord_scores, segment_intervals, tempo_scores
+from diffusers_s2acc.music import ChordEvent, Segment
 
 from .workdir import WorkDir
 
 
-def _intervals(items: list[dict], duration: float) -> np.ndarray:
-    intervals = np.array([[s["start"], s["end"]] for s in items], dtype=float)
-    intervals[-1, 1] = duration
-    return intervals
+def _segments(items: list[dict]) -> list[Segment]:
+    # Synth metadata sections carry more than a Segment (groove, instruments, ...): only the span and label count.
+    return [Segment(s["start"], s["end"], s["label"]) for s in items]
 
 
 def _chord_events(items: list[dict]) -> list[ChordEvent]:
@@ -32,13 +31,14 @@ def score_song(analysis: dict[str, Any], truth: dict[str, Any], duration: float)
     import mir_eval
 
     scores: dict[str, float] = {}
-    ref = _intervals(truth["sections"], duration)
-    est = _intervals(analysis["segments"], duration)
-    for window in (0.5, 3.0):
-        scores[f"boundary_f@{window:g}s"] = mir_eval.segment.detection(ref, est, window=window)[2]
-        scores[f"boundary_f@{window:g}s_trim"] = mir_eval.segment.detection(ref, est, window=window, trim=True)[2]
+    reference, estimate = _segments(truth["sections"]), _segments(analysis["segments"])
+    scores.update(boundary_scores(reference, estimate, duration, trim=False))
+    scores.update({f"{k}_trim": v for k, v in boundary_scores(reference, estimate, duration).items()})
     scores["label_pairwise_f"] = mir_eval.segment.pairwise(
-        ref, [s["label"] for s in truth["sections"]], est, [s["label"] for s in analysis["segments"]]
+        segment_intervals(reference, duration),
+        [s.label for s in reference],
+        segment_intervals(estimate, duration),
+        [s.label for s in estimate],
     )[2]
 
     scores.update(chord_scores(_chord_events(truth["lead_sheet"]["chords"]), _chord_events(analysis["chords"])))

@@ -13,6 +13,7 @@ import soundfile as sf
 
 from diffusers_s2acc.analysis.descriptors import describe
 from diffusers_s2acc.analysis.song import analyze_song
+from diffusers_s2acc.audio import resample
 from diffusers_s2acc.music import LeadSheet
 from diffusers_s2acc.music.phrasing import MusicFacts, facts_from_synth, user_prompt
 
@@ -44,14 +45,6 @@ def stages(config: BuildConfig) -> dict[str, Any]:
     return _STAGES
 
 
-def _resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
-    if rate == target:
-        return samples
-    import soxr
-
-    return soxr.resample(samples, rate, target).astype(np.float32)
-
-
 def _oracle_sheet(synth: dict[str, Any] | None, melody: bool) -> LeadSheet | None:
     """The exact lead sheet of a synth song (chart, tempo, meter, melody), or None for other files."""
     if synth is None:
@@ -73,8 +66,14 @@ def _song_clip(clips: list[dict[str, Any]], corpus_audio: np.ndarray, analysis, 
     grid = analysis.grid
     a, b = int(start * config.sample_rate), int(end * config.sample_rate)
     descriptors = describe(
-        analysis.features, start, end, tempo=grid.tempo, meter=grid.meter, chords=analysis.chords,
-        notes=analysis.notes, key=analysis.key,
+        analysis.features,
+        start,
+        end,
+        tempo=grid.tempo,
+        meter=grid.meter,
+        chords=analysis.chords,
+        notes=analysis.notes,
+        key=analysis.key,
     )
     rng = random.Random(f"{item.relpath}#song")
     if synth is not None:
@@ -93,7 +92,7 @@ def _song_clip(clips: list[dict[str, Any]], corpus_audio: np.ndarray, analysis, 
         "caption": user_prompt(facts, rng),
         "lead_sheet": _clip_sheet(analysis, oracle, start, end),
         "descriptors": descriptors.to_dict(),
-        "audio": corpus_audio[a:b],
+        "audio": corpus_audio[:, a:b],
         "sample_rate": config.sample_rate,
         "quality": float(np.mean([c["quality"] for c in clips])),
         "quality_measures": {"sections": [c["quality_measures"] for c in clips]},
@@ -126,7 +125,7 @@ def _process(item: InputFile, config: BuildConfig, work: WorkDir) -> dict[str, A
     stage = stages(config)
     audio = load_audio(item, min_duration=config.min_duration)
     accompaniment = stage["separator"](audio, item)
-    analysis = analyze_song(accompaniment.samples, accompaniment.sample_rate, melody=config.melody)
+    analysis = analyze_song(accompaniment.samples, accompaniment.sampling_rate, melody=config.melody)
     segments = stage["segmenter"](analysis, item)
     if not segments:
         raise RejectedInput("segmentation returned no sections")
@@ -134,14 +133,14 @@ def _process(item: InputFile, config: BuildConfig, work: WorkDir) -> dict[str, A
     synth = json.loads(item.synth_metadata.read_text()) if item.synth_metadata else None
     oracle = _oracle_sheet(synth, config.melody) if config.lead_sheets == "oracle" else None
     clip_dir = work.reset_clips(item)
-    corpus_audio = _resample(accompaniment.samples, accompaniment.sample_rate, config.sample_rate)
+    corpus_audio = resample(accompaniment.samples, accompaniment.sampling_rate, config.sample_rate)
     clips: list[dict[str, Any]] = []
     for index, segment in enumerate(segments):
         if segment.duration < config.min_segment:
             continue
         a, b = int(segment.start * config.sample_rate), int(segment.end * config.sample_rate)
-        clip_audio = corpus_audio[a:b]
-        if clip_audio.shape[0] < config.min_segment * config.sample_rate * 0.5:
+        clip_audio = corpus_audio[:, a:b]  # (channels, samples)
+        if clip_audio.shape[-1] < config.min_segment * config.sample_rate * 0.5:
             continue
         descriptors = describe(
             analysis.features,
@@ -182,12 +181,12 @@ def _process(item: InputFile, config: BuildConfig, work: WorkDir) -> dict[str, A
         clips = [_song_clip(clips, corpus_audio, analysis, oracle, config, synth, item)]
     for clip in clips:
         clip["file"] = f"{clip['index']:03d}.flac"
-        sf.write(clip_dir / clip["file"], clip["audio"], config.sample_rate, format="FLAC", subtype="PCM_16")
+        sf.write(clip_dir / clip["file"], clip["audio"].T, config.sample_rate, format="FLAC", subtype="PCM_16")
         del clip["audio"]
     return {
         "duration": audio.duration,
-        "source_sample_rate": audio.sample_rate,
-        "channels": int(audio.samples.shape[1]),
+        "source_sample_rate": audio.sampling_rate,
+        "channels": int(audio.samples.shape[0]),
         "synth_song_id": synth["song_id"] if synth else None,
         "analysis": {
             "tempo": grid.tempo,

@@ -21,7 +21,7 @@ import soundfile
 import torch
 
 from diffusers_s2acc import S2AccompanistPipeline
-from diffusers_s2acc.audio import match_channels, resample
+from diffusers_s2acc.audio import match_channels, resample, to_mono
 from diffusers_s2acc.evaluation.specs import load_specs
 from diffusers_s2acc.music.chords import PITCH_CLASS_NAMES, parse_chord
 from diffusers_s2acc.music.structure import crop_segments
@@ -34,13 +34,13 @@ def _panel(axes, audio: np.ndarray, rate: int, spec, title: str) -> None:
 
     from diffusers_s2acc.analysis.song import analyze_song
 
-    mono = audio.mean(axis=0)
+    mono = to_mono(audio)
     spectrum = librosa.amplitude_to_db(np.abs(librosa.stft(mono, n_fft=1024, hop_length=256)), ref=np.max)
     librosa.display.specshow(spectrum, sr=rate, hop_length=256, x_axis="time", y_axis="log", ax=axes[0], cmap="magma")
     axes[0].set(title=f"{title}: spectrogram", xlabel="", ylim=(40, rate / 2))
     chroma = librosa.feature.chroma_cqt(y=mono, sr=rate, hop_length=512)
     librosa.display.specshow(chroma, sr=rate, hop_length=512, x_axis="time", y_axis="chroma", ax=axes[1], cmap="Greys")
-    heard = analyze_song(audio.T, rate, melody=False).chords
+    heard = analyze_song(audio, rate, melody=False).chords
     for chord in spec.lead_sheet.chords:
         root = parse_chord(chord.symbol).root
         if root is not None:
@@ -114,7 +114,9 @@ def main() -> None:
         figure.suptitle(f"{spec_id}: \u201c{spec.prompt}\u201d", fontsize=10)
         figure.savefig(out / f"{name}.png", dpi=70)
         plt.close(figure)
-        index.append({"id": spec_id, "prompt": spec.prompt, "files": [f"{name}.{k}.ogg" for k in ("generated", "reference")]})
+        index.append(
+            {"id": spec_id, "prompt": spec.prompt, "files": [f"{name}.{k}.ogg" for k in ("generated", "reference")]}
+        )
         print(f"wrote {name}.png and its audio")
     (out / "index.json").write_text(json.dumps(index, indent=1))
 

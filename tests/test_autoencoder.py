@@ -128,7 +128,9 @@ def test_semantic_loss_trains_the_encoder(vae):
     hop = vae.hop_length
     frames = 40
     sheet = LeadSheet.from_dict({"tempo": 120, "chart": "C | Am", "melody": [{"start": 0, "end": 0.1, "pitch": 60}]})
-    targets = FrameConditioning.stack([FrameConditioning.build(frames, vae.frame_rate, None, sheet)] * 2).semantic_targets()
+    targets = FrameConditioning.stack(
+        [FrameConditioning.build(frames, vae.frame_rate, None, sheet)] * 2
+    ).semantic_targets()
     audio = torch.randn(2, 1, frames * hop)
     latents = vae.encode(audio).latent_dist.sample(generator=torch.Generator().manual_seed(0))
     losses = vae.semantic_loss(latents, targets)

@@ -23,8 +23,27 @@ def test_generate_writes_audio_and_says_where(pipeline_dir, tmp_path, capsys):
     segments = tmp_path / "segments.json"
     segments.write_text(json.dumps(SEGMENTS))
     out = tmp_path / "sub" / "out.wav"
-    code = main(["generate", "--pipeline", str(pipeline_dir), "--prompt", "bossa nova guitar", "--segments",
-                 str(segments), "--lead-sheet", "C | Am", "--bpm", "240", "--steps", "2", "--seed", "3", "--out", str(out)])
+    code = main(
+        [
+            "generate",
+            "--pipeline",
+            str(pipeline_dir),
+            "--prompt",
+            "bossa nova guitar",
+            "--segments",
+            str(segments),
+            "--lead-sheet",
+            "C | Am",
+            "--bpm",
+            "240",
+            "--steps",
+            "2",
+            "--seed",
+            "3",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     audio, rate = soundfile.read(out, always_2d=True)
     assert rate == 16000 and audio.shape == (16000, 1)  # duration from the segments
@@ -34,7 +53,10 @@ def test_generate_writes_audio_and_says_where(pipeline_dir, tmp_path, capsys):
 def test_same_seed_same_file(pipeline_dir, tmp_path):
     outs = [tmp_path / f"{i}.wav" for i in range(2)]
     for out in outs:
-        assert main(["generate", "--pipeline", str(pipeline_dir), "--duration", "0.3", "--steps", "2", "--out", str(out)]) == 0
+        assert (
+            main(["generate", "--pipeline", str(pipeline_dir), "--duration", "0.3", "--steps", "2", "--out", str(out)])
+            == 0
+        )
     assert (soundfile.read(outs[0])[0] == soundfile.read(outs[1])[0]).all()
 
 
@@ -74,9 +96,23 @@ def test_unknown_pipeline_is_one_line(tmp_path, capsys):
 
 def test_console_script_entry_point(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "diffusers_s2acc.cli", "generate", "--pipeline", "tiny", "--duration", "0.2",
-         "--steps", "1", "--out", str(tmp_path / "t.wav")],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "diffusers_s2acc.cli",
+            "generate",
+            "--pipeline",
+            "tiny",
+            "--duration",
+            "0.2",
+            "--steps",
+            "1",
+            "--out",
+            str(tmp_path / "t.wav"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     assert "UNTRAINED" in result.stderr and (tmp_path / "t.wav").exists()
@@ -95,7 +131,12 @@ def _run(argv, capsys):
 def test_flac_output_reads_back_with_the_right_duration(tmp_path):
     # Issue 11, item 1: FLAC cannot hold FLOAT samples; it is written as 24-bit PCM.
     out = tmp_path / "x.flac"
-    assert main(["generate", "--pipeline", "tiny", "--prompt", "p", "--steps", "2", "--duration", "0.5", "--out", str(out)]) == 0
+    assert (
+        main(
+            ["generate", "--pipeline", "tiny", "--prompt", "p", "--steps", "2", "--duration", "0.5", "--out", str(out)]
+        )
+        == 0
+    )
     info = soundfile.info(out)
     assert info.format == "FLAC" and info.subtype == "PCM_24" and info.duration == pytest.approx(0.5)
 
@@ -183,7 +224,9 @@ def _fuzz_cases(tmp_path):
     cases = []
     for path in files:
         cases.append(["generate", f"--segments={path}"])
-        cases.append(["generate", f"--lead-sheet={path}"] if path.suffix == ".json" else ["generate", "--lead-sheet", "C | Qm"])
+        cases.append(
+            ["generate", f"--lead-sheet={path}"] if path.suffix == ".json" else ["generate", "--lead-sheet", "C | Qm"]
+        )
         cases.append(["evaluate", f"--specs={path}"])
     values = {
         "--duration": ["inf", "nan", "-0", "1e309", "0"],
@@ -232,8 +275,25 @@ def test_bfloat16_generation_keeps_the_vae_float32(pipeline_dir, tmp_path, monke
 
     monkeypatch.setattr(cli, "_load_pipeline", spy)
     out = tmp_path / "bf16.wav"
-    code = main(["generate", "--pipeline", str(pipeline_dir), "--duration", "1", "--steps", "2", "--dtype", "bfloat16",
-                 "--lead-sheet", "C | G", "--bpm", "240", "--out", str(out)])
+    code = main(
+        [
+            "generate",
+            "--pipeline",
+            str(pipeline_dir),
+            "--duration",
+            "1",
+            "--steps",
+            "2",
+            "--dtype",
+            "bfloat16",
+            "--lead-sheet",
+            "C | G",
+            "--bpm",
+            "240",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     pipe = loaded["pipe"]
     assert pipe.transformer.dtype == torch.bfloat16 and pipe.text_encoder.dtype == torch.bfloat16
@@ -257,20 +317,41 @@ def piece(pipeline_dir, tmp_path_factory):
     """A generated 3-section piece: its folder, segments file, audio file and latents file."""
     folder = tmp_path_factory.mktemp("piece")
     (folder / "segments.json").write_text(json.dumps(THREE_SECTIONS))
-    assert main(["generate", "--pipeline", str(pipeline_dir), "--segments", str(folder / "segments.json"), "--steps",
-                 "2", "--out", str(folder / "a.wav"), "--save-latents", str(folder / "a.safetensors")]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "--pipeline",
+                str(pipeline_dir),
+                "--segments",
+                str(folder / "segments.json"),
+                "--steps",
+                "2",
+                "--out",
+                str(folder / "a.wav"),
+                "--save-latents",
+                str(folder / "a.safetensors"),
+            ]
+        )
+        == 0
+    )
     return folder
 
 
 def test_repaint_a_section_from_audio_or_latents(pipeline_dir, piece, tmp_path):
     source, rate = soundfile.read(piece / "a.wav", dtype="float32")
     common = ["--pipeline", str(pipeline_dir), "--segments", str(piece / "segments.json"), "--steps", "2"]
-    for name, flags in (("audio", ["--audio", str(piece / "a.wav")]), ("latents", ["--latents", str(piece / "a.safetensors")])):
+    for name, flags in (
+        ("audio", ["--audio", str(piece / "a.wav")]),
+        ("latents", ["--latents", str(piece / "a.safetensors")]),
+    ):
         out = tmp_path / f"{name}.wav"
         assert main(["repaint", *common, *flags, "--section", "2", "--seed", "5", "--out", str(out)]) == 0
         audio, _ = soundfile.read(out, dtype="float32")
         assert audio.shape == source.shape
-        assert (audio[rate + rate // 4 : 2 * rate - rate // 4] != source[rate + rate // 4 : 2 * rate - rate // 4]).any()
+        assert (
+            audio[rate + rate // 4 : 2 * rate - rate // 4] != source[rate + rate // 4 : 2 * rate - rate // 4]
+        ).any()
         if name == "audio":  # the source audio itself outside the region
             assert (audio[:rate] == source[:rate]).all() and (audio[2 * rate :] == source[2 * rate :]).all()
 
@@ -278,8 +359,24 @@ def test_repaint_a_section_from_audio_or_latents(pipeline_dir, piece, tmp_path):
 def test_extend_appends_after_the_input(pipeline_dir, piece, tmp_path):
     source, rate = soundfile.read(piece / "a.wav", dtype="float32")
     out = tmp_path / "longer.wav"
-    assert main(["extend", "--pipeline", str(pipeline_dir), "--audio", str(piece / "a.wav"), "--duration", "4.5",
-                 "--steps", "2", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "extend",
+                "--pipeline",
+                str(pipeline_dir),
+                "--audio",
+                str(piece / "a.wav"),
+                "--duration",
+                "4.5",
+                "--steps",
+                "2",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     audio, _ = soundfile.read(out, dtype="float32")
     assert audio.shape == (int(4.5 * rate),)
     kept = len(source) - int(0.25 * rate)  # the source's last --crossfade seconds blend into the continuation
@@ -292,14 +389,20 @@ def test_repaint_and_extend_errors_are_one_line_naming_the_flag(pipeline_dir, pi
     cases = [
         (["repaint", "--audio", audio, "--segments", segments, "--section", "4"], "--section 4: .* 3 section"),
         (["repaint", "--audio", audio, "--section", "1"], "--section: .*no --segments"),
-        (["repaint", "--audio", audio, "--segments", segments, "--section", "1", "--start", "0"], "--section: .*not both"),
+        (
+            ["repaint", "--audio", audio, "--segments", segments, "--section", "1", "--start", "0"],
+            "--section: .*not both",
+        ),
         (["repaint", "--audio", audio], "--section N, or --start"),
         (["repaint", "--audio", audio, "--start", "2", "--end", "1"], "--end=1 <= --start=2"),
         (["repaint", "--audio", audio, "--start", "1", "--end", "9"], "--end=9 is past the end"),
         (["repaint", "--audio", audio, "--start", "1", "--strength", "0"], "--strength must be in"),
         (["repaint", "--audio", str(tmp_path / "missing.wav"), "--start", "1"], "--audio: no such file"),
         (["repaint", "--audio", segments, "--start", "1"], "--audio: .*Cannot read audio"),
-        (["repaint", "--latents", str(tmp_path / "other.safetensors"), "--start", "1"], "--latents: .*not a --save-latents"),
+        (
+            ["repaint", "--latents", str(tmp_path / "other.safetensors"), "--start", "1"],
+            "--latents: .*not a --save-latents",
+        ),
         (["repaint", "--audio", audio, "--latents", latents, "--start", "1"], "not allowed with argument"),
         (["repaint", "--start", "1"], "one of the arguments --audio --latents is required"),
         (["repaint", "--audio", audio, "--start", "1", "--save-latents", str(tmp_path / "x.pt")], "--save-latents"),
@@ -312,3 +415,18 @@ def test_repaint_and_extend_errors_are_one_line_naming_the_flag(pipeline_dir, pi
         assert code == 2 and len(err.splitlines()) == 1, (argv, err)
         assert re.search(message, err), (argv, err)
         assert not (tmp_path / "o.wav").exists()
+
+
+def test_auto_dtype_is_bfloat16_only_where_the_cpu_computes_it_natively(monkeypatch):
+    """Emulated bf16 is slower than float32, so "auto" (the default) must look at the hardware."""
+    import torch
+
+    from diffusers_s2acc.cli import _resolve_dtype
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
+    assert _resolve_dtype("auto", "cpu") == "bfloat16"
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    assert _resolve_dtype("auto", "cpu") == "float32"
+    assert _resolve_dtype("float32", "cpu") == "float32" and _resolve_dtype("bfloat16", "cpu") == "bfloat16"
+    assert _resolve_dtype("auto", "mps") == "float32"

@@ -71,15 +71,23 @@ def test_metric_modules_load_with_evaluate(rendered):
     chord = evaluate.load(str(METRICS / "chord_accuracy")).compute(
         predictions=predictions, references=[json.dumps(SHEET.to_dict())], sampling_rate=16000
     )
-    tempo = evaluate.load(str(METRICS / "tempo_accuracy")).compute(predictions=predictions, references=[120.0], sampling_rate=16000)
+    tempo = evaluate.load(str(METRICS / "tempo_accuracy")).compute(
+        predictions=predictions, references=[120.0], sampling_rate=16000
+    )
     fad = evaluate.load(str(METRICS / "frechet_audio_distance")).compute(
-        predictions=[rendered, rendered[::-1].copy()], references=[rendered, rendered[::-1].copy()], sampling_rate=16000
+        predictions=[rendered, rendered[::-1].copy()],
+        references=[rendered, rendered[::-1].copy()],
+        sampling_rate=16000,
     )
     assert chord["chord_majmin"] > 0.7 and tempo["tempo_acc2"] == 1.0
     assert fad["fad"] == pytest.approx(0.0, abs=1e-3) and fad["embedding"] == "mel-chroma"
-    for name, reference in [("boundary_f_measure", json.dumps([{"start": 0, "end": 8}, {"start": 8, "end": 16}])),
-                            ("caption_adherence", "a bright 120 BPM piece in C major")]:
-        result = evaluate.load(str(METRICS / name)).compute(predictions=predictions, references=[reference], sampling_rate=16000)
+    for name, reference in [
+        ("boundary_f_measure", json.dumps([{"start": 0, "end": 8}, {"start": 8, "end": 16}])),
+        ("caption_adherence", "a bright 120 BPM piece in C major"),
+    ]:
+        result = evaluate.load(str(METRICS / name)).compute(
+            predictions=predictions, references=[reference], sampling_rate=16000
+        )
         assert all(0.0 <= v <= 1.0 for v in result.values())
 
 
@@ -100,13 +108,32 @@ def test_s2acc_evaluate_prints_generated_and_reference_metrics(tmp_path, rendere
     pipe_dir = tmp_path / "pipe"
     presets.build_pipeline("tiny").save_pretrained(pipe_dir)
     soundfile.write(tmp_path / "ref.wav", rendered[: 8 * 16000], 16000)
-    specs = [{"id": f"s{i}", "prompt": "sine chords", "segments": [{"start": 0, "end": 4, "label": "verse"},
-              {"start": 4, "end": 8, "label": "chorus"}], "lead_sheet": {"tempo": 120, "chart": "C | Am | F | G"},
-              "reference": {"path": "ref.wav"}} for i in range(2)]
+    specs = [
+        {
+            "id": f"s{i}",
+            "prompt": "sine chords",
+            "segments": [{"start": 0, "end": 4, "label": "verse"}, {"start": 4, "end": 8, "label": "chorus"}],
+            "lead_sheet": {"tempo": 120, "chart": "C | Am | F | G"},
+            "reference": {"path": "ref.wav"},
+        }
+        for i in range(2)
+    ]
     (tmp_path / "specs.json").write_text(json.dumps(specs))
     out = tmp_path / "scores.json"
-    code = main(["evaluate", "--pipeline", str(pipe_dir), "--specs", str(tmp_path / "specs.json"), "--steps", "2",
-                 "--json", str(out), "--reconstruction"])
+    code = main(
+        [
+            "evaluate",
+            "--pipeline",
+            str(pipe_dir),
+            "--specs",
+            str(tmp_path / "specs.json"),
+            "--steps",
+            "2",
+            "--json",
+            str(out),
+            "--reconstruction",
+        ]
+    )
     assert code == 0
     report = capsys.readouterr().out
     assert "| metric | generated | reconstruction | reference |" in report and "FAD (mel-chroma" in report
@@ -130,25 +157,66 @@ def test_evaluate_seeds_and_no_lead_sheet_floor(tmp_path, rendered, capsys):
     pipe_dir = tmp_path / "pipe"
     presets.build_pipeline("tiny").save_pretrained(pipe_dir)
     soundfile.write(tmp_path / "ref.wav", rendered[: 8 * 16000], 16000)
-    specs = [{"id": "s0", "prompt": "sine chords", "lead_sheet": {"tempo": 120, "chart": "C | Am | F | G"},
-              "duration": 8, "seed": 3, "reference": {"path": "ref.wav"}}]
+    specs = [
+        {
+            "id": "s0",
+            "prompt": "sine chords",
+            "lead_sheet": {"tempo": 120, "chart": "C | Am | F | G"},
+            "duration": 8,
+            "seed": 3,
+            "reference": {"path": "ref.wav"},
+        }
+    ]
     (tmp_path / "specs.json").write_text(json.dumps(specs))
     out, audio = tmp_path / "scores.json", tmp_path / "audio"
-    code = main(["evaluate", "--pipeline", str(pipe_dir), "--specs", str(tmp_path / "specs.json"), "--steps", "2",
-                 "--json", str(out), "--seeds", "2", "--no-lead-sheet-floor", "--save-audio", str(audio)])
+    code = main(
+        [
+            "evaluate",
+            "--pipeline",
+            str(pipe_dir),
+            "--specs",
+            str(tmp_path / "specs.json"),
+            "--steps",
+            "2",
+            "--json",
+            str(out),
+            "--seeds",
+            "2",
+            "--no-lead-sheet-floor",
+            "--save-audio",
+            str(audio),
+        ]
+    )
     assert code == 0
     assert "| metric | generated | no_lead_sheet | reference |" in capsys.readouterr().out
     result = json.loads(out.read_text())
     row = result["rows"][0]
     assert len(row["generated_takes"]) == 2 and len(row["no_lead_sheet_takes"]) == 2
     assert sorted(p.name for p in audio.iterdir()) == [
-        "s0_seed1003.wav", "s0_seed1003_no_lead_sheet.wav", "s0_seed3.wav", "s0_seed3_no_lead_sheet.wav"
+        "s0_seed1003.wav",
+        "s0_seed1003_no_lead_sheet.wav",
+        "s0_seed3.wav",
+        "s0_seed3_no_lead_sheet.wav",
     ]
     first, second = (soundfile.read(audio / f"s0_seed{s}.wav")[0] for s in (3, 1003))
     assert not np.allclose(first, second)
-    assert main(["evaluate", "--pipeline", str(pipe_dir), "--specs", str(tmp_path / "specs.json"), "--seeds", "0"]) == 2
-    assert main(["evaluate", "--pipeline", str(pipe_dir), "--specs", str(tmp_path / "specs.json"),
-                 "--lead-sheet-guidance", "nan"]) == 2
+    assert (
+        main(["evaluate", "--pipeline", str(pipe_dir), "--specs", str(tmp_path / "specs.json"), "--seeds", "0"]) == 2
+    )
+    assert (
+        main(
+            [
+                "evaluate",
+                "--pipeline",
+                str(pipe_dir),
+                "--specs",
+                str(tmp_path / "specs.json"),
+                "--lead-sheet-guidance",
+                "nan",
+            ]
+        )
+        == 2
+    )
 
 
 def _synth_folder(root: Path, song_id: str = "song_00000") -> Path:
@@ -159,12 +227,24 @@ def _synth_folder(root: Path, song_id: str = "song_00000") -> Path:
     bar = 2.0
     sections = [("intro", 0, 8), ("verse", 8, 24), ("chorus", 24, 48)]
     meta = {
-        "song_id": song_id, "duration": 48.0, "tempo": 120.0, "meter": "4/4", "key": "C major",
+        "song_id": song_id,
+        "duration": 48.0,
+        "tempo": 120.0,
+        "meter": "4/4",
+        "key": "C major",
         "files": {"accompaniment": "accompaniment.flac"},
         "downbeats": [i * bar for i in range(24)],
         "sections": [
-            {"start": a, "end": b, "label": label, "caption": f"{label} caption from the synth",
-             "genre": "soft rock", "instruments": ["Piano1", "FretlessBass"], "drums": True, "style": "Easy beat."}
+            {
+                "start": a,
+                "end": b,
+                "label": label,
+                "caption": f"{label} caption from the synth",
+                "genre": "soft rock",
+                "instruments": ["Piano1", "FretlessBass"],
+                "drums": True,
+                "style": "Easy beat.",
+            }
             for label, a, b in sections
         ],
         "lead_sheet": LeadSheet.from_chart(" | ".join(["C", "Am", "F", "G"] * 6), bpm=120).to_dict(),
@@ -193,8 +273,10 @@ def test_make_specs_windows_cross_boundaries_and_heldout_wording(tmp_path):
     with pytest.raises(ValueError, match="phrasing"):
         specs_from_synth(root, 12.0, phrasing="poetic")
     out = tmp_path / "specs.json"
-    assert main(["make-specs", "--synth", str(root), "--duration", "12", "--windows", "boundaries",
-                 "--out", str(out)]) == 0
+    assert (
+        main(["make-specs", "--synth", str(root), "--duration", "12", "--windows", "boundaries", "--out", str(out)])
+        == 0
+    )
     assert len(load_specs(out)) == 1
 
 
@@ -203,8 +285,16 @@ def test_train_and_heldout_wordings_never_coincide():
 
     from diffusers_s2acc.music.phrasing import MusicFacts, section_caption, user_prompt
 
-    facts = MusicFacts(genres=["folk"], tempo=100, meter=3, key="D minor", instruments=["AcousticGuitar"],
-                       drums=False, label="chorus", style="Strummed.")
+    facts = MusicFacts(
+        genres=["folk"],
+        tempo=100,
+        meter=3,
+        key="D minor",
+        instruments=["AcousticGuitar"],
+        drums=False,
+        label="chorus",
+        style="Strummed.",
+    )
     for make in (user_prompt, section_caption):
         train = {make(facts, random.Random(i), "train") for i in range(200)}
         heldout = {make(facts, random.Random(i), "heldout") for i in range(200)}

@@ -13,7 +13,9 @@ TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
 
 
 def _add_random_adapter(pipe, name="default", seed=0):
-    pipe.transformer.add_adapter(LoraConfig(r=4, lora_alpha=4, target_modules=TARGETS, init_lora_weights=False), adapter_name=name)
+    pipe.transformer.add_adapter(
+        LoraConfig(r=4, lora_alpha=4, target_modules=TARGETS, init_lora_weights=False), adapter_name=name
+    )
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for param_name, param in pipe.transformer.named_parameters():
@@ -53,7 +55,9 @@ def test_set_adapters_mixes_named_adapters(tmp_path):
     pipe = _fresh_pipe()
     base = generate(pipe)
     _add_random_adapter(pipe, "a", seed=1)
-    pipe.save_lora_weights(tmp_path, transformer_lora_layers=get_peft_model_state_dict(pipe.transformer, adapter_name="a"))
+    pipe.save_lora_weights(
+        tmp_path, transformer_lora_layers=get_peft_model_state_dict(pipe.transformer, adapter_name="a")
+    )
     other = _fresh_pipe()
     other.load_lora_weights(tmp_path, adapter_name="style")
     assert other.get_active_adapters() == ["style"]

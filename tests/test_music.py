@@ -47,7 +47,12 @@ def test_chart_times_follow_tempo_and_meter():
     sheet = LeadSheet.from_chart("C | Am | F G | %", bpm=120, meter="4/4")
     spans = [(c.symbol, c.start, c.end) for c in sheet.chords]
     assert spans == [
-        ("C", 0.0, 2.0), ("Am", 2.0, 4.0), ("F", 4.0, 5.0), ("G", 5.0, 6.0), ("F", 6.0, 7.0), ("G", 7.0, 8.0)
+        ("C", 0.0, 2.0),
+        ("Am", 2.0, 4.0),
+        ("F", 4.0, 5.0),
+        ("G", 5.0, 6.0),
+        ("F", 6.0, 7.0),
+        ("G", 7.0, 8.0),
     ]
     waltz = LeadSheet.from_chart("C - | Dm", bpm=90, meter="3/4")
     assert waltz.chords[0].end == pytest.approx(2.0) and waltz.duration == pytest.approx(4.0)
@@ -96,9 +101,7 @@ def test_segments_validate_and_refuse_overlap():
 
 
 def test_frame_conditioning_rasterises_sections_chords_beats_melody():
-    sheet = LeadSheet.from_dict(
-        {"tempo": 120, "chart": "C | G", "melody": [{"start": 0.0, "end": 1.0, "pitch": 64}]}
-    )
+    sheet = LeadSheet.from_dict({"tempo": 120, "chart": "C | G", "melody": [{"start": 0.0, "end": 1.0, "pitch": 64}]})
     segments = coerce_segments([Segment(0, 2, "verse"), Segment(2, 4, "chorus")])
     cond = FrameConditioning.build(40, 10.0, segments, sheet)  # 10 frames per second
     assert cond.section_ids[:20].unique().tolist() == [2] and cond.section_ids[20:].unique().tolist() == [4]
@@ -183,7 +186,10 @@ def test_a_short_chart_repeats_as_a_form():
 @pytest.mark.parametrize(
     "data, message",
     [
-        ({"chords": [{"start": 0, "end": 2, "symbol": "C"}, {"start": 1, "end": 3, "symbol": "G"}]}, "overlap.*'C'.*'G'"),
+        (
+            {"chords": [{"start": 0, "end": 2, "symbol": "C"}, {"start": 1, "end": 3, "symbol": "G"}]},
+            "overlap.*'C'.*'G'",
+        ),
         ({"chords": [{"start": 0, "end": 1}]}, "missing field.*symbol"),
         ({"chords": "C | Am"}, "`chords` must be a list.*chart"),
         ({"chords": ["C"]}, "Each chord"),

@@ -34,8 +34,9 @@ def test_batch_and_num_waveforms_per_prompt_stay_paired(tiny_pipe):
     # Sample 2k+j belongs to prompt k: generating prompt 1 alone with the same per-sample noise gives the same audio.
     latents = torch.randn(4, 8, 125, generator=torch.Generator().manual_seed(3))
     both = tiny_pipe(**kwargs, num_waveforms_per_prompt=2, latents=latents, num_inference_steps=2).audios
-    alone = tiny_pipe(prompt="metal", num_waveforms_per_prompt=2, latents=latents[2:], num_inference_steps=2,
-                      audio_length_in_s=1.0).audios
+    alone = tiny_pipe(
+        prompt="metal", num_waveforms_per_prompt=2, latents=latents[2:], num_inference_steps=2, audio_length_in_s=1.0
+    ).audios
     np.testing.assert_allclose(both[2:], alone, atol=1e-5)
 
 
@@ -147,7 +148,9 @@ def test_encode_prompt_alone_and_reuse_through_prompt_embeds(tiny_pipe):
     assert states.ndim == 3 and (ids == 0).all()
     reference = generate(tiny_pipe, segments=SEGMENTS)
     for embeds in ((states, ids), states):
-        assert np.allclose(generate(tiny_pipe, segments=SEGMENTS, prompt=None, prompt_embeds=embeds), reference, atol=1e-5)
+        assert np.allclose(
+            generate(tiny_pipe, segments=SEGMENTS, prompt=None, prompt_embeds=embeds), reference, atol=1e-5
+        )
     batch = tiny_pipe.encode_prompt(["a", "a much longer description of the music"])
     two = tiny_pipe(prompt_embeds=batch, num_inference_steps=1, audio_length_in_s=0.5).audios
     assert two.shape[0] == 2 and np.isfinite(two).all()
@@ -187,7 +190,10 @@ BAD_INPUTS = [
     (dict(audio_length_in_s=float("nan")), "audio_length_in_s"),
     (dict(audio_length_in_s=float("inf")), "audio_length_in_s"),
     (dict(audio_length_in_s=10_000.0), "audio_length_in_s.*seconds"),
-    (dict(segments=[{"start": 0, "end": 1, "label": "verse"}, {"start": 0.5, "end": 1.5, "label": "chorus"}]), "overlap"),
+    (
+        dict(segments=[{"start": 0, "end": 1, "label": "verse"}, {"start": 0.5, "end": 1.5, "label": "chorus"}]),
+        "overlap",
+    ),
     (dict(segments=[{"start": 0, "end": 5, "label": "verse"}], audio_length_in_s=2.0), "ends after"),
     (dict(segments=[{"start": -1, "end": 1, "label": "verse"}]), "start must be >= 0"),
     (dict(segments=[{"start": 0, "end": 1, "label": "drop"}]), "Unknown section label"),
@@ -203,7 +209,10 @@ BAD_INPUTS = [
     (dict(lead_sheet="C", lead_sheet_guidance_scale=float("inf")), "lead_sheet_guidance_scale"),
     (dict(lead_sheet="C", lead_sheet_guidance_scale=-5.0), "lead_sheet_guidance_scale"),
     (dict(segments=[{"start": 0, "end": 1}, {"start": 0.5, "end": 2}]), r"^`segments`: sections overlap"),
-    (dict(lead_sheet={"chords": [{"start": 0, "end": 2, "symbol": "C"}, {"start": 1, "end": 2, "symbol": "G"}]}), "overlap"),
+    (
+        dict(lead_sheet={"chords": [{"start": 0, "end": 2, "symbol": "C"}, {"start": 1, "end": 2, "symbol": "G"}]}),
+        "overlap",
+    ),
     (dict(num_waveforms_per_prompt=0), "num_waveforms_per_prompt"),
     (dict(output_type="wav"), "output_type"),
     (dict(prompt_embeds=torch.randn(1, 4, 5), prompt=None), "prompt_embeds"),

@@ -57,7 +57,10 @@ def _majmin(pipe, sheet: LeadSheet, seconds: float, with_sheet: bool, seed: int)
 
     audio = pipe(
         prompt="pop accompaniment",
-        segments=[Segment(0.0, seconds / 2, "verse", "piano and bass"), Segment(seconds / 2, seconds, "chorus", "band")],
+        segments=[
+            Segment(0.0, seconds / 2, "verse", "piano and bass"),
+            Segment(seconds / 2, seconds, "chorus", "band"),
+        ],
         lead_sheet=sheet if with_sheet else None,
         lead_sheet_guidance_scale=DEFAULT_LEAD_SHEET_GUIDANCE,
         audio_length_in_s=seconds,
@@ -65,7 +68,7 @@ def _majmin(pipe, sheet: LeadSheet, seconds: float, with_sheet: bool, seed: int)
         generator=torch.Generator().manual_seed(seed),
     ).audios[0]
     assert np.isfinite(audio).all() and np.abs(audio).max() > 1e-3  # not silence
-    analysis = analyze_song(audio.T, pipe.vae.config.sampling_rate, melody=False)
+    analysis = analyze_song(audio, pipe.vae.config.sampling_rate, melody=False)
     return chord_scores(sheet.chords, analysis.chords)["chord_majmin"]
 
 

@@ -273,7 +273,9 @@ def test_browser_example_generate_screenshot(space, tmp_path):
             sync_api.expect(audio.get_by_role("button", name="Play", exact=True)).to_be_visible()
             sync_api.expect(audio.locator('a[download$="_seed3.wav"]')).to_have_count(1)
             for suffix in (".wav", ".flac"):
-                link = page.locator(f'#take-files a[download="swinging-jazz-waltz-piano-trio-in-bb-major_seed3{suffix}"]')
+                link = page.locator(
+                    f'#take-files a[download="swinging-jazz-waltz-piano-trio-in-bb-major_seed3{suffix}"]'
+                )
                 sync_api.expect(link).to_have_count(1)
             sync_api.expect(page.locator("#take-summary")).to_contain_text("27.0 s")
             sync_api.expect(page.locator("#history")).to_contain_text(example.prompt)
@@ -302,7 +304,9 @@ def test_a_take_has_a_section_regenerated_and_is_extended(space):
     *_, record = app.generate("pop", 240, "4/4", None, TWO_SECTIONS, 0, 2, 4.0, 1.0)
     source, rate = soundfile.read(app._takes[record["id"]]["audio"], dtype="float32")
     edited = [TWO_SECTIONS[0], ["chorus", 2, "strings only", "F | C"]]
-    path, _, _, summary, repainted = app.edit("section", record["id"], "pop", 240, "4/4", None, edited, 2, 5, 2, 4.0, 1.0)
+    path, _, _, summary, repainted = app.edit(
+        "section", record["id"], "pop", 240, "4/4", None, edited, 2, 5, 2, 4.0, 1.0
+    )
     audio, _ = soundfile.read(path, dtype="float32")
     assert "Section 2 regenerated" in summary and audio.shape == source.shape
     kept = app._takes[repainted["id"]]["latents"][..., :250], app._takes[record["id"]]["latents"][..., :250]

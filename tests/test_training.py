@@ -44,10 +44,29 @@ def latents_dir(tmp_path_factory, corpus_dir):
 
 def _dit_args(corpus, out, cache, steps=4, *extra):
     return [
-        "--pretrained_model_name_or_path", "tiny", "--train_data_dir", str(corpus), "--output_dir", str(out),
-        "--latents_cache_dir", str(cache), "--max_train_steps", str(steps), "--checkpointing_steps", "2",
-        "--train_batch_size", "2", "--clip_seconds", "1", "--report_to", "none", "--lr_warmup_steps", "0",
-        "--learning_rate", "1e-3", *extra,
+        "--pretrained_model_name_or_path",
+        "tiny",
+        "--train_data_dir",
+        str(corpus),
+        "--output_dir",
+        str(out),
+        "--latents_cache_dir",
+        str(cache),
+        "--max_train_steps",
+        str(steps),
+        "--checkpointing_steps",
+        "2",
+        "--train_batch_size",
+        "2",
+        "--clip_seconds",
+        "1",
+        "--report_to",
+        "none",
+        "--lr_warmup_steps",
+        "0",
+        "--learning_rate",
+        "1e-3",
+        *extra,
     ]
 
 
@@ -75,7 +94,9 @@ def test_audio_clips_carry_aligned_semantic_targets(corpus_dir):
 
 
 def test_train_dit_writes_a_loadable_pipeline(corpus_dir, latents_dir, tmp_path):
-    train_dit.main(_dit_args(corpus_dir, tmp_path, latents_dir, 4, "--validation_steps", "4", "--validation_inference_steps", "2"))
+    train_dit.main(
+        _dit_args(corpus_dir, tmp_path, latents_dir, 4, "--validation_steps", "4", "--validation_inference_steps", "2")
+    )
     log = [json.loads(line) for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
     assert [entry["step"] for entry in log] == [1, 2, 3, 4] and all(np.isfinite(e["loss"]) for e in log)
     assert (tmp_path / "validation" / "step-4" / "0.wav").exists()
@@ -88,8 +109,11 @@ def test_killed_run_resumes_to_the_same_weights(corpus_dir, latents_dir, tmp_pat
     reference, resumed = tmp_path / "reference", tmp_path / "resumed"
     train_dit.main(_dit_args(corpus_dir, reference, latents_dir, 6))
     # Kill a real process as soon as its first checkpoint is complete, whatever it is doing then.
-    process = subprocess.Popen([sys.executable, str(ROOT / "train" / "train_dit.py"), *_dit_args(corpus_dir, resumed, latents_dir, 6)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "train" / "train_dit.py"), *_dit_args(corpus_dir, resumed, latents_dir, 6)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 240
     while not list_checkpoints(resumed) and time.time() < deadline and process.poll() is None:
         time.sleep(0.05)
@@ -127,11 +151,30 @@ def test_lora_training_loads_into_the_pipeline(corpus_dir, latents_dir, tmp_path
 
 
 def test_train_vae_runs_with_adversarial_phase(corpus_dir, tmp_path):
-    train_vae.main([
-        "--pretrained_model_name_or_path", "tiny", "--train_data_dir", str(corpus_dir), "--output_dir", str(tmp_path),
-        "--max_train_steps", "4", "--checkpointing_steps", "2", "--train_batch_size", "2", "--clip_seconds", "0.5",
-        "--adversarial_start_step", "2", "--report_to", "none", "--lr_warmup_steps", "0",
-    ])
+    train_vae.main(
+        [
+            "--pretrained_model_name_or_path",
+            "tiny",
+            "--train_data_dir",
+            str(corpus_dir),
+            "--output_dir",
+            str(tmp_path),
+            "--max_train_steps",
+            "4",
+            "--checkpointing_steps",
+            "2",
+            "--train_batch_size",
+            "2",
+            "--clip_seconds",
+            "0.5",
+            "--adversarial_start_step",
+            "2",
+            "--report_to",
+            "none",
+            "--lr_warmup_steps",
+            "0",
+        ]
+    )
     log = [json.loads(line) for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
     assert "discriminator" not in log[1] and "discriminator" in log[2]
     assert all(np.isfinite(e["loss"]) and e["semantic"] > 0 for e in log)
@@ -139,7 +182,9 @@ def test_train_vae_runs_with_adversarial_phase(corpus_dir, tmp_path):
     assert vae.decode(torch.zeros(1, 8, 4)).sample.shape == (1, 1, 4 * vae.hop_length)
     # The trained VAE goes into DiT training and into the pipeline it saves.
     dit_dir = tmp_path / "dit"
-    train_dit.main(_dit_args(corpus_dir, dit_dir, dit_dir / "latents", 1, "--pretrained_vae_model_name_or_path", str(tmp_path)))
+    train_dit.main(
+        _dit_args(corpus_dir, dit_dir, dit_dir / "latents", 1, "--pretrained_vae_model_name_or_path", str(tmp_path))
+    )
     saved = SemanticAutoencoder.from_pretrained(dit_dir, subfolder="vae")
     assert all(torch.equal(v, saved.state_dict()[k]) for k, v in vae.state_dict().items())
     # train_vae calibrated the latent scale on the corpus: the DiT's cached latents have unit variance.
@@ -178,9 +223,17 @@ def test_bad_training_arguments_are_refused(tmp_path):
 def test_two_process_launch(corpus_dir, latents_dir, tmp_path):
     accelerate = Path(sys.executable).with_name("accelerate")
     result = subprocess.run(
-        [str(accelerate), "launch", "--config_file", str(ROOT / "train" / "configs" / "cpu_2proc.yaml"),
-         str(ROOT / "train" / "train_dit.py"), *_dit_args(corpus_dir, tmp_path, latents_dir, 2)],
-        capture_output=True, text=True, timeout=600,
+        [
+            str(accelerate),
+            "launch",
+            "--config_file",
+            str(ROOT / "train" / "configs" / "cpu_2proc.yaml"),
+            str(ROOT / "train" / "train_dit.py"),
+            *_dit_args(corpus_dir, tmp_path, latents_dir, 2),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Training on 2 process(es), MULTI_CPU" in result.stdout  # really two ranks, not two lone trainers
@@ -192,9 +245,18 @@ def test_cpu_flag_launch_runs_and_says_it_is_one_process(corpus_dir, latents_dir
     tells the user how to get several."""
     accelerate = Path(sys.executable).with_name("accelerate")
     result = subprocess.run(
-        [str(accelerate), "launch", "--num_processes", "2", "--cpu", str(ROOT / "train" / "train_dit.py"),
-         *_dit_args(corpus_dir, tmp_path, latents_dir, 1)],
-        capture_output=True, text=True, timeout=600,
+        [
+            str(accelerate),
+            "launch",
+            "--num_processes",
+            "2",
+            "--cpu",
+            str(ROOT / "train" / "train_dit.py"),
+            *_dit_args(corpus_dir, tmp_path, latents_dir, 1),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Training on 1 process(es)" in result.stdout
@@ -202,7 +264,7 @@ def test_cpu_flag_launch_runs_and_says_it_is_one_process(corpus_dir, latents_dir
 
 
 def test_lone_process_detection(monkeypatch):
-    from diffusers_s2acc.training.common import single_process_despite_request
+    from diffusers_s2acc.training.arguments import single_process_despite_request
 
     for name in ("WORLD_SIZE", "RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MASTER_ADDR", "ACCELERATE_USE_CPU"):
         monkeypatch.delenv(name, raising=False)
@@ -256,7 +318,13 @@ def test_clip_loaders_refuse_non_finite_rows_naming_them():
     latents = np.zeros((20, 4), dtype=np.float32)
     latents[5, 1] = np.inf
     cache = datasets.Dataset.from_dict(
-        {"latents": [latents.tolist()], "frame_rate": [10.0], "caption": ["x"], "segments": [None], "lead_sheet": [None]}
+        {
+            "latents": [latents.tolist()],
+            "frame_rate": [10.0],
+            "caption": ["x"],
+            "segments": [None],
+            "lead_sheet": [None],
+        }
     )
     with pytest.raises(ValueError, match=r"row 0: 1 of 80 latent values"):
         LatentClipDataset(cache, clip_frames=8)[0]

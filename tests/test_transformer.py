@@ -91,8 +91,16 @@ def test_null_text_condition_ignores_captions_and_structure(model):
     with torch.no_grad():
         a = model(**base, drop_text=dropped).sample
         b = model(**changed, drop_text=dropped).sample
-        no_text = model(**{**base, "encoder_hidden_states": None, "encoder_segment_ids": None, "section_ids": None,
-                           "section_position": None, "frame_segment_ids": None}).sample
+        no_text = model(
+            **{
+                **base,
+                "encoder_hidden_states": None,
+                "encoder_segment_ids": None,
+                "section_ids": None,
+                "section_position": None,
+                "frame_segment_ids": None,
+            }
+        ).sample
     assert torch.equal(a[0], b[0])  # dropped sample: captions and sections do not matter
     assert not torch.allclose(a[1], b[1])  # kept sample: they do
     assert torch.allclose(a[0], no_text[0], atol=1e-6)  # the null condition is what "no text" means
@@ -100,13 +108,18 @@ def test_null_text_condition_ignores_captions_and_structure(model):
 
 def test_null_lead_sheet_ignores_chords_melody_beats(model):
     base = _inputs()
-    other = {**base, "chord_ids": torch.randint(1, 100, base["chord_ids"].shape),
-             "melody_ids": torch.randint(1, 100, base["melody_ids"].shape),
-             "beat_ids": torch.randint(1, 4, base["beat_ids"].shape),
-             "pitch_classes": torch.rand(base["pitch_classes"].shape)}
+    other = {
+        **base,
+        "chord_ids": torch.randint(1, 100, base["chord_ids"].shape),
+        "melody_ids": torch.randint(1, 100, base["melody_ids"].shape),
+        "beat_ids": torch.randint(1, 4, base["beat_ids"].shape),
+        "pitch_classes": torch.rand(base["pitch_classes"].shape),
+    }
     dropped = torch.tensor([True, True])
     with torch.no_grad():
-        assert torch.equal(model(**base, drop_lead_sheet=dropped).sample, model(**other, drop_lead_sheet=dropped).sample)
+        assert torch.equal(
+            model(**base, drop_lead_sheet=dropped).sample, model(**other, drop_lead_sheet=dropped).sample
+        )
         assert not torch.allclose(model(**base).sample, model(**other).sample)
 
 

@@ -25,17 +25,8 @@ from torch.utils.data import DataLoader
 
 from diffusers_s2acc import S2AccompanistPipeline, S2DiTTransformer
 from diffusers_s2acc.pipelines.caption_encoding import encode_captions
+from diffusers_s2acc.training.arguments import add_common_args, start_run, validate_common_args
 from diffusers_s2acc.training.clips import LatentClipDataset, collate_latent_clips
-from diffusers_s2acc.training.common import (
-    EpochPermutationSampler,
-    ResumableRun,
-    add_common_args,
-    load_starting_pipeline,
-    load_starting_vae,
-    start_run,
-    trainable_parameters,
-    validate_common_args,
-)
 from diffusers_s2acc.training.corpus import load_corpus
 from diffusers_s2acc.training.flow_matching import (
     TIMESTEP_SCALE,
@@ -45,6 +36,8 @@ from diffusers_s2acc.training.flow_matching import (
     sample_sigmas,
 )
 from diffusers_s2acc.training.latent_cache import cache_latents
+from diffusers_s2acc.training.loading import load_starting_pipeline, load_starting_vae
+from diffusers_s2acc.training.run_loop import EpochPermutationSampler, ResumableRun, trainable_parameters
 from diffusers_s2acc.training.validation import log_validation
 
 
@@ -84,9 +77,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         raise SystemExit("error: --rank must be >= 1")
     if args.rank is not None and args.use_ema:
         raise SystemExit("error: --use_ema is for full training; LoRA weights are saved as trained")
-    if args.resume_from_checkpoint not in (None, "latest") and not Path(args.resume_from_checkpoint).exists() and not (
-        Path(args.output_dir) / args.resume_from_checkpoint
-    ).exists():
+    if (
+        args.resume_from_checkpoint not in (None, "latest")
+        and not Path(args.resume_from_checkpoint).exists()
+        and not (Path(args.output_dir) / args.resume_from_checkpoint).exists()
+    ):
         raise SystemExit(f"error: --resume_from_checkpoint {args.resume_from_checkpoint} does not exist")
     return args
 
@@ -238,7 +233,9 @@ def training_loss(args, accelerator, pipe, transformer, batch) -> torch.Tensor:
     noisy, target = flow_matching_pair(latents, noise, sigmas)
     drop_text, drop_lead_sheet = condition_dropout(batch_size, args.text_drop_prob, args.lead_sheet_drop_prob, device)
     cond = drop_lead_sheet_parts(batch["conditioning"], args.lead_sheet_part_drop_prob).to(device)
-    states, segment_ids = encode_captions(pipe.tokenizer, pipe.text_encoder, batch["captions"], batch["segments"], device)
+    states, segment_ids = encode_captions(
+        pipe.tokenizer, pipe.text_encoder, batch["captions"], batch["segments"], device
+    )
     prediction = transformer(
         noisy,
         sigmas * TIMESTEP_SCALE,
@@ -264,8 +261,16 @@ def run_validation(args, accelerator, pipe, transformer, ema, step: int) -> None
         ema.store(model.parameters())
         ema.copy_to(model.parameters())
     pipe.transformer = model
-    log_validation(pipe, args.validation_prompts, args.validation_lead_sheet, args.validation_inference_steps,
-                   Path(args.output_dir) / "validation", step, accelerator, seed=args.seed)
+    log_validation(
+        pipe,
+        args.validation_prompts,
+        args.validation_lead_sheet,
+        args.validation_inference_steps,
+        Path(args.output_dir) / "validation",
+        step,
+        accelerator,
+        seed=args.seed,
+    )
     if ema is not None:
         ema.restore(model.parameters())
     model.train()

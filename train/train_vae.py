@@ -24,15 +24,8 @@ from diffusers.optimization import get_scheduler
 from torch.utils.data import DataLoader
 
 from diffusers_s2acc import SemanticAutoencoder
+from diffusers_s2acc.training.arguments import add_common_args, start_run, validate_common_args
 from diffusers_s2acc.training.clips import AudioClipDataset
-from diffusers_s2acc.training.common import (
-    EpochPermutationSampler,
-    ResumableRun,
-    add_common_args,
-    load_starting_vae,
-    start_run,
-    validate_common_args,
-)
 from diffusers_s2acc.training.corpus import load_corpus
 from diffusers_s2acc.training.discriminator import (
     MultiResolutionDiscriminator,
@@ -41,6 +34,8 @@ from diffusers_s2acc.training.discriminator import (
     generator_adversarial_loss,
 )
 from diffusers_s2acc.training.latent_cache import estimate_scaling_factor
+from diffusers_s2acc.training.loading import load_starting_vae
+from diffusers_s2acc.training.run_loop import EpochPermutationSampler, ResumableRun
 
 
 logger = get_logger(__name__)
@@ -83,7 +78,11 @@ class AutoencoderWithLosses(nn.Module):
         latents = posterior.sample()
         reconstruction = self.vae.decode(latents).sample
         semantic = self.vae.semantic_loss(latents, targets)
-        return {"reconstruction": reconstruction, "kl": posterior.kl().mean(), **{f"semantic_{k}": v for k, v in semantic.items()}}
+        return {
+            "reconstruction": reconstruction,
+            "kl": posterior.kl().mean(),
+            **{f"semantic_{k}": v for k, v in semantic.items()},
+        }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -113,8 +112,12 @@ def main(argv: list[str] | None = None) -> None:
         drop_last=len(dataset) >= args.train_batch_size,
     )
     betas = (args.adam_beta1, args.adam_beta2)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate, betas=betas, weight_decay=args.adam_weight_decay)
-    disc_optimizer = torch.optim.AdamW(discriminator.parameters(), lr=args.discriminator_learning_rate, betas=(0.5, 0.9))
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=args.learning_rate, betas=betas, weight_decay=args.adam_weight_decay
+    )
+    disc_optimizer = torch.optim.AdamW(
+        discriminator.parameters(), lr=args.discriminator_learning_rate, betas=(0.5, 0.9)
+    )
     lr_scheduler = get_scheduler(
         args.lr_scheduler,
         optimizer=optimizer,
@@ -173,10 +176,14 @@ def main(argv: list[str] | None = None) -> None:
     if accelerator.is_main_process:
         vae = accelerator.unwrap_model(model).vae
         if args.calibration_songs > 0:
-            scaling_factor = estimate_scaling_factor(vae, corpus, args.calibration_songs, accelerator.device, args.seed)
+            scaling_factor = estimate_scaling_factor(
+                vae, corpus, args.calibration_songs, accelerator.device, args.seed
+            )
             vae.register_to_config(scaling_factor=scaling_factor)
-            logger.info(f"Latent std {1 / scaling_factor:.4f} on {min(len(corpus), args.calibration_songs)} songs: "
-                        f"scaling_factor = {scaling_factor:.4f}")
+            logger.info(
+                f"Latent std {1 / scaling_factor:.4f} on {min(len(corpus), args.calibration_songs)} songs: "
+                f"scaling_factor = {scaling_factor:.4f}"
+            )
         vae.save_pretrained(args.output_dir)
         logger.info(f"Saved SemanticAutoencoder to {args.output_dir} after {run.global_step} steps")
     accelerator.end_training()

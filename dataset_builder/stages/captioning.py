@@ -11,6 +11,7 @@ from typing import Protocol
 import numpy as np
 
 from diffusers_s2acc.analysis.descriptors import Descriptors
+from diffusers_s2acc.audio import resample, to_mono
 
 from ..audio_io import InputFile
 from . import default_device
@@ -183,12 +184,11 @@ class LalmCaptioner:
         self.max_new_tokens = max_new_tokens
         self.sampling_rate = self.processor.feature_extractor.sampling_rate
 
-    def caption_audio(self, audio: np.ndarray, sample_rate: int) -> str:
-        import soxr
+    def caption_audio(self, audio: np.ndarray, sampling_rate: int) -> str:
+        """One caption for `audio` (`(channels, samples)` or mono) at `sampling_rate`."""
         import torch
 
-        mono = audio.mean(axis=1) if audio.ndim == 2 else audio
-        mono = soxr.resample(mono.astype(np.float32), sample_rate, self.sampling_rate)
+        mono = resample(to_mono(audio), sampling_rate, self.sampling_rate)
         conversation = [
             {
                 "role": "user",

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-import soundfile as sf
+
+from diffusers_s2acc.audio import match_channels, read_audio, resample
 
 from ..audio_io import Audio, InputFile
 from . import default_device
@@ -43,8 +44,7 @@ class StemSeparation:
         stem = files.get("accompaniment")
         if stem is None:
             return audio
-        samples, rate = sf.read(str(item.synth_metadata.parent / stem), dtype="float32", always_2d=True)
-        return Audio(samples, rate)
+        return Audio(*read_audio(item.synth_metadata.parent / stem))
 
 
 class DemucsSeparation:
@@ -69,20 +69,15 @@ class DemucsSeparation:
         self.model.to(self.device)
 
     def __call__(self, audio: Audio, item: InputFile) -> Audio:
-        import soxr
-
         torch = self._torch
         rate = self.model.samplerate
-        samples = audio.samples
-        if samples.shape[1] == 1:
-            samples = np.repeat(samples, 2, axis=1)
-        if audio.sample_rate != rate:
-            samples = soxr.resample(samples, audio.sample_rate, rate)
-        mix = torch.from_numpy(np.ascontiguousarray(samples.T))[None].to(self.device)
+        # Demucs separates stereo mixes: a mono file is duplicated, a multichannel one refused by match_channels.
+        samples = resample(match_channels(audio.samples, 2), audio.sampling_rate, rate)
+        mix = torch.from_numpy(np.ascontiguousarray(samples))[None].to(self.device)
         with torch.no_grad():
             sources = self._apply(self.model, mix, device=self.device, progress=False)[0]
         keep = [i for i, name in enumerate(self.model.sources) if name != "vocals"]
-        accompaniment = sources[keep].sum(dim=0).cpu().numpy().T.astype(np.float32)
+        accompaniment = sources[keep].sum(dim=0).cpu().numpy().astype(np.float32)
         return Audio(accompaniment, rate)
 
 

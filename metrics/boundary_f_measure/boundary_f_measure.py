@@ -32,5 +32,7 @@ class BoundaryFMeasure(evaluate.Metric):
         for audio, reference in zip(predictions, references):
             audio = np.asarray(audio, dtype=np.float32)
             estimate = segment(analyze_song(audio, sampling_rate, melody=False))
-            scores.append(boundary_scores(coerce_segments(json.loads(reference)), estimate, len(audio) / sampling_rate))
+            scores.append(
+                boundary_scores(coerce_segments(json.loads(reference)), estimate, len(audio) / sampling_rate)
+            )
         return mean_scores(scores)

@@ -29,7 +29,7 @@ class CaptionAdherence(evaluate.Metric):
     def _compute(self, predictions, references, sampling_rate, clap_model_path=None):
         scorer = None
         if clap_model_path:
-            from dataset_builder.stages.grading import ClapAgreement
+            from diffusers_s2acc.evaluation.agreement import ClapAgreement
 
             scorer = ClapAgreement(clap_model_path)
         values = []

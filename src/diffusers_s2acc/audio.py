@@ -1,17 +1,36 @@
 """Audio in and out of the package: one array layout `(channels, samples)` float32, one name for the rate
-(`sampling_rate`), one loader, one channel matcher and one resampler.
+(`sampling_rate`), one reader, one channel matcher, one resampler and one CLAP loader. Everything that reads,
+down-mixes or resamples audio (training, evaluation, analysis, the Space, `dataset_builder`, `metrics/`) calls these.
 
-Files are read with soundfile (WAV, FLAC, OGG and whatever libsndfile supports) rather than through a decoder that
-silently down-mixes: a stereo file stays stereo until [`match_channels`] is asked to change it.
+Files are read with soundfile (WAV, FLAC, OGG, AIFF and whatever libsndfile supports) rather than through a decoder
+that silently down-mixes: a stereo file stays stereo until [`match_channels`] is asked to change it. Formats
+libsndfile lacks (m4a, opus, some mp3) are decoded by the `ffmpeg` binary when it is installed.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
+
+
+#: File types `read_audio` accepts (the dataset builder takes exactly these from an input folder).
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".opus", ".m4a")
+#: The ones libsndfile decodes itself: a failure there is a broken file, not a missing decoder.
+SOUNDFILE_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif")
+
+
+class UndecodableAudio(ValueError):
+    """Audio that cannot be decoded; `reason` is the one-line cause (the dataset builder's reject reason)."""
+
+    def __init__(self, source: Any, reason: str):
+        super().__init__(f"Cannot read audio from {source!r}: {reason}")
+        self.reason = reason
 
 
 def decode_audio(value: Any) -> tuple[np.ndarray, int]:
@@ -25,16 +44,57 @@ def decode_audio(value: Any) -> tuple[np.ndarray, int]:
     raise ValueError(f"Cannot decode audio cell of type {type(value).__name__}.")
 
 
-def read_audio(source: str | os.PathLike | io.IOBase) -> tuple[np.ndarray, int]:
-    """Read a file (or file-like object) as `(channels, samples)` float32 and its sampling rate."""
+def _decode_with_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
+    """Formats libsndfile lacks (m4a, opus, some mp3): decoded to float32 WAV by the ffmpeg binary."""
     import soundfile
 
-    if isinstance(source, (str, os.PathLike)) and not os.path.isfile(source):
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise UndecodableAudio(
+            path, f"cannot decode {path.suffix} without ffmpeg (install it with scripts/install_system_deps.sh)"
+        )
+    result = subprocess.run(
+        [ffmpeg, "-v", "error", "-i", str(path), "-f", "wav", "-acodec", "pcm_f32le", "-"], capture_output=True
+    )
+    if result.returncode != 0 or not result.stdout:
+        # ffmpeg reports over several lines; a reason is one line (rejects.jsonl, the build summary).
+        message = " ".join(result.stderr.decode(errors="replace").split())
+        raise UndecodableAudio(path, f"corrupted or undecodable audio: {message[:200] or 'ffmpeg decoded nothing'}")
+    data, rate = soundfile.read(io.BytesIO(result.stdout), dtype="float32", always_2d=True)
+    return np.ascontiguousarray(data.T), int(rate)
+
+
+def read_audio(
+    source: str | os.PathLike | io.IOBase, start: float = 0.0, duration: float | None = None
+) -> tuple[np.ndarray, int]:
+    """Read a file (or file-like object) as `(channels, samples)` float32 and its sampling rate.
+
+    Args:
+        source: a path (any of [`AUDIO_EXTENSIONS`]; non-libsndfile formats need `ffmpeg`) or a file-like object.
+        start: seconds to skip at the beginning.
+        duration: seconds to read (default: to the end).
+
+    Raises:
+        `ValueError` when the file does not exist; [`UndecodableAudio`] (a `ValueError`) when it cannot be decoded.
+    """
+    import soundfile
+
+    path = Path(source) if isinstance(source, (str, os.PathLike)) else None
+    if path is not None and not path.is_file():
         raise ValueError(f"Audio file {os.fspath(source)!r} does not exist.")
     try:
-        data, rate = soundfile.read(source, dtype="float32", always_2d=True)
-    except (RuntimeError, soundfile.LibsndfileError) as error:
-        raise ValueError(f"Cannot read audio from {source!r}: {error}") from None
+        if start or duration is not None:
+            rate = soundfile.info(source).samplerate
+            first, frames = int(start * rate), -1 if duration is None else int(duration * rate)
+            data, rate = soundfile.read(source, start=first, frames=frames, dtype="float32", always_2d=True)
+        else:
+            data, rate = soundfile.read(source, dtype="float32", always_2d=True)
+    except (RuntimeError, ValueError, TypeError, soundfile.SoundFileError) as error:
+        if path is None or path.suffix.lower() in SOUNDFILE_EXTENSIONS:
+            raise UndecodableAudio(source, f"corrupted or undecodable audio: {error}") from None
+        audio, rate = _decode_with_ffmpeg(path)
+        first = int(start * rate)
+        return audio[:, first : None if duration is None else first + int(duration * rate)], rate
     return np.ascontiguousarray(data.T), int(rate)
 
 
@@ -68,10 +128,39 @@ def match_channels(audio: np.ndarray, channels: int) -> np.ndarray:
     raise ValueError(f"Cannot map {audio.shape[0]} audio channels to {channels}.")
 
 
+def to_mono(audio: np.ndarray) -> np.ndarray:
+    """`(channels, samples)` or `(samples,)` audio -> `(samples,)` float32, channels averaged."""
+    audio = np.asarray(audio)
+    if audio.ndim not in (1, 2):
+        raise ValueError(f"Audio must be (channels, samples) or (samples,), got shape {audio.shape}.")
+    return (audio.mean(axis=0) if audio.ndim == 2 else audio).astype(np.float32, copy=False)
+
+
 def resample(audio: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:
-    """High-quality resampling (soxr) along the last axis."""
+    """High-quality resampling (soxr) along the last axis of `(samples,)` or `(channels, samples)` audio."""
     if source_rate == target_rate:
         return audio
     import soxr
 
     return np.ascontiguousarray(soxr.resample(audio.T, source_rate, target_rate).T.astype(np.float32))
+
+
+def load_clap(model_path: str | os.PathLike, device: str = "cpu"):
+    """A local transformers CLAP model folder (e.g. a copy of laion/larger_clap_music) as `(model, processor)`, the
+    model in eval mode on `device`. Nothing is downloaded.
+
+    Raises:
+        `FileNotFoundError` naming the folder when it does not exist.
+    """
+    from transformers import ClapModel, ClapProcessor
+
+    if not Path(model_path).is_dir():
+        raise FileNotFoundError(f"CLAP model folder {model_path} not found.")
+    model = ClapModel.from_pretrained(model_path, local_files_only=True).to(device).eval()
+    return model, ClapProcessor.from_pretrained(model_path, local_files_only=True)
+
+
+def clap_audio(audio: np.ndarray, sampling_rate: int, processor) -> tuple[np.ndarray, int]:
+    """`audio` as a CLAP processor wants it: mono at the processor's sampling rate."""
+    rate = processor.feature_extractor.sampling_rate
+    return resample(to_mono(audio), sampling_rate, rate), rate

@@ -49,8 +49,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     ext = commands.add_parser("extend", help="append sections after the end of a piece, continuing it")
     _add_generation_arguments(
-        ext, duration_help="seconds of the whole output (default: the end of the last segment, which must lie past "
-        "the source's end)"
+        ext,
+        duration_help="seconds of the whole output (default: the end of the last segment, which must lie past "
+        "the source's end)",
     )
     _add_source_arguments(ext)
 
@@ -59,9 +60,7 @@ def _build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--specs", type=Path, required=True, help="JSON spec file (see diffusers_s2acc.evaluation.specs)")
     ev.add_argument("--steps", type=int, default=50)
     ev.add_argument("--guidance", type=float, default=4.0)
-    ev.add_argument(
-        "--lead-sheet-guidance", type=float, default=DEFAULT_LEAD_SHEET_GUIDANCE, help="as for generate"
-    )
+    ev.add_argument("--lead-sheet-guidance", type=float, default=DEFAULT_LEAD_SHEET_GUIDANCE, help="as for generate")
     ev.add_argument("--seeds", type=int, default=1, help="takes per spec (seeds spec.seed + 1000 k); scores are means")
     ev.add_argument(
         "--no-lead-sheet-floor",
@@ -78,11 +77,13 @@ def _build_parser() -> argparse.ArgumentParser:
         help="also score each reference after a VAE round trip: the ceiling the VAE sets for any transformer",
     )
     ev.add_argument("--device", default=None)
-    ev.add_argument("--dtype", choices=DTYPES, default="float32", help="as for generate")
+    ev.add_argument("--dtype", choices=DTYPES, default="auto", help="as for generate")
 
     specs = commands.add_parser("make-specs", help="evaluation specs from dataset_builder synth songs")
     specs.add_argument("--synth", type=Path, required=True, help="a `python -m dataset_builder synth` output folder")
-    specs.add_argument("--duration", type=float, default=10.0, help="seconds per spec (the ATTM challenge scores 10 s)")
+    specs.add_argument(
+        "--duration", type=float, default=10.0, help="seconds per spec (the ATTM challenge scores 10 s)"
+    )
     specs.add_argument("--stem", default="accompaniment", help="reference stem: accompaniment or mix")
     specs.add_argument("--out", type=Path, required=True)
     specs.add_argument(
@@ -100,6 +101,22 @@ def _build_parser() -> argparse.ArgumentParser:
         help="heldout: prompt and caption wordings that no training caption uses (out-of-distribution set)",
     )
     specs.add_argument("--seed", type=int, default=0, help="draws windows and wordings")
+
+    probe = commands.add_parser(
+        "probe-vae", help="how much lead sheet a VAE's latent carries: semantic-head and linear-probe accuracies"
+    )
+    probe.add_argument(
+        "--vae",
+        default=DEFAULT_PIPELINE,
+        help="a pipeline (shipped name or folder with vae/), a VAE folder, or a preset (random weights: the chance floor)",
+    )
+    probe.add_argument(
+        "--fit-data", type=Path, required=True, help="corpus (dataset_builder build) to fit the probe on"
+    )
+    probe.add_argument("--eval-data", type=Path, required=True, help="held-out corpus to score on")
+    probe.add_argument("--max-songs", type=int, default=None, help="at most this many songs from each corpus")
+    probe.add_argument("--seconds", type=float, default=60.0, help="seconds from the start of each song")
+    probe.add_argument("--json", type=Path, default=None, help="also write the report as JSON")
 
     from .space.app import add_arguments as add_space_arguments
 
@@ -140,7 +157,11 @@ def _add_generation_arguments(parser: argparse.ArgumentParser, duration_help: st
     parser.add_argument("--seed", type=int, default=0, help=f"random seed, in [{SEED_MIN}, {SEED_MAX}]")
     parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     parser.add_argument(
-        "--dtype", choices=DTYPES, default="float32", help="bfloat16: transformer and text encoder in bf16 (faster)"
+        "--dtype",
+        choices=DTYPES,
+        default="auto",
+        help="bfloat16: transformer and text encoder in bf16 (faster where the hardware has bf16); auto (default): "
+        "bfloat16 on CPUs with native bf16 (AVX512-BF16/AMX) and on CUDA devices that support it, else float32",
     )
     parser.add_argument(
         "--crossfade",
@@ -188,7 +209,9 @@ _GENERATE_FLAGS = {
     "`section`": "--section",
     "`window_context_in_s`": "the window context",
 }
-_EVALUATE_FLAGS = {key: _GENERATE_FLAGS[key] for key in ("`num_inference_steps`", "`guidance_scale`", "`lead_sheet_guidance_scale`")}
+_EVALUATE_FLAGS = {
+    key: _GENERATE_FLAGS[key] for key in ("`num_inference_steps`", "`guidance_scale`", "`lead_sheet_guidance_scale`")
+}
 
 
 def _name_flags(message: str, flags: dict[str, str]) -> str:
@@ -284,41 +307,44 @@ def _load_lead_sheet(chart: str | None, bpm: float | None, meter: str | None):
 
 #: `--dtype` choices. "bfloat16" runs the transformer and text encoder in bfloat16 (about twice as fast on CPUs with
 #: native bf16, e.g. AMD Zen 4; see bench/bench_generate.py) and keeps the VAE's weights in float32.
-DTYPES = ("float32", "bfloat16")
+DTYPES = ("auto", "float32", "bfloat16")
 
 
-def _load_pipeline(name: str, device: str, dtype: str = "float32"):
+def _resolve_dtype(name: str, device: str) -> str:
+    """ "auto" -> "bfloat16" where the device computes bf16 natively, else "float32" (emulated bf16 is slower)."""
+    if name != "auto":
+        return name
+    import torch
+
+    if device.startswith("cuda"):
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
+    if device == "cpu":
+        native = (
+            getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
+            or getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
+        )
+        return "bfloat16" if native else "float32"
+    return "float32"
+
+
+def _load_pipeline(name: str, device: str, dtype: str = "auto"):
     import torch
     from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
 
-    diffusers_logging.disable_progress_bar()  # loading bars; the generation bar stays
+    from .pretrained import is_preset, load_pipeline
 
-    from .pipelines.pipeline_s2accompanist import S2AccompanistPipeline
-    from .presets import build_pipeline
-    from .pretrained import SHIPPED_PIPELINES
+    dtype = _resolve_dtype(dtype, device)
 
-    # A name that can only be a path (./x, /x, ~/x, a/b/c) is a folder that must exist; asking the Hub about it
-    # would answer with a repo-id format error that hides the real problem.
-    looks_like_path = name.startswith((".", "/", "~")) or "\\" in name or name.count("/") > 1
-    if name in PRESETS and not os.path.isdir(name):
+    # Loading bars (diffusers' components, transformers' "Loading weights"); the generation bar stays.
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()
+    if is_preset(name):
         print(f"s2acc: warning: preset {name!r} has UNTRAINED random weights; its audio is noise.", file=sys.stderr)
-        pipe = build_pipeline(name)
-        if dtype == "bfloat16":
-            pipe.transformer.to(torch.bfloat16)
-            pipe.text_encoder.to(torch.bfloat16)
-    elif looks_like_path and not os.path.isdir(os.path.expanduser(name)) and name not in SHIPPED_PIPELINES:
-        what = "it is a file, not a pipeline folder" if os.path.exists(os.path.expanduser(name)) else "the folder does not exist"
-        raise UsageError(f"--pipeline: cannot load {name!r}: {what}")
-    else:
-        name = os.path.expanduser(name) if looks_like_path else name
-        try:
-            # The VAE stays float32 either way: its weights are small and its decoder is what the ear hears.
-            dtypes = {"default": torch.bfloat16, "vae": torch.float32} if dtype == "bfloat16" else None
-            pipe = S2AccompanistPipeline.from_pretrained(name, **({"dtype": dtypes} if dtypes else {}))
-        except Exception as error:  # any loading failure is the user's path/repo: say which and why, in one line
-            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            hint = f" (and there is no folder {name!r})" if name.count("/") == 1 and not os.path.isdir(name) else ""
-            raise UsageError(f"--pipeline: cannot load {name!r}: {first_line}{hint}") from None
+    try:
+        pipe = load_pipeline(name, dtype)
+    except ValueError as error:
+        raise UsageError(f"--pipeline: {error}") from None
     return pipe.to(torch.device(device))
 
 
@@ -473,11 +499,13 @@ def evaluate(args: argparse.Namespace) -> int:
         raise UsageError(f"--seeds must be >= 1, got {args.seeds}")
     embedding = agreement = None
     if args.clap is not None:
-        from dataset_builder.stages.grading import ClapAgreement
-
+        from .evaluation.agreement import ClapAgreement
         from .evaluation.embeddings import ClapEmbedding
 
-        embedding, agreement = ClapEmbedding(args.clap), ClapAgreement(args.clap)
+        try:
+            embedding, agreement = ClapEmbedding(args.clap), ClapAgreement(args.clap)
+        except OSError as error:  # a missing folder or one that holds no CLAP model
+            raise UsageError(f"--clap: {str(error).strip().splitlines()[0]}") from None
     device = _resolve_device(args.device)
     pipe = _load_pipeline(args.pipeline, device, args.dtype)
     pipe.set_progress_bar_config(disable=True)
@@ -527,6 +555,44 @@ def make_specs(args: argparse.Namespace) -> int:
     return 0
 
 
+def probe_vae(args: argparse.Namespace) -> int:
+    from .evaluation.vae_probe import probe_vae as run_probe
+    from .training.corpus import load_corpus
+    from .training.loading import load_starting_vae
+
+    if args.seconds <= 0:
+        raise UsageError("--seconds must be positive")
+    if args.max_songs is not None and args.max_songs < 1:
+        raise UsageError("--max-songs must be at least 1")
+    looks_like_path = args.vae.startswith((".", "/", "~")) or args.vae.count("/") > 1
+    if looks_like_path and not os.path.isdir(os.path.expanduser(args.vae)):
+        raise UsageError(f"--vae: {args.vae!r} is not a folder")
+    try:
+        vae = load_starting_vae(os.path.expanduser(args.vae) if looks_like_path else args.vae)
+    except Exception as error:  # any loading failure is the user's path/repo: say which and why, in one line
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UsageError(f"--vae: cannot load a SemanticAutoencoder from {args.vae!r}: {first_line}") from None
+    corpora = {}
+    for flag, path in (("--fit-data", args.fit_data), ("--eval-data", args.eval_data)):
+        try:
+            corpus = load_corpus(train_data_dir=str(path))
+        except ValueError as error:
+            raise UsageError(f"{flag}: {error}") from None
+        corpora[flag] = corpus.select(range(min(len(corpus), args.max_songs or len(corpus))))
+    try:
+        report = run_probe(vae, corpora["--fit-data"], corpora["--eval-data"], max_seconds=args.seconds)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    values = report.to_dict()
+    for key, value in values.items():
+        if key != "details":
+            print(f"{key:28s} {value:.3f}" if isinstance(value, float) else f"{key:28s} {value}")
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(values, indent=1))
+    return 0
+
+
 def space(args: argparse.Namespace) -> int:
     """Serve the Space (spaces/app.py starts the same app) until interrupted."""
     try:
@@ -550,6 +616,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "evaluate": evaluate,
             "make-specs": make_specs,
             "space": space,
+            "probe-vae": probe_vae,
         }
         return commands[args.command](args)
     except UsageError as error:

@@ -53,6 +53,61 @@ def shipped_pipeline_path(name: str = DEFAULT_PIPELINE) -> str:
     return str(path)
 
 
+def is_preset(name_or_path: str) -> bool:
+    """True when `name_or_path` names a preset size (`tiny`, `demo`, `paper`) rather than a folder of that name."""
+    from .presets import PRESETS
+
+    return name_or_path in PRESETS and not os.path.isdir(name_or_path)
+
+
+def load_pipeline(name_or_path: str, dtype: str = "float32"):
+    """
+    The pipeline `name_or_path` names, however it is named: a preset (`tiny`, `demo`, `paper`: UNTRAINED random
+    weights), a shipped pipeline (`s2acc-demo`), a local folder or a Hub repo id. `s2acc`, the Space and the
+    training scripts all load through this.
+
+    Args:
+        name_or_path (`str`): The pipeline; `~` is expanded in paths.
+        dtype (`str`, defaults to `"float32"`): `"bfloat16"` runs the transformer and text encoder in bfloat16 and
+            keeps the VAE in float32 (its weights are small and its decoder is what the ear hears).
+
+    Raises:
+        `ValueError` naming `name_or_path` and the reason when it cannot be loaded.
+    """
+    import torch
+
+    from .pipelines.pipeline_s2accompanist import S2AccompanistPipeline
+    from .presets import build_pipeline
+
+    if dtype not in ("float32", "bfloat16"):
+        raise ValueError(f"dtype must be 'float32' or 'bfloat16', got {dtype!r}.")
+    if is_preset(name_or_path):
+        pipe = build_pipeline(name_or_path)
+        if dtype == "bfloat16":
+            # torch's own `to`: diffusers' ModelMixin.to warns on every dtype cast (its check reads an empty
+            # `_keep_in_fp32_modules` as "some modules must stay float32"), and the transformer has none.
+            torch.nn.Module.to(pipe.transformer, torch.bfloat16)
+            pipe.text_encoder.to(torch.bfloat16)
+        return pipe
+    # A name that can only be a path (./x, /x, ~/x, a/b/c) is a folder that must exist; asking the Hub about it
+    # would answer with a repo-id format error that hides the real problem.
+    name = name_or_path
+    looks_like_path = name.startswith((".", "/", "~")) or "\\" in name or name.count("/") > 1
+    if looks_like_path and not os.path.isdir(os.path.expanduser(name)) and name not in SHIPPED_PIPELINES:
+        exists = os.path.exists(os.path.expanduser(name))
+        raise ValueError(
+            f"cannot load {name!r}: {'it is a file, not a pipeline folder' if exists else 'the folder does not exist'}"
+        )
+    name = os.path.expanduser(name) if looks_like_path else name
+    dtypes = {"default": torch.bfloat16, "vae": torch.float32} if dtype == "bfloat16" else None
+    try:
+        return S2AccompanistPipeline.from_pretrained(name, **({"dtype": dtypes} if dtypes else {}))
+    except Exception as error:  # any loading failure is the caller's path/repo: say which and why, in one line
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        hint = f" (and there is no folder {name!r})" if name.count("/") == 1 and not os.path.isdir(name) else ""
+        raise ValueError(f"cannot load {name!r}: {first_line}{hint}") from error
+
+
 def packaged_text_encoder_components() -> dict:
     """The packaged all-MiniLM-L6-v2 text encoder (eval mode) and its tokenizer, as pipeline components."""
     from transformers import AutoModel, AutoTokenizer

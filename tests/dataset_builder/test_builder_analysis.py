@@ -130,7 +130,9 @@ def test_first_compilation_is_serialised_across_processes(tmp_path):
     code = "from diffusers_s2acc.analysis import compile_analysis; compile_analysis(); print('compiled')"
 
     def start():
-        return subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(
+            [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
 
     with FileLock(str(COMPILE_LOCK_PATH)):
         waiting = start()

@@ -286,8 +286,22 @@ def test_song_rows_with_oracle_lead_sheets(tiny_synth, tmp_path):
 
     out = tmp_path / "song_corpus"
     run_cli(
-        "build", "--input", str(tiny_synth), "--out", str(out), "--segmenter", "oracle", "--captioner", "metadata",
-        "--separation", "stems", "--lead-sheets", "oracle", "--clip-unit", "song", *FAST_BUILD,
+        "build",
+        "--input",
+        str(tiny_synth),
+        "--out",
+        str(out),
+        "--segmenter",
+        "oracle",
+        "--captioner",
+        "metadata",
+        "--separation",
+        "stems",
+        "--lead-sheets",
+        "oracle",
+        "--clip-unit",
+        "song",
+        *FAST_BUILD,
     )
     corpus = datasets.load_from_disk(str(out))
     assert len(corpus) == 2
@@ -319,8 +333,23 @@ def test_build_rejects_unknown_lead_sheet_backend(tiny_synth, tmp_path):
 def test_synth_holds_out_families_and_keys(tmp_path):
     need_binaries()
     run_cli(
-        "synth", "--n", "2", "--out", str(tmp_path / "s"), "--seed", "4", "--section-bars", "1", "--max-sections", "1",
-        "--sample-rate", str(SR), "--families", "waltz,bossanova", "--keys", "F#,Db",
+        "synth",
+        "--n",
+        "2",
+        "--out",
+        str(tmp_path / "s"),
+        "--seed",
+        "4",
+        "--section-bars",
+        "1",
+        "--max-sections",
+        "1",
+        "--sample-rate",
+        str(SR),
+        "--families",
+        "waltz,bossanova",
+        "--keys",
+        "F#,Db",
     )
     for path in sorted((tmp_path / "s").glob("*/metadata.json")):
         meta = json.loads(path.read_text())

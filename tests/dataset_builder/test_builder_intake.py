@@ -36,7 +36,15 @@ def _riff_header(channels: int, rate: int, data_bytes: int, bits: int = 16) -> b
     """A PCM WAV header declaring whatever it is told to (0 channels, 4 GB of data, ...)."""
     block = max(channels, 1) * bits // 8
     fmt = struct.pack("<HHIIHH", 1, channels, rate, rate * block, block, bits)
-    return b"RIFF" + struct.pack("<I", min(36 + data_bytes, 0xFFFFFFFF)) + b"WAVEfmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", data_bytes)
+    return (
+        b"RIFF"
+        + struct.pack("<I", min(36 + data_bytes, 0xFFFFFFFF))
+        + b"WAVEfmt "
+        + struct.pack("<I", 16)
+        + fmt
+        + b"data"
+        + struct.pack("<I", data_bytes)
+    )
 
 
 def _partly(value: float) -> np.ndarray:
@@ -60,7 +68,11 @@ CASES = [
     ("-rf --overwrite.wav", GOOD, "accept"),
     ("back\\slash.wav", GOOD, "accept"),
     # not finite: rejected with the counts, whether the whole file or a few samples
-    ("nan.wav", _wav_bytes(np.full((SR * 2, 1), np.nan, dtype=np.float32)), "32000 of 32000 samples are not finite (32000 NaN"),
+    (
+        "nan.wav",
+        _wav_bytes(np.full((SR * 2, 1), np.nan, dtype=np.float32)),
+        "32000 of 32000 samples are not finite (32000 NaN",
+    ),
     ("few_nan.wav", _wav_bytes(_partly(np.nan)), "5 of 32000 samples are not finite (5 NaN, 0 infinite)"),
     ("inf.wav", _wav_bytes(_partly(np.inf)), "(0 NaN, 5 infinite)"),
     ("minus_inf.wav", _wav_bytes(_partly(-np.inf)), "5 infinite"),
@@ -84,7 +96,9 @@ CASES += [
     for size in (7, 4096)
 ]
 # random bytes behind a valid-looking header
-CASES += [("riff_then_noise.wav", b"RIFF\x00\x10\x00\x00WAVEfmt " + RNG.integers(0, 256, 2000, dtype=np.uint8).tobytes(), "")]
+CASES += [
+    ("riff_then_noise.wav", b"RIFF\x00\x10\x00\x00WAVEfmt " + RNG.integers(0, 256, 2000, dtype=np.uint8).tobytes(), "")
+]
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +108,9 @@ def intake(tmp_path_factory) -> dict[str, object]:
         (root / name).write_bytes(content)
     outcomes: dict[str, object] = {}
     for item in discover(root):
-        assert not item.relpath.startswith(("/", "..")) and (root / item.relpath).resolve().is_relative_to(root.resolve())
+        assert not item.relpath.startswith(("/", "..")) and (root / item.relpath).resolve().is_relative_to(
+            root.resolve()
+        )
         try:
             outcomes[item.relpath] = load_audio(item, min_duration=MIN_DURATION)
         except RejectedInput as reason:  # anything else is a traceback: the test fails on it

@@ -6,18 +6,11 @@ from builder_helpers import SR, song_like
 
 from dataset_builder.audio_io import InputFile
 from dataset_builder.stages.captioning import TemplateCaptioner, make_captioner, template_caption
-from dataset_builder.stages.grading import (
-    DescriptorAgreement,
-    SignalQuality,
-    caption_claims,
-    combined_grades,
-    make_agreement,
-    make_quality,
-    top_mask,
-)
+from dataset_builder.stages.grading import SignalQuality, combined_grades, make_agreement, make_quality, top_mask
 from dataset_builder.stages.segmentation import LearnedSegmenter, make_segmenter
 from dataset_builder.stages.separation import NoSeparation, StemSeparation, make_separator
 from diffusers_s2acc.analysis.descriptors import Descriptors
+from diffusers_s2acc.evaluation.agreement import DescriptorAgreement, caption_claims
 
 
 def descriptors(**overrides) -> Descriptors:
@@ -43,12 +36,12 @@ def descriptors(**overrides) -> Descriptors:
 
 
 def test_signal_quality_penalises_clipping_and_silence():
-    clean = song_like(8.0)[:, None]
+    clean = song_like(8.0)[None]  # (channels, samples)
     score_clean, measures = SignalQuality()(clean, SR)
     clipped = np.clip(clean * 20, -1, 1)
     score_clipped, _ = SignalQuality()(clipped, SR)
     half_silent = clean.copy()
-    half_silent[: len(clean) // 2] = 0
+    half_silent[:, : clean.shape[-1] // 2] = 0
     score_silent, silent_measures = SignalQuality()(half_silent, SR)
     assert score_clean > 0.5 and score_clipped < 0.2 and score_silent < score_clean
     assert silent_measures["silent_fraction"] > 0.4 and measures["clipped_fraction"] == 0.0
@@ -58,9 +51,9 @@ def test_signal_quality_sees_bandwidth():
     from scipy.signal import butter, sosfilt
 
     noise = np.random.default_rng(0).standard_normal(SR * 4).astype(np.float32) * 0.1
-    full, _ = SignalQuality()(noise[:, None], SR)
+    full, _ = SignalQuality()(noise[None], SR)  # (channels, samples)
     lowpassed = sosfilt(butter(8, 1500, fs=SR, output="sos"), noise).astype(np.float32)
-    _, measures = SignalQuality()(lowpassed[:, None], SR)
+    _, measures = SignalQuality()(lowpassed[None], SR)
     assert measures["bandwidth_hz"] < 3500 and measures["score_bandwidth"] < 0.3
 
 

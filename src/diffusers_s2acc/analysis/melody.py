@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import os
 import tempfile
+import warnings
 from functools import lru_cache
 
 import numpy as np
@@ -16,9 +20,37 @@ from ._deps import require
 MELODY_LOWEST = 55  # G3: below this, notes belong to the bass and comping, not the tune
 
 
+def _is_backend_notice(record: logging.LogRecord) -> bool:
+    return "basic_pitch" in record.pathname and "is not installed" in record.getMessage()
+
+
+@lru_cache(maxsize=1)
+def _inference():
+    """`basic_pitch.inference`, imported without its start-up noise.
+
+    On import, basic-pitch logs one root-logger warning per model runtime it lacks (CoreML, TFLite, TensorFlow): this
+    package only runs its ONNX model, so those notices are dropped (only them: a filter on their text and file). A
+    warning on an unconfigured root logger would also install a stderr handler for the whole process; a temporary
+    NullHandler prevents that. resampy, which basic-pitch imports, warns that `pkg_resources` is deprecated.
+    """
+    root = logging.getLogger()
+    quiet = logging.NullHandler()
+    drop = logging.Filter()
+    drop.filter = lambda record: not _is_backend_notice(record)  # type: ignore[method-assign]
+    root.addHandler(quiet)
+    root.addFilter(drop)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+            return require("basic_pitch.inference")
+    finally:
+        root.removeFilter(drop)
+        root.removeHandler(quiet)
+
+
 @lru_cache(maxsize=1)
 def _model():
-    inference = require("basic_pitch.inference")
+    inference = _inference()
     basic_pitch = require("basic_pitch")
     return inference.Model(basic_pitch.ICASSP_2022_MODEL_PATH)
 
@@ -32,20 +64,22 @@ def transcribe(
     minimum_note_ms: float = 90.0,
 ) -> list[dict]:
     """All notes basic-pitch hears in mono `y`: `{start, end, pitch, amplitude}` sorted by start."""
-    inference = require("basic_pitch.inference")
+    inference = _inference()
     soundfile = require("soundfile")
     # basic-pitch reads its input from a file (it resamples with librosa.load); a temporary WAV is the cheapest way.
     handle, path = tempfile.mkstemp(suffix=".wav")
     os.close(handle)
     try:
         soundfile.write(path, y.astype(np.float32), sr)
-        _, _, events = inference.predict(
-            path,
-            _model(),
-            onset_threshold=onset_threshold,
-            frame_threshold=frame_threshold,
-            minimum_note_length=minimum_note_ms,
-        )
+        # basic-pitch prints "Predicting MIDI for <temporary file>..." to stdout on every call: not our output.
+        with contextlib.redirect_stdout(io.StringIO()):
+            _, _, events = inference.predict(
+                path,
+                _model(),
+                onset_threshold=onset_threshold,
+                frame_threshold=frame_threshold,
+                minimum_note_length=minimum_note_ms,
+            )
     finally:
         os.unlink(path)
     notes = [{"start": float(s), "end": float(e), "pitch": int(p), "amplitude": float(a)} for s, e, p, a, *_ in events]

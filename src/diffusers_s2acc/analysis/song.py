@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from diffusers_s2acc.music import ChordEvent, LeadSheet, Note, Segment
-
+from ..audio import resample, to_mono
+from ..music import ChordEvent, LeadSheet, Note, Segment
 from ._deps import require
 from .beats import BeatGrid, track_beats
 from .chords import recognize_chords
@@ -28,36 +28,23 @@ class SongAnalysis:
     melody: list[Note] | None
 
     def lead_sheet(self, start: float = 0.0, end: float | None = None) -> LeadSheet:
-        """Lead sheet of `[start, end)` with times relative to `start` (the clip's own time axis)."""
+        """Lead sheet of `[start, end)` with times relative to `start` (the clip's own time axis); its offset is the
+        first measured downbeat in the window."""
         end = self.features.duration if end is None else end
-        chords = [
-            ChordEvent(max(c.start, start) - start, min(c.end, end) - start, c.symbol)
-            for c in self.chords
-            if c.end > start + 1e-3 and c.start < end - 1e-3
-        ]
-        melody = None
-        if self.melody is not None:
-            melody = [
-                Note(max(n.start, start) - start, min(n.end, end) - start, n.pitch)
-                for n in self.melody
-                if n.end > start + 1e-3 and n.start < end - 1e-3
-            ]
-        later = [d for d in self.grid.downbeats if d >= start - 1e-3]
-        offset = max(later[0] - start, 0.0) if later else 0.0
         tempo = float(np.clip(self.grid.tempo, 30, 300))
-        return LeadSheet(tempo=tempo, meter=(self.grid.meter, 4), chords=chords, melody=melody, offset=offset)
+        song = LeadSheet(tempo=tempo, meter=(self.grid.meter, 4), chords=self.chords, melody=self.melody)
+        return song.crop(start, end, min_overlap=1e-3, downbeats=self.grid.downbeats)
 
 
 def load_for_analysis(y: np.ndarray, sr: int) -> np.ndarray:
     """Mono float32 at `ANALYSIS_SR` (channels averaged, resampled with soxr)."""
-    soxr = require("soxr")
-    mono = y.mean(axis=1) if y.ndim == 2 else y
-    mono = mono.astype(np.float32)
-    return soxr.resample(mono, sr, ANALYSIS_SR) if sr != ANALYSIS_SR else mono
+    require("soxr")  # a clear "install the data extra" message rather than a bare ImportError
+    return resample(to_mono(y), sr, ANALYSIS_SR)
 
 
 def analyze_song(y: np.ndarray, sr: int, *, melody: bool = True) -> SongAnalysis:
-    """Beats, key, chords and (optionally) notes and melody of a recording (any rate, mono or `(n, channels)`)."""
+    """Beats, key, chords and (optionally) notes and melody of a recording: `y` is `(channels, samples)` (the layout
+    of `diffusers_s2acc.audio`) or mono, at any rate `sr`."""
     compile_analysis()
     mono = load_for_analysis(y, sr)
     features = compute_features(mono, ANALYSIS_SR)

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from .agreement import DescriptorAgreement
 from .scores import boundary_scores, chord_scores, tempo_scores
 from .specs import EvalSpec
 
 
 def caption_adherence(analysis, spec: EvalSpec, audio: np.ndarray, sampling_rate: int, scorer=None) -> float:
     """Mean agreement between each section's caption (or the prompt, for uncaptioned spans) and what is measured
-    in that section. Default scorer: the dataset builder's descriptor agreement (tempo, key, meter, energy, tone and
-    drum claims checked against measurements); pass a `ClapAgreement` for CLAP similarity."""
-    from dataset_builder.stages.grading import DescriptorAgreement
-
+    in that section. Default scorer: [`DescriptorAgreement`] (tempo, key, meter, energy, tone and drum claims checked
+    against measurements); pass a [`ClapAgreement`] for CLAP similarity."""
     from ..analysis.descriptors import describe
 
     scorer = scorer or DescriptorAgreement()
@@ -23,10 +22,15 @@ def caption_adherence(analysis, spec: EvalSpec, audio: np.ndarray, sampling_rate
         if not caption:
             continue
         descriptors = describe(
-            analysis.features, start, end, tempo=analysis.grid.tempo, meter=analysis.grid.meter,
-            chords=analysis.chords, key=analysis.key,
+            analysis.features,
+            start,
+            end,
+            tempo=analysis.grid.tempo,
+            meter=analysis.grid.meter,
+            chords=analysis.chords,
+            key=analysis.key,
         )
-        values.append(scorer(caption, descriptors, audio.T, sampling_rate)[0])
+        values.append(scorer(caption, descriptors, audio, sampling_rate)[0])
     return float(np.mean(values)) if values else float("nan")
 
 
@@ -35,7 +39,7 @@ def score_clip(audio: np.ndarray, sampling_rate: int, spec: EvalSpec, agreement=
     from ..analysis.song import analyze_song, segment
 
     audio = audio[..., : int(spec.duration * sampling_rate)]
-    analysis = analyze_song(audio.T, sampling_rate, melody=False)
+    analysis = analyze_song(audio, sampling_rate, melody=False)
     scores: dict[str, float] = {}
     sheet = spec.lead_sheet
     if sheet is not None and sheet.chords:

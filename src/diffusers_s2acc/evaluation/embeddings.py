@@ -14,17 +14,14 @@ from typing import Protocol
 import numpy as np
 from scipy import linalg
 
+from ..audio import clap_audio, load_clap, resample, to_mono
+
 
 class AudioEmbedding(Protocol):
     name: str
 
     def __call__(self, audio: np.ndarray, sampling_rate: int) -> np.ndarray:
         """Mono or `(channels, samples)` audio -> `(windows, dim)` embeddings."""
-
-
-def _mono(audio: np.ndarray) -> np.ndarray:
-    audio = np.asarray(audio, dtype=np.float32)
-    return audio.mean(axis=0) if audio.ndim == 2 else audio
 
 
 class MelChromaEmbedding:
@@ -35,13 +32,12 @@ class MelChromaEmbedding:
 
     def __call__(self, audio: np.ndarray, sampling_rate: int) -> np.ndarray:
         import librosa
-        import soxr
 
-        y = _mono(audio)
-        if sampling_rate != self.sampling_rate:
-            y = soxr.resample(y, sampling_rate, self.sampling_rate)
+        y = resample(to_mono(audio), sampling_rate, self.sampling_rate)
         hop = 160
-        mel = librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=self.sampling_rate, n_fft=1024, hop_length=hop, n_mels=64))
+        mel = librosa.power_to_db(
+            librosa.feature.melspectrogram(y=y, sr=self.sampling_rate, n_fft=1024, hop_length=hop, n_mels=64)
+        )
         chroma = librosa.feature.chroma_stft(y=y, sr=self.sampling_rate, n_fft=2048, hop_length=hop)
         frames = np.concatenate([mel, chroma[:, : mel.shape[1]]], axis=0)
         per_window = int(self.window_seconds * self.sampling_rate / hop)
@@ -56,18 +52,13 @@ class ClapEmbedding:
     name = "clap"
 
     def __init__(self, model_path: str, device: str = "cpu", window_seconds: float = 10.0):
-        from transformers import ClapModel, ClapProcessor
-
-        self.model = ClapModel.from_pretrained(model_path, local_files_only=True).to(device).eval()
-        self.processor = ClapProcessor.from_pretrained(model_path, local_files_only=True)
+        self.model, self.processor = load_clap(model_path, device)
         self.device, self.window_seconds = device, window_seconds
 
     def __call__(self, audio: np.ndarray, sampling_rate: int) -> np.ndarray:
-        import soxr
         import torch
 
-        rate = self.processor.feature_extractor.sampling_rate
-        y = soxr.resample(_mono(audio), sampling_rate, rate) if sampling_rate != rate else _mono(audio)
+        y, rate = clap_audio(audio, sampling_rate, self.processor)
         size = int(self.window_seconds * rate)
         windows = [y[i : i + size] for i in range(0, max(len(y) - size, 0) + 1, size)] or [y]
         inputs = self.processor(audios=windows, sampling_rate=rate, return_tensors="pt").to(self.device)

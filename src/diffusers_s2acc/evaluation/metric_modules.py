@@ -16,7 +16,9 @@ def audio_metric_info(description: str, inputs_description: str, references):
         description=description,
         citation="",
         inputs_description=inputs_description,
-        features=datasets.Features({"predictions": datasets.Sequence(datasets.Value("float32")), "references": references}),
+        features=datasets.Features(
+            {"predictions": datasets.Sequence(datasets.Value("float32")), "references": references}
+        ),
     )
 
 

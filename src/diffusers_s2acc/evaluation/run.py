@@ -86,7 +86,10 @@ def evaluate_specs(
             result[column] = mean_scores([r[column] for r in rows if column in r])
     if reference_clips:
         embedding = embedding or MelChromaEmbedding()
-        result["fad"] = {"embedding": embedding.name, "value": frechet_audio_distance(generated_clips, reference_clips, embedding)}
+        result["fad"] = {
+            "embedding": embedding.name,
+            "value": frechet_audio_distance(generated_clips, reference_clips, embedding),
+        }
     return result
 
 

@@ -31,12 +31,21 @@ def chord_scores(reference: Sequence[ChordEvent], estimate: Sequence[ChordEvent]
     else:
         est_intervals, est_labels = np.array([[0.0, ref_intervals.max()]]), ["N"]
     est_intervals, est_labels = mir_eval.util.adjust_intervals(
-        est_intervals, est_labels, ref_intervals.min(), ref_intervals.max(), mir_eval.chord.NO_CHORD, mir_eval.chord.NO_CHORD
+        est_intervals,
+        est_labels,
+        ref_intervals.min(),
+        ref_intervals.max(),
+        mir_eval.chord.NO_CHORD,
+        mir_eval.chord.NO_CHORD,
     )
-    merged, ref_labels, est_labels = mir_eval.util.merge_labeled_intervals(ref_intervals, ref_labels, est_intervals, est_labels)
+    merged, ref_labels, est_labels = mir_eval.util.merge_labeled_intervals(
+        ref_intervals, ref_labels, est_intervals, est_labels
+    )
     durations = mir_eval.util.intervals_to_durations(merged)
     return {
-        "chord_majmin": float(mir_eval.chord.weighted_accuracy(mir_eval.chord.majmin(ref_labels, est_labels), durations)),
+        "chord_majmin": float(
+            mir_eval.chord.weighted_accuracy(mir_eval.chord.majmin(ref_labels, est_labels), durations)
+        ),
         "chord_root": float(mir_eval.chord.weighted_accuracy(mir_eval.chord.root(ref_labels, est_labels), durations)),
     }
 
@@ -47,18 +56,28 @@ def tempo_scores(reference: float, estimate: float) -> dict[str, float]:
     return {"tempo_acc1": float(close(1)), "tempo_acc2": float(any(close(f) for f in (1, 2, 0.5, 3, 1 / 3)))}
 
 
-def boundary_scores(reference: Sequence[Segment], estimate: Sequence[Segment], duration: float) -> dict[str, float]:
-    """Section-boundary F-measure at 0.5 s and 3 s (mir_eval, trimmed: the start and end are not boundaries)."""
+def segment_intervals(segments: Sequence[Segment], duration: float) -> np.ndarray:
+    """`(n, 2)` section intervals for mir_eval, stretched to cover `[0, duration]` exactly."""
+    bounds = np.array([[s.start, s.end] for s in segments], dtype=float)
+    bounds[0, 0], bounds[-1, 1] = 0.0, duration
+    return bounds
+
+
+#: Tolerance windows (seconds) of the section-boundary F-measure, as in MIREX structural segmentation.
+BOUNDARY_WINDOWS = (0.5, 3.0)
+
+
+def boundary_scores(
+    reference: Sequence[Segment], estimate: Sequence[Segment], duration: float, *, trim: bool = True
+) -> dict[str, float]:
+    """Section-boundary F-measure `boundary_f@{window}s` at 0.5 s and 3 s (mir_eval). Both segmentations are taken to
+    span `[0, duration]`; with `trim` (the default) the start and end of the piece are not counted as boundaries."""
     import mir_eval
 
-    def intervals(segments: Sequence[Segment]) -> np.ndarray:
-        bounds = np.array([[s.start, s.end] for s in segments], dtype=float)
-        bounds[0, 0], bounds[-1, 1] = 0.0, duration
-        return bounds
-
-    ref, est = intervals(reference), intervals(estimate)
+    ref, est = segment_intervals(reference, duration), segment_intervals(estimate, duration)
     return {
-        f"boundary_f@{w:g}s": float(mir_eval.segment.detection(ref, est, window=w, trim=True)[2]) for w in (0.5, 3.0)
+        f"boundary_f@{w:g}s": float(mir_eval.segment.detection(ref, est, window=w, trim=trim)[2])
+        for w in BOUNDARY_WINDOWS
     }
 
 

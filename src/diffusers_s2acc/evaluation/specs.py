@@ -36,14 +36,9 @@ class EvalSpec:
         """Reference audio `(channels, samples)` over the spec's span, or None."""
         if self.reference_path is None:
             return None
-        import soundfile
+        from ..audio import read_audio
 
-        info = soundfile.info(self.reference_path)
-        start = int(self.reference_start * info.samplerate)
-        audio, rate = soundfile.read(
-            self.reference_path, start=start, frames=int(self.duration * info.samplerate), dtype="float32", always_2d=True
-        )
-        return audio.T, rate
+        return read_audio(self.reference_path, start=self.reference_start, duration=self.duration)
 
 
 def load_specs(path: str | os.PathLike) -> list[EvalSpec]:

@@ -15,12 +15,16 @@ from diffusers.configuration_utils import register_to_config
 from diffusers.models.autoencoders.autoencoder_oobleck import OobleckDiagonalGaussianDistribution
 from diffusers.models.autoencoders.vae import AutoencoderMixin, DecoderOutput
 from diffusers.models.modeling_outputs import AutoencoderKLOutput
+from diffusers.utils import logging
 from diffusers.utils.accelerate_utils import apply_forward_hook
 
 from ..music.chords import NUM_CHORD_CLASSES
 from ..music.frames import IGNORE_INDEX, NUM_BEAT_IDS, NUM_MELODY_IDS
 from .oobleck_blocks import OobleckDecoder, OobleckEncoder
 from .tiling import tiled_apply
+
+
+logger = logging.get_logger(__name__)  # pylint: disable=invalid-name
 
 
 class SemanticHead(nn.Module):
@@ -69,6 +73,9 @@ class SemanticAutoencoder(ModelMixin, AutoencoderMixin, ConfigMixin):
         sampling_rate (`int`, defaults to 44100): Audio sampling rate in Hz.
         semantic_hidden_size (`int`, defaults to 256): Width of the semantic head.
         semantic_layers (`int`, defaults to 2): Convolutions in the semantic head's trunk.
+        num_chord_classes (`int`, defaults to `NUM_CHORD_CLASSES`): Chord classes the semantic head predicts per
+            latent frame: "no chord" (class 0) plus 12 roots x the chord qualities of `diffusers_s2acc.music.chords`
+            (see `chord_to_index`). The targets come from that vocabulary, so only change it together with it.
         scaling_factor (`float`, defaults to 1.0): Latents are multiplied by this before diffusion.
         force_upcast (`bool`, defaults to `True`): As diffusers' `AutoencoderKL`: the model may be stored in half
             precision (`from_pretrained(..., dtype=torch.bfloat16)` gives it that dtype, and `vae.dtype` reports
@@ -201,6 +208,16 @@ class SemanticAutoencoder(ModelMixin, AutoencoderMixin, ConfigMixin):
     def decode(self, latents: torch.Tensor, return_dict: bool = True) -> DecoderOutput | tuple:
         """
         Decode latents `(batch, latent_channels, frames)` into audio `(batch, audio_channels, frames * hop_length)`.
+
+        Args:
+            latents (`torch.Tensor` of shape `(batch, latent_channels, frames)`): Latents (unscaled: divide by
+                `config.scaling_factor` first when they come from the diffusion model).
+            return_dict (`bool`, defaults to `True`): Return a [`~models.autoencoders.vae.DecoderOutput`] instead of
+                a tuple.
+
+        Returns:
+            [`~models.autoencoders.vae.DecoderOutput`] whose `sample` is the audio, or `(audio,)` when `return_dict`
+            is False.
         """
         if latents.ndim != 3 or latents.shape[1] != self.config.latent_channels:
             raise ValueError(
@@ -225,7 +242,21 @@ class SemanticAutoencoder(ModelMixin, AutoencoderMixin, ConfigMixin):
         return_dict: bool = True,
         generator: torch.Generator | None = None,
     ) -> DecoderOutput | tuple:
-        """Encode then decode `sample`, using the posterior mode unless `sample_posterior`."""
+        """
+        Encode then decode `sample`.
+
+        Args:
+            sample (`torch.Tensor` of shape `(batch, audio_channels, samples)`): Input audio.
+            sample_posterior (`bool`, defaults to `False`): Decode a sample of the posterior instead of its mode.
+            return_dict (`bool`, defaults to `True`): Return a [`~models.autoencoders.vae.DecoderOutput`] instead of
+                a tuple.
+            generator (`torch.Generator`, *optional*): For the posterior sample.
+
+        Returns:
+            [`~models.autoencoders.vae.DecoderOutput`] (diffusers' VAE output class, as `AutoencoderOobleck` and
+            `AutoencoderKL` return) whose `sample` is the reconstructed audio `(batch, audio_channels, samples')`,
+            or `(audio,)` when `return_dict` is False.
+        """
         posterior = self.encode(sample).latent_dist
         latents = posterior.sample(generator=generator) if sample_posterior else posterior.mode()
         audio = self.decode(latents).sample
@@ -259,16 +290,24 @@ class SemanticAutoencoder(ModelMixin, AutoencoderMixin, ConfigMixin):
         for name in ("chord", "melody", "beat"):
             target = targets[name].to(latents.device).long()
             if target.shape != (latents.shape[0], frames):
-                raise ValueError(f"Target {name!r} has shape {tuple(target.shape)}, expected {(latents.shape[0], frames)}.")
+                raise ValueError(
+                    f"Target {name!r} has shape {tuple(target.shape)}, expected {(latents.shape[0], frames)}."
+                )
             if (target != IGNORE_INDEX).any():
                 losses[name] = F.cross_entropy(logits[name].float(), target, ignore_index=IGNORE_INDEX)
             else:
                 losses[name] = logits[name].sum() * 0.0
         pitch_target = targets["pitch_classes"].to(latents.device).float().transpose(1, 2)
         mask = targets.get("pitch_classes_mask")
-        mask = torch.ones(pitch_target.shape[0], frames, dtype=torch.bool, device=latents.device) if mask is None else mask
+        mask = (
+            torch.ones(pitch_target.shape[0], frames, dtype=torch.bool, device=latents.device)
+            if mask is None
+            else mask
+        )
         mask = mask.to(latents.device)[:, None, :].expand_as(pitch_target).float()
-        per_element = F.binary_cross_entropy_with_logits(logits["pitch_classes"].float(), pitch_target, reduction="none")
+        per_element = F.binary_cross_entropy_with_logits(
+            logits["pitch_classes"].float(), pitch_target, reduction="none"
+        )
         losses["pitch_classes"] = (per_element * mask).sum() / mask.sum().clamp_min(1.0)
         return losses
 

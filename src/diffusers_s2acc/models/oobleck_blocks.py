@@ -15,6 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+# Adapted from diffusers.models.autoencoders.autoencoder_oobleck.Snake1d (the same parameters and formula)
 class Snake1d(nn.Module):
     """Snake activation `x + 1/beta * sin(alpha * x)^2` with per-channel log-scale `alpha`, `beta`."""
 
@@ -62,6 +63,7 @@ class WNConvTranspose1d(_WeightNormMixin, nn.ConvTranspose1d):
         )
 
 
+# Adapted from diffusers.models.autoencoders.autoencoder_oobleck.OobleckResidualUnit (weight norm written out)
 class OobleckResidualUnit(nn.Module):
     def __init__(self, channels: int, dilation: int):
         super().__init__()
@@ -74,6 +76,7 @@ class OobleckResidualUnit(nn.Module):
         return hidden_states + self.conv2(self.snake2(self.conv1(self.snake1(hidden_states))))
 
 
+# Adapted from diffusers.models.autoencoders.autoencoder_oobleck.OobleckEncoderBlock (weight norm written out)
 class OobleckEncoderBlock(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, stride: int):
         super().__init__()
@@ -90,6 +93,7 @@ class OobleckEncoderBlock(nn.Module):
         return self.conv1(self.snake1(hidden_states))
 
 
+# Adapted from diffusers.models.autoencoders.autoencoder_oobleck.OobleckDecoderBlock (weight norm written out)
 class OobleckDecoderBlock(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, stride: int):
         super().__init__()
@@ -106,6 +110,7 @@ class OobleckDecoderBlock(nn.Module):
         return self.res_unit3(self.res_unit2(self.res_unit1(hidden_states)))
 
 
+# Adapted from diffusers.models.autoencoders.autoencoder_oobleck.OobleckEncoder (weight norm written out)
 class OobleckEncoder(nn.Module):
     """Waveform `(B, audio_channels, S)` -> posterior parameters `(B, 2 * latent_channels, S / hop)`."""
 
@@ -135,6 +140,7 @@ class OobleckEncoder(nn.Module):
         return self.conv2(self.snake1(hidden_states))
 
 
+# Adapted from diffusers.models.autoencoders.autoencoder_oobleck.OobleckDecoder (weight norm written out)
 class OobleckDecoder(nn.Module):
     """Latents `(B, latent_channels, T)` -> waveform `(B, audio_channels, T * hop)`."""
 

@@ -12,12 +12,15 @@ from diffusers.loaders import PeftAdapterMixin
 from diffusers.models.attention import AttentionMixin, FeedForward
 from diffusers.models.embeddings import TimestepEmbedding, Timesteps, get_1d_rotary_pos_embed
 from diffusers.models.modeling_outputs import Transformer2DModelOutput
-from diffusers.utils import apply_lora_scale
+from diffusers.utils import apply_lora_scale, logging
 
 from ..music.chords import NUM_CHORD_CLASSES
 from ..music.structure import SECTION_LABELS
 from .attention_s2dit import S2DiTAttention
 from .embeddings_s2dit import LeadSheetEmbedding, StructureEmbedding
+
+
+logger = logging.get_logger(__name__)  # pylint: disable=invalid-name
 
 
 #: `encoder_segment_ids` value of caption tokens every frame sees, and of padding no frame sees.
@@ -94,7 +97,8 @@ class S2DiTTransformer(ModelMixin, ConfigMixin, PeftAdapterMixin, AttentionMixin
         max_frames (`int`, defaults to 2048): Longest sequence of latent frames the model accepts.
         rope_theta (`float`, defaults to 10000.0): Rotary embedding base.
         num_section_labels (`int`): Number of section labels (see `SECTION_LABELS`).
-        num_chord_classes (`int`): Number of chord classes (see `NUM_CHORD_CLASSES`).
+        num_chord_classes (`int`): Chord vocabulary of the lead-sheet embedding: "no chord" plus 12 roots x the
+            qualities of `diffusers_s2acc.music.chords` (`NUM_CHORD_CLASSES`); must match the VAE's semantic head.
         lead_sheet_injection_layers (`int`, defaults to 0): The lead-sheet embedding is always added to the input
             frames; with `n > 0` it is also added, through a zero-initialised linear map per block, before each of
             the first `n` blocks. Per-frame injection in the first three quarters of the blocks is what made
@@ -131,7 +135,9 @@ class S2DiTTransformer(ModelMixin, ConfigMixin, PeftAdapterMixin, AttentionMixin
         self.proj_in = nn.Linear(in_channels, dim)
         self.time_proj = Timesteps(256, flip_sin_to_cos=True, downscale_freq_shift=0)
         self.time_embed = TimestepEmbedding(256, dim)
-        self.caption_proj = nn.Sequential(nn.Linear(text_embed_dim, dim), nn.GELU(approximate="tanh"), nn.Linear(dim, dim))
+        self.caption_proj = nn.Sequential(
+            nn.Linear(text_embed_dim, dim), nn.GELU(approximate="tanh"), nn.Linear(dim, dim)
+        )
         self.pooled_caption_embed = nn.Linear(dim, dim)
         self.null_text_embeds = nn.Parameter(torch.randn(num_null_text_tokens, text_embed_dim) * 0.02)
         self.structure_embed = StructureEmbedding(num_section_labels, dim)
@@ -142,9 +148,7 @@ class S2DiTTransformer(ModelMixin, ConfigMixin, PeftAdapterMixin, AttentionMixin
             nn.init.zeros_(projection.weight)
             nn.init.zeros_(projection.bias)
         self.adaln = nn.Sequential(nn.SiLU(), nn.Linear(dim, 6 * dim))
-        self.blocks = nn.ModuleList(
-            S2DiTBlock(dim, num_attention_heads, ff_inner_dim) for _ in range(num_layers)
-        )
+        self.blocks = nn.ModuleList(S2DiTBlock(dim, num_attention_heads, ff_inner_dim) for _ in range(num_layers))
         self.norm_out = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
         self.scale_shift_out = nn.Linear(dim, 2 * dim)
         self.proj_out = nn.Linear(dim, in_channels)
@@ -168,7 +172,9 @@ class S2DiTTransformer(ModelMixin, ConfigMixin, PeftAdapterMixin, AttentionMixin
         if encoder_hidden_states is None:
             return null, torch.full_like(null_ids, GLOBAL_SEGMENT)
         if encoder_segment_ids is None:
-            encoder_segment_ids = torch.zeros(encoder_hidden_states.shape[:2], dtype=torch.long, device=drop_text.device)
+            encoder_segment_ids = torch.zeros(
+                encoder_hidden_states.shape[:2], dtype=torch.long, device=drop_text.device
+            )
         encoder_segment_ids = torch.where(drop_text[:, None], PADDING_SEGMENT, encoder_segment_ids)
         tokens = torch.cat([null.to(encoder_hidden_states.dtype), encoder_hidden_states], dim=1)
         return tokens, torch.cat([null_ids, encoder_segment_ids], dim=1)
@@ -223,7 +229,11 @@ class S2DiTTransformer(ModelMixin, ConfigMixin, PeftAdapterMixin, AttentionMixin
         device = hidden_states.device
 
         def ids(value: torch.Tensor | None, *trailing: int, dtype=torch.long) -> torch.Tensor:
-            return value.to(device) if value is not None else torch.zeros(batch, frames, *trailing, dtype=dtype, device=device)
+            return (
+                value.to(device)
+                if value is not None
+                else torch.zeros(batch, frames, *trailing, dtype=dtype, device=device)
+            )
 
         no = torch.zeros(batch, dtype=torch.bool, device=device)
         drop_text = no if drop_text is None else drop_text.to(device=device, dtype=torch.bool)

@@ -177,23 +177,37 @@ class LeadSheet:
             beats.append((time, index % self.beats_per_bar == 0))
             index += 1
 
-    def crop(self, start: float, end: float) -> "LeadSheet":
-        """The part of the lead sheet inside `[start, end)` seconds, with times shifted to start at 0."""
+    def crop(
+        self, start: float, end: float, *, min_overlap: float = 0.0, downbeats: Sequence[float] | None = None
+    ) -> "LeadSheet":
+        """The part of the lead sheet inside `[start, end)` seconds, with times shifted to start at 0.
+
+        Args:
+            start (`float`), end (`float`): The window, in seconds.
+            min_overlap (`float`, defaults to 0): Keep only chords and notes that reach more than this far into the
+                window; an analysis of a recording uses 1 ms so events that touch a boundary by rounding are dropped.
+            downbeats (`Sequence[float]`, *optional*): Measured bar lines of a recording. The crop's `offset` is then
+                the first of them at or after `start` (1 ms tolerance) instead of the next bar of the regular grid.
+        """
         chords = [
             ChordEvent(max(c.start, start) - start, min(c.end, end) - start, c.symbol)
             for c in self.chords
-            if c.end > start and c.start < end
+            if c.end > start + min_overlap and c.start < end - min_overlap
         ]
         melody = None
         if self.melody is not None:
             melody = [
                 Note(max(n.start, start) - start, min(n.end, end) - start, n.pitch)
                 for n in self.melody
-                if n.end > start and n.start < end
+                if n.end > start + min_overlap and n.start < end - min_overlap
             ]
-        # Next downbeat at or after `start`, so beats and bars stay aligned in the crop.
-        bars_before = max(0.0, math.ceil((start - self.offset) / self.seconds_per_bar - 1e-9))
-        offset = self.offset + bars_before * self.seconds_per_bar - start
+        if downbeats is not None:
+            later = [d for d in downbeats if d >= start - 1e-3]
+            offset = later[0] - start if later else 0.0
+        else:
+            # Next downbeat at or after `start`, so beats and bars stay aligned in the crop.
+            bars_before = max(0.0, math.ceil((start - self.offset) / self.seconds_per_bar - 1e-9))
+            offset = self.offset + bars_before * self.seconds_per_bar - start
         return LeadSheet(tempo=self.tempo, meter=self.meter, chords=chords, melody=melody, offset=max(0.0, offset))
 
     @property
@@ -303,13 +317,21 @@ class LeadSheet:
                 chart = data["chart"]
             else:
                 bars = data["bars"]
-                if isinstance(bars, str) or not isinstance(bars, Sequence) or not all(isinstance(b, str) for b in bars):
-                    raise ValueError("`bars` must be a list of bar strings such as [\"C\", \"Am\", \"F G\"].")
+                if (
+                    isinstance(bars, str)
+                    or not isinstance(bars, Sequence)
+                    or not all(isinstance(b, str) for b in bars)
+                ):
+                    raise ValueError('`bars` must be a list of bar strings such as ["C", "Am", "F G"].')
                 chart = " | ".join(bars)
             sheet = cls.from_chart(chart, bpm=tempo, meter=meter, offset=offset)
         else:
             chords = _event_list(
-                data.get("chords", []), ChordEvent, "chords", "chord", hint=' (for a chart write "chart": "C | Am | F | G")'
+                data.get("chords", []),
+                ChordEvent,
+                "chords",
+                "chord",
+                hint=' (for a chart write "chart": "C | Am | F | G")',
             )
             sheet = cls(tempo=tempo, meter=meter, offset=offset, chords=chords)
         if data.get("melody") is not None:

@@ -36,14 +36,24 @@ def facts_from_synth(meta: dict) -> tuple[MusicFacts, list[MusicFacts]]:
     meter = int(str(meta["meter"]).split("/")[0])
     sections = [
         MusicFacts(
-            genres=[s["genre"]], tempo=meta["tempo"], meter=meter, key=meta["key"], instruments=s["instruments"],
-            drums=s["drums"], label=s["label"], style=s.get("style"),
+            genres=[s["genre"]],
+            tempo=meta["tempo"],
+            meter=meter,
+            key=meta["key"],
+            instruments=s["instruments"],
+            drums=s["drums"],
+            label=s["label"],
+            style=s.get("style"),
         )
         for s in meta["sections"]
     ]
     song = MusicFacts(
-        genres=[f.genres[0] for f in sections], tempo=meta["tempo"], meter=meter, key=meta["key"],
-        instruments=[i for f in sections for i in f.instruments], drums=any(f.drums for f in sections),
+        genres=[f.genres[0] for f in sections],
+        tempo=meta["tempo"],
+        meter=meter,
+        key=meta["key"],
+        instruments=[i for f in sections for i in f.instruments],
+        drums=any(f.drums for f in sections),
     )
     return song, sections
 

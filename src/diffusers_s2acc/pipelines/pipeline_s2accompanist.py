@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 from typing import Any, Callable, Mapping, Sequence
@@ -9,8 +10,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import torch
 from diffusers import DiffusionPipeline, FlowMatchEulerDiscreteScheduler
-from diffusers.pipelines.stable_diffusion_3.pipeline_stable_diffusion_3 import retrieve_timesteps
-from diffusers.utils import logging
+from diffusers.utils import logging, replace_example_docstring
 from diffusers.utils.torch_utils import randn_tensor
 from huggingface_hub import snapshot_download
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -27,6 +27,31 @@ from .repaint_windows import RepaintWindow, plan_windows
 
 
 logger = logging.get_logger(__name__)
+
+EXAMPLE_DOC_STRING = """
+    Examples:
+        ```py
+        >>> import soundfile
+        >>> import torch
+        >>> from diffusers_s2acc import LeadSheet, S2AccompanistPipeline, Segment
+
+        >>> pipe = S2AccompanistPipeline.from_pretrained("s2acc-demo")  # the shipped default, offline
+        >>> segments = [
+        ...     Segment(0.0, 4.8, "intro", "sparse felt piano and soft pads"),
+        ...     Segment(4.8, 14.4, "verse", "fingerpicked acoustic guitar, brushed drums"),
+        ... ]
+        >>> lead_sheet = LeadSheet.from_chart("C | Am | F | G", bpm=100)
+        >>> audio = pipe(
+        ...     prompt="warm indie pop accompaniment",
+        ...     segments=segments,
+        ...     lead_sheet=lead_sheet,
+        ...     num_inference_steps=25,
+        ...     lead_sheet_guidance_scale=2.5,
+        ...     generator=torch.Generator().manual_seed(0),
+        ... ).audios[0]
+        >>> soundfile.write("accompaniment.wav", audio.T, pipe.vae.config.sampling_rate)
+        ```
+"""
 
 #: Duration used when neither `audio_length_in_s`, segments nor a lead sheet give one.
 DEFAULT_AUDIO_LENGTH_IN_S = 10.0
@@ -50,9 +75,41 @@ LeadSheetArg = LeadSheet | Mapping[str, Any] | str | Sequence[LeadSheet | Mappin
 PromptEmbedsArg = torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None
 
 
+# Adapted from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion.retrieve_timesteps: only the custom
+# sigmas path, which is the one this pipeline uses. Importing diffusers' copy would import the Stable Diffusion 3
+# pipeline module, and with it transformers' image processors, which print torchvision notices on every start.
+def retrieve_timesteps(
+    scheduler,
+    num_inference_steps: int,
+    device: str | torch.device | None = None,
+    sigmas: Sequence[float] | None = None,
+) -> tuple[torch.Tensor, int]:
+    """
+    Call the scheduler's `set_timesteps` and return its timestep schedule.
+
+    Args:
+        scheduler (`SchedulerMixin`): The scheduler to get timesteps from.
+        num_inference_steps (`int`): Number of denoising steps (ignored when `sigmas` is given).
+        device (`str` or `torch.device`, *optional*): Where the timesteps go.
+        sigmas (`Sequence[float]`, *optional*): Custom sigmas overriding the scheduler's spacing.
+
+    Returns:
+        `tuple[torch.Tensor, int]`: The timestep schedule and the number of inference steps.
+    """
+    if sigmas is None:
+        scheduler.set_timesteps(num_inference_steps, device=device)
+        return scheduler.timesteps, num_inference_steps
+    if "sigmas" not in inspect.signature(scheduler.set_timesteps).parameters:
+        raise ValueError(f"The scheduler {scheduler.__class__.__name__} does not accept custom sigmas.")
+    scheduler.set_timesteps(sigmas=sigmas, device=device)
+    return scheduler.timesteps, len(scheduler.timesteps)
+
+
 def _as_list(value: Any, batch_size: int, name: str) -> list:
     """Broadcast one value to the batch, or check that a per-prompt list has one entry per prompt."""
-    if isinstance(value, list) and (len(value) == 0 or value[0] is None or not isinstance(value[0], (Segment, Mapping))):
+    if isinstance(value, list) and (
+        len(value) == 0 or value[0] is None or not isinstance(value[0], (Segment, Mapping))
+    ):
         if len(value) != batch_size:
             raise ValueError(f"`{name}` has {len(value)} entries but there are {batch_size} prompts.")
         return value
@@ -152,7 +209,11 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         """
         if "dtype" in kwargs or "torch_dtype" in kwargs:
             return super().from_pipe(pipeline, **kwargs)
-        shared = {name: (module, module.dtype) for name, module in pipeline.components.items() if isinstance(module, torch.nn.Module)}
+        shared = {
+            name: (module, module.dtype)
+            for name, module in pipeline.components.items()
+            if isinstance(module, torch.nn.Module)
+        }
         # Its cast also warns about modules "that should be kept in float32" (none here), which the restore below
         # makes moot: silence diffusers' model-loading logger for the call.
         models_logger = logging.get_logger("diffusers.models.modeling_utils")
@@ -179,12 +240,14 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         """
         if device is None:
             accelerators = [
-                name for name in ("cuda", "xpu", "mps") if getattr(torch, name, None) and getattr(torch, name).is_available()
+                name
+                for name in ("cuda", "xpu", "mps")
+                if getattr(torch, name, None) and getattr(torch, name).is_available()
             ]
             if not accelerators:
                 raise RuntimeError(
                     "enable_model_cpu_offload() moves models to an accelerator while they run, and this machine has "
-                    "none: skip the call (everything already runs on the CPU) or pass device=\"cpu\"."
+                    'none: skip the call (everything already runs on the CPU) or pass device="cpu".'
                 )
         super().enable_model_cpu_offload(gpu_id=gpu_id, device=device)
 
@@ -272,15 +335,20 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         if prompt is not None and prompt_embeds is not None:
             raise ValueError("Pass either `prompt` or `prompt_embeds`, not both.")
         if prompt is not None and not (
-            isinstance(prompt, str) or (isinstance(prompt, list) and prompt and all(isinstance(p, str) for p in prompt))
+            isinstance(prompt, str)
+            or (isinstance(prompt, list) and prompt and all(isinstance(p, str) for p in prompt))
         ):
             raise ValueError(f"`prompt` must be a string or a non-empty list of strings, got {type(prompt).__name__}.")
         if isinstance(prompt_embeds, (tuple, list)):
             if len(prompt_embeds) != 2 or not all(isinstance(t, torch.Tensor) for t in prompt_embeds):
-                raise ValueError("`prompt_embeds` must be a tensor or the (states, segment_ids) pair from encode_prompt.")
+                raise ValueError(
+                    "`prompt_embeds` must be a tensor or the (states, segment_ids) pair from encode_prompt."
+                )
             states, ids = prompt_embeds
             if ids.shape != states.shape[:2]:
-                raise ValueError(f"`prompt_embeds` segment ids {tuple(ids.shape)} do not match states {tuple(states.shape)}.")
+                raise ValueError(
+                    f"`prompt_embeds` segment ids {tuple(ids.shape)} do not match states {tuple(states.shape)}."
+                )
             if ((ids != GLOBAL_SEGMENT) & (ids != PADDING_SEGMENT)).any():
                 raise ValueError(
                     "`prompt_embeds` holds section captions (encode_prompt was given segments): encode the prompt "
@@ -347,7 +415,9 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
                 f"`lead_sheet_guidance_scale` must be a finite number >= 0, got {lead_sheet_guidance_scale!r}."
             )
         if not isinstance(num_waveforms_per_prompt, int) or num_waveforms_per_prompt < 1:
-            raise ValueError(f"`num_waveforms_per_prompt` must be a positive integer, got {num_waveforms_per_prompt!r}.")
+            raise ValueError(
+                f"`num_waveforms_per_prompt` must be a positive integer, got {num_waveforms_per_prompt!r}."
+            )
         if latents is not None:
             latent_shape = self.latent_shape(batch_size * num_waveforms_per_prompt, audio_length_in_s)
             if tuple(latents.shape) != latent_shape:
@@ -374,7 +444,11 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         return (batch_size, self.transformer.config.in_channels, frames)
 
     def _resolve_batch(
-        self, prompt: str | list[str] | None, prompt_embeds: PromptEmbedsArg, segments: SegmentsArg, lead_sheet: LeadSheetArg
+        self,
+        prompt: str | list[str] | None,
+        prompt_embeds: PromptEmbedsArg,
+        segments: SegmentsArg,
+        lead_sheet: LeadSheetArg,
     ) -> tuple[str | list[str] | None, int, list[list[Segment] | None], list[LeadSheet | None]]:
         """`(prompt, batch_size, segments per prompt, lead sheet per prompt)`; no prompt at all is the empty prompt."""
         if prompt is None and prompt_embeds is None:
@@ -389,7 +463,11 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         self, segments: SegmentsArg, lead_sheet: LeadSheetArg, batch_size: int
     ) -> tuple[list[list[Segment] | None], list[LeadSheet | None]]:
         try:
-            segment_lists = [coerce_segments(s) for s in _as_list(segments, batch_size, "segments")] if segments else [None] * batch_size
+            segment_lists = (
+                [coerce_segments(s) for s in _as_list(segments, batch_size, "segments")]
+                if segments
+                else [None] * batch_size
+            )
         except ValueError as error:
             raise ValueError(f"`segments`: {error}") from None
         try:
@@ -440,6 +518,7 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
     # ------------------------------------------------------------------ call
 
     @torch.no_grad()
+    @replace_example_docstring(EXAMPLE_DOC_STRING)
     def __call__(
         self,
         prompt: str | list[str] | None = None,
@@ -504,6 +583,8 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
                 previous window each window starts from.
             crossfade_in_s (`float`, defaults to 0.25): For pieces longer than one window: seconds over which
                 consecutive windows cross-fade (in latent space, at every denoising step).
+
+        Examples:
 
         Returns:
             [`S2AccompanistPipelineOutput`] with `audios` of shape `(batch, audio_channels, samples)`, float32, at
@@ -601,23 +682,46 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         if source_latents is not None:
             canvas[..., : source_latents.shape[-1]] = source_latents.to(device=device, dtype=canvas.dtype)
         weights = torch.ones(shape[2]) if weights is None else weights
-        plan = plan_windows(weights, self.transformer.config.max_frames, *self._to_frames(window_context_in_s, crossfade_in_s))
+        plan = plan_windows(
+            weights, self.transformer.config.max_frames, *self._to_frames(window_context_in_s, crossfade_in_s)
+        )
         self._guidance_scale = guidance_scale
         self._interrupt = False
         prompts = [prompt] * batch_size if isinstance(prompt, str) else prompt
-        first_step = num_inference_steps - max(1, min(int(num_inference_steps * repaint_strength), num_inference_steps))
+        first_step = num_inference_steps - max(
+            1, min(int(num_inference_steps * repaint_strength), num_inference_steps)
+        )
         self._num_timesteps = num_inference_steps - first_step
         with self.progress_bar(total=len(plan) * self._num_timesteps) as progress_bar:
             for window in plan:
                 transformer_inputs, num_branches = self._window_inputs(
-                    window, shape[2], prompts, prompt_embeds, segment_lists, sheets, negative_prompt,
-                    lead_sheet_guidance_scale, batch_size, num_waveforms_per_prompt, device,
+                    window,
+                    shape[2],
+                    prompts,
+                    prompt_embeds,
+                    segment_lists,
+                    sheets,
+                    negative_prompt,
+                    lead_sheet_guidance_scale,
+                    batch_size,
+                    num_waveforms_per_prompt,
+                    device,
                 )
                 span = slice(window.start, window.end)
                 canvas[..., span] = self._denoise_window(
-                    noise[..., span], canvas[..., span], window.weights.to(device), transformer_inputs, num_branches,
-                    num_inference_steps, first_step, guidance_scale, lead_sheet_guidance_scale, attention_kwargs,
-                    callback_on_step_end, callback_on_step_end_tensor_inputs, progress_bar,
+                    noise[..., span],
+                    canvas[..., span],
+                    window.weights.to(device),
+                    transformer_inputs,
+                    num_branches,
+                    num_inference_steps,
+                    first_step,
+                    guidance_scale,
+                    lead_sheet_guidance_scale,
+                    attention_kwargs,
+                    callback_on_step_end,
+                    callback_on_step_end_tensor_inputs,
+                    progress_bar,
                 )
         return canvas
 
@@ -645,13 +749,23 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         encoder_states, encoder_ids = self.encode_prompt(prompts, window_segments, device, prompt_embeds)
         frames = window.end - window.start
         conditioning = FrameConditioning.stack(
-            [FrameConditioning.build(frames, frame_rate, segs, sheet) for segs, sheet in zip(window_segments, window_sheets)]
+            [
+                FrameConditioning.build(frames, frame_rate, segs, sheet)
+                for segs, sheet in zip(window_segments, window_sheets)
+            ]
         ).to(device)
         # Whether the piece has a lead sheet, not the window: every window then takes the same guidance branches.
         has_lead_sheet = any(sheet is not None for sheet in sheets)
         return self._guidance_inputs(
-            encoder_states, encoder_ids, conditioning, has_lead_sheet, lead_sheet_guidance_scale, negative_prompt,
-            batch_size, num_waveforms_per_prompt, device,
+            encoder_states,
+            encoder_ids,
+            conditioning,
+            has_lead_sheet,
+            lead_sheet_guidance_scale,
+            negative_prompt,
+            batch_size,
+            num_waveforms_per_prompt,
+            device,
         )
 
     def _denoise_window(
@@ -707,7 +821,9 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         # Kept frames are the known latents bit for bit (the last step already lands there; this states it).
         return torch.where(weights == 0, known, latents) if repaint else latents
 
-    def _decode_latents(self, latents: torch.Tensor, audio_length_in_s: float, output_type: str) -> np.ndarray | torch.Tensor:
+    def _decode_latents(
+        self, latents: torch.Tensor, audio_length_in_s: float, output_type: str
+    ) -> np.ndarray | torch.Tensor:
         """Latents to `(batch, channels, samples)` audio of `audio_length_in_s`. Anything longer than one VAE tile
         window is decoded in tiles (as `vae.enable_tiling()` does), so that decoding memory does not grow with the
         piece's length."""
@@ -741,9 +857,13 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         sections) and, when lead-sheet guidance is on, the null lead sheet; the text-only branch drops the lead sheet.
         """
         branches = [(False, False)]  # (drop_text, drop_lead_sheet) of the full condition
-        use_lead_sheet_guidance = self.do_classifier_free_guidance and has_lead_sheet and lead_sheet_guidance_scale != 1.0
+        use_lead_sheet_guidance = (
+            self.do_classifier_free_guidance and has_lead_sheet and lead_sheet_guidance_scale != 1.0
+        )
         if self.do_classifier_free_guidance:
-            branches = [(True, use_lead_sheet_guidance)] + ([(False, True)] if use_lead_sheet_guidance else []) + branches
+            branches = (
+                [(True, use_lead_sheet_guidance)] + ([(False, True)] if use_lead_sheet_guidance else []) + branches
+            )
         states, ids = [encoder_states] * len(branches), [encoder_ids] * len(branches)
         frames = [conditioning] * len(branches)
         if self.do_classifier_free_guidance and negative_prompt is not None:
@@ -783,4 +903,3 @@ def _pad_and_cat(states: list[torch.Tensor], ids: list[torch.Tensor]) -> tuple[t
         padded_states.append(torch.nn.functional.pad(s, (0, 0, 0, extra)))
         padded_ids.append(torch.nn.functional.pad(i, (0, extra), value=PADDING_SEGMENT))
     return torch.cat(padded_states), torch.cat(padded_ids)
-

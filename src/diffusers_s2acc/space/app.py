@@ -140,8 +140,16 @@ class SpaceApp:
             seed, steps, guidance, lead_sheet_guidance = check_advanced(seed, steps, guidance, lead_sheet_guidance)
         except FormError as error:
             raise gr.Error(str(error), title="Please check the form") from None
-        settings = dict(prompt=prompt, bpm=bpm, meter=meter, key=key, seed=seed, steps=steps, guidance=guidance,
-                        lead_sheet_guidance=lead_sheet_guidance)
+        settings = dict(
+            prompt=prompt,
+            bpm=bpm,
+            meter=meter,
+            key=key,
+            seed=seed,
+            steps=steps,
+            guidance=guidance,
+            lead_sheet_guidance=lead_sheet_guidance,
+        )
         return plan, settings
 
     def edit(
@@ -181,7 +189,15 @@ class SpaceApp:
             )
         # An extension may make the song longer than one model window; it is then generated window by window.
         plan, settings = self._check_form(
-            prompt, bpm, meter, key, sections, seed, steps, guidance, lead_sheet_guidance,
+            prompt,
+            bpm,
+            meter,
+            key,
+            sections,
+            seed,
+            steps,
+            guidance,
+            lead_sheet_guidance,
             None if mode == "extend" else self.max_seconds,
         )
         taken = source["seconds"]
@@ -272,8 +288,15 @@ class SpaceApp:
         if agreement is not None:
             title += f"  ·  heard roots match the chart {agreement:.0%} of the time"
         picture = draw_take(
-            folder / f"{stem}.png", audio, self.sampling_rate, plan.segments, plan.seconds_per_bar, asked, heard,
-            title, heard_note=note,
+            folder / f"{stem}.png",
+            audio,
+            self.sampling_rate,
+            plan.segments,
+            plan.seconds_per_bar,
+            asked,
+            heard,
+            title,
+            heard_note=note,
         )
         channels = "mono" if audio.shape[0] == 1 else f"{audio.shape[0]} channels"
         edited = ""
@@ -325,7 +348,7 @@ class SpaceApp:
         try:
             from ..analysis.song import analyze_song
 
-            analysis = analyze_song(audio.T, self.sampling_rate, melody=False)
+            analysis = analyze_song(audio, self.sampling_rate, melody=False)
         except ImportError as error:
             return None, None, f"Chord analysis unavailable: {_first_line(error)}"
         except Exception as error:  # a take too short or too quiet to analyse still gets its audio and picture
@@ -346,10 +369,19 @@ class SpaceApp:
         rows = []
         for number, take in zip(range(len(history or []), 0, -1), history or []):
             settings = take.get("settings", {})
-            rows.append([
-                number, take.get("when", ""), (settings.get("prompt") or "")[:40], settings.get("bpm"),
-                settings.get("meter"), take.get("bars"), take.get("seconds"), settings.get("seed"), settings.get("steps"),
-            ])
+            rows.append(
+                [
+                    number,
+                    take.get("when", ""),
+                    (settings.get("prompt") or "")[:40],
+                    settings.get("bpm"),
+                    settings.get("meter"),
+                    take.get("bars"),
+                    take.get("seconds"),
+                    settings.get("seed"),
+                    settings.get("steps"),
+                ]
+            )
         return rows
 
     @staticmethod
@@ -369,7 +401,11 @@ class SpaceApp:
         if record:
             history = ([record] + history)[:BROWSER_TAKES]
         choices = self.take_choices(history)
-        return history, self.history_rows(history), gr.update(choices=choices, value=choices[0][1] if choices else None)
+        return (
+            history,
+            self.history_rows(history),
+            gr.update(choices=choices, value=choices[0][1] if choices else None),
+        )
 
     def restore(self, take_id: str | None, history: list | None) -> tuple:
         """Every setting of a take back into the form, with its audio and picture while the server still has them."""
@@ -488,16 +524,23 @@ def build_demo(pipe, pipeline_name: str = DEFAULT_PIPELINE, output_dir: str | os
                             add = gr.Button("+ Add section", size="sm", min_width=90)
                             remove = gr.Button("✕ Remove", size="sm", variant="stop", min_width=90)
                     with gr.Tab("Seconds"):
-                        seconds = gr.Dataframe(headers=SECONDS_HEADERS, type="array", interactive=False,
-                                               label="Sections in seconds (derived from bars, tempo and meter)")
+                        seconds = gr.Dataframe(
+                            headers=SECONDS_HEADERS,
+                            type="array",
+                            interactive=False,
+                            label="Sections in seconds (derived from bars, tempo and meter)",
+                        )
                 timeline = gr.Markdown(elem_id="timeline")
                 with gr.Accordion("Advanced", open=False):
                     with gr.Row():
                         seed = gr.Number(label="Seed", value=first.seed, precision=0)
                         steps = gr.Number(label="Steps", value=first.steps, precision=0, info="1 to 200")
-                        guidance = gr.Number(label="Guidance", value=first.guidance, info="text and structure, 0 to 20")
+                        guidance = gr.Number(
+                            label="Guidance", value=first.guidance, info="text and structure, 0 to 20"
+                        )
                         lead_sheet_guidance = gr.Number(
-                            label="Lead-sheet guidance", value=first.lead_sheet_guidance,
+                            label="Lead-sheet guidance",
+                            value=first.lead_sheet_guidance,
                             info="> 1 follows the chords harder (slower)",
                         )
                 with gr.Row():
@@ -520,15 +563,22 @@ def build_demo(pipe, pipeline_name: str = DEFAULT_PIPELINE, output_dir: str | os
                     elem_id="examples",
                 )
             with gr.Column(scale=2):
-                audio = gr.Audio(label="Take", type="filepath", interactive=False, buttons=["download"],
-                                 elem_id="take-audio")
-                files = gr.File(label="Download (WAV, FLAC)", file_count="multiple", interactive=False,
-                                elem_id="take-files")
+                audio = gr.Audio(
+                    label="Take", type="filepath", interactive=False, buttons=["download"], elem_id="take-audio"
+                )
+                files = gr.File(
+                    label="Download (WAV, FLAC)", file_count="multiple", interactive=False, elem_id="take-files"
+                )
                 summary = gr.Markdown(elem_id="take-summary")
         # Full width: the bar grid and the chord names need the room.
         # No label over it: it would hide the figure's own title (prompt, tempo, seed, how well the chords match).
-        picture = gr.Image(label="Sections, chords asked / heard, waveform", show_label=False, type="filepath",
-                           interactive=False, elem_id="take-picture")
+        picture = gr.Image(
+            label="Sections, chords asked / heard, waveform",
+            show_label=False,
+            type="filepath",
+            interactive=False,
+            elem_id="take-picture",
+        )
         with gr.Accordion("Take history (kept in this browser)", open=True):
             history = gr.BrowserState([], storage_key="s2acc-space-takes", secret=os.environ.get(SECRET_ENV))
             last_take = gr.State(None)
@@ -545,63 +595,180 @@ def build_demo(pipe, pipeline_name: str = DEFAULT_PIPELINE, output_dir: str | os
         # An example or a restored take changes the three at once: "always_last" makes sure the view is computed
         # again after the last of those changes, with every new value, instead of dropping it while one runs.
         gr.on(
-            [bpm.change, meter.change, sections.change], update_seconds, [bpm, meter, sections], [seconds, timeline],
-            api_visibility="private", trigger_mode="always_last", queue=False,
+            [bpm.change, meter.change, sections.change],
+            update_seconds,
+            [bpm, meter, sections],
+            [seconds, timeline],
+            api_visibility="private",
+            trigger_mode="always_last",
+            queue=False,
         )
         demo.load(update_seconds, [bpm, meter, sections], [seconds, timeline], api_visibility="private", queue=False)
-        demo.load(app.add_take, [last_take, history], [history, history_table, take], api_visibility="private",
-                  queue=False)
+        demo.load(
+            app.add_take, [last_take, history], [history, history_table, take], api_visibility="private", queue=False
+        )
 
         def pick_row(event: gr.SelectData):
             return event.index[0] + 1
 
         sections.select(pick_row, None, row, api_visibility="private", queue=False)
-        up.click(lambda t, r: app.move_row(t, r, -1), [sections, row], [sections, row], api_visibility="private",
-                 queue=False)
-        down.click(lambda t, r: app.move_row(t, r, 1), [sections, row], [sections, row], api_visibility="private",
-                   queue=False)
+        up.click(
+            lambda t, r: app.move_row(t, r, -1),
+            [sections, row],
+            [sections, row],
+            api_visibility="private",
+            queue=False,
+        )
+        down.click(
+            lambda t, r: app.move_row(t, r, 1), [sections, row], [sections, row], api_visibility="private", queue=False
+        )
         add.click(app.add_row, [sections, row], [sections, row], api_visibility="private", queue=False)
         remove.click(app.remove_row, [sections, row], [sections, row], api_visibility="private", queue=False)
 
-        def run(prompt_v, bpm_v, meter_v, key_v, sections_v, seed_v, steps_v, guidance_v, lsg_v,
-                request: gr.Request, progress=gr.Progress()):
-            return app.generate(prompt_v, bpm_v, meter_v, key_v, sections_v, seed_v, steps_v, guidance_v, lsg_v,
-                                request=request, progress=progress)
+        def run(
+            prompt_v,
+            bpm_v,
+            meter_v,
+            key_v,
+            sections_v,
+            seed_v,
+            steps_v,
+            guidance_v,
+            lsg_v,
+            request: gr.Request,
+            progress=gr.Progress(),
+        ):
+            return app.generate(
+                prompt_v,
+                bpm_v,
+                meter_v,
+                key_v,
+                sections_v,
+                seed_v,
+                steps_v,
+                guidance_v,
+                lsg_v,
+                request=request,
+                progress=progress,
+            )
 
         generation = generate.click(
-            run, form, [audio, files, picture, summary, last_take], api_name="generate", concurrency_limit=1,
+            run,
+            form,
+            [audio, files, picture, summary, last_take],
+            api_name="generate",
+            concurrency_limit=1,
             concurrency_id="generate",
         )
-        generation.success(app.add_take, [last_take, history], [history, history_table, take],
-                           api_visibility="private", queue=False)
+        generation.success(
+            app.add_take, [last_take, history], [history, history_table, take], api_visibility="private", queue=False
+        )
 
-        def regenerate_row(take_v, prompt_v, bpm_v, meter_v, key_v, sections_v, row_v, seed_v, steps_v, guidance_v,
-                           lsg_v, request: gr.Request, progress=gr.Progress()):
-            return app.edit("section", take_v, prompt_v, bpm_v, meter_v, key_v, sections_v, row_v, seed_v, steps_v,
-                            guidance_v, lsg_v, request=request, progress=progress)
+        def regenerate_row(
+            take_v,
+            prompt_v,
+            bpm_v,
+            meter_v,
+            key_v,
+            sections_v,
+            row_v,
+            seed_v,
+            steps_v,
+            guidance_v,
+            lsg_v,
+            request: gr.Request,
+            progress=gr.Progress(),
+        ):
+            return app.edit(
+                "section",
+                take_v,
+                prompt_v,
+                bpm_v,
+                meter_v,
+                key_v,
+                sections_v,
+                row_v,
+                seed_v,
+                steps_v,
+                guidance_v,
+                lsg_v,
+                request=request,
+                progress=progress,
+            )
 
-        def extend_take(take_v, prompt_v, bpm_v, meter_v, key_v, sections_v, row_v, seed_v, steps_v, guidance_v,
-                        lsg_v, request: gr.Request, progress=gr.Progress()):
-            return app.edit("extend", take_v, prompt_v, bpm_v, meter_v, key_v, sections_v, row_v, seed_v, steps_v,
-                            guidance_v, lsg_v, request=request, progress=progress)
+        def extend_take(
+            take_v,
+            prompt_v,
+            bpm_v,
+            meter_v,
+            key_v,
+            sections_v,
+            row_v,
+            seed_v,
+            steps_v,
+            guidance_v,
+            lsg_v,
+            request: gr.Request,
+            progress=gr.Progress(),
+        ):
+            return app.edit(
+                "extend",
+                take_v,
+                prompt_v,
+                bpm_v,
+                meter_v,
+                key_v,
+                sections_v,
+                row_v,
+                seed_v,
+                steps_v,
+                guidance_v,
+                lsg_v,
+                request=request,
+                progress=progress,
+            )
 
         edit_inputs = [take, prompt, bpm, meter, key, sections, row, seed, steps, guidance, lead_sheet_guidance]
         edits = []
-        for button, handler, name in ((regenerate, regenerate_row, "regenerate_section"), (extend, extend_take, "extend")):
-            event = button.click(handler, edit_inputs, [audio, files, picture, summary, last_take], api_name=name,
-                                 concurrency_limit=1, concurrency_id="generate")
-            event.success(app.add_take, [last_take, history], [history, history_table, take],
-                          api_visibility="private", queue=False)
+        for button, handler, name in (
+            (regenerate, regenerate_row, "regenerate_section"),
+            (extend, extend_take, "extend"),
+        ):
+            event = button.click(
+                handler,
+                edit_inputs,
+                [audio, files, picture, summary, last_take],
+                api_name=name,
+                concurrency_limit=1,
+                concurrency_id="generate",
+            )
+            event.success(
+                app.add_take,
+                [last_take, history],
+                [history, history_table, take],
+                api_visibility="private",
+                queue=False,
+            )
             edits.append(event)
 
         def request_stop(request: gr.Request):
             app.stop(request)
 
         stop.click(request_stop, None, None, cancels=[generation, *edits], api_visibility="private", queue=False)
-        restore.click(app.restore, [take, history], form + [audio, files, picture, summary], api_visibility="private",
-                      queue=False)
-        clear.click(lambda: ([], [], gr.update(choices=[], value=None)), None, [history, history_table, take],
-                    api_visibility="private", queue=False)
+        restore.click(
+            app.restore,
+            [take, history],
+            form + [audio, files, picture, summary],
+            api_visibility="private",
+            queue=False,
+        )
+        clear.click(
+            lambda: ([], [], gr.update(choices=[], value=None)),
+            None,
+            [history, history_table, take],
+            api_visibility="private",
+            queue=False,
+        )
     demo.queue(default_concurrency_limit=1)
     demo.s2acc_app = app  # for tests and scripts that drive the app from Python
     return demo
@@ -625,10 +792,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"pipeline to serve: a shipped name, folder, Hub id or preset (default: ${PIPELINE_ENV}, else "
         f"{DEFAULT_PIPELINE})",
     )
-    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-                        help="address to listen on (0.0.0.0 to serve other machines)")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
-                        help="port to listen on (default 7860)")
+    parser.add_argument(
+        "--host",
+        default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        help="address to listen on (0.0.0.0 to serve other machines)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        help="port to listen on (default 7860)",
+    )
     parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     parser.add_argument("--share", action="store_true", help="also open a temporary public gradio.live link")
 
@@ -637,8 +811,9 @@ def launch(args: argparse.Namespace, block: bool = True):
     """Load the pipeline named by `args` and serve the Space; returns the running `gr.Blocks` when not blocking."""
     name = args.pipeline or os.environ.get(PIPELINE_ENV) or DEFAULT_PIPELINE
     demo = build_demo(load_pipeline(name, args.device), name)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, prevent_thread_lock=not block,
-                show_error=True)
+    demo.launch(
+        server_name=args.host, server_port=args.port, share=args.share, prevent_thread_lock=not block, show_error=True
+    )
     return demo
 
 

@@ -8,6 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..audio import to_mono
 from ..music import ChordEvent, Segment, parse_chord
 
 
@@ -40,9 +41,7 @@ def _chord_colour(symbol: str, cmap) -> tuple:
 def _lane(ax, spans: Sequence[tuple[float, float, str, tuple]], y: float, height: float, fontsize: float) -> None:
     for start, end, text, colour in spans:
         ax.broken_barh([(start, end - start)], (y, height), facecolors=[colour], edgecolors="white", linewidth=1.0)
-        ax.text(
-            (start + end) / 2, y + height / 2, text, ha="center", va="center", fontsize=fontsize, clip_on=True
-        )
+        ax.text((start + end) / 2, y + height / 2, text, ha="center", va="center", fontsize=fontsize, clip_on=True)
 
 
 def chord_agreement(asked: Sequence[ChordEvent], heard: Sequence[ChordEvent], step: float = 0.05) -> float | None:
@@ -111,7 +110,7 @@ def draw_take(
         lanes.spines[spine].set_visible(False)
 
     # Min/max envelope per pixel column: plotting every sample of 30 s would be slow and look the same.
-    mono = audio.mean(axis=0) if audio.ndim == 2 else audio
+    mono = to_mono(audio)
     columns = max(1, min(1200, mono.shape[-1]))
     edges = np.linspace(0, mono.shape[-1], columns + 1).astype(int)
     lows = np.array([mono[a:b].min() if b > a else 0.0 for a, b in zip(edges[:-1], edges[1:])])

@@ -231,7 +231,9 @@ def seconds_view(bpm: Any, meter: Any, table: Any, max_seconds: float | None = N
     out, start = [], 0.0
     for index, row in enumerate(rows):
         end = start + row.bars * sheet.seconds_per_bar
-        out.append([index + 1, row.label, row.bars, round(start, 2), round(end, 2), f"{_clock(start)} – {_clock(end)}"])
+        out.append(
+            [index + 1, row.label, row.bars, round(start, 2), round(end, 2), f"{_clock(start)} – {_clock(end)}"]
+        )
         start = end
     bars = sum(row.bars for row in rows)
     summary = (
@@ -239,7 +241,9 @@ def seconds_view(bpm: Any, meter: Any, table: Any, max_seconds: float | None = N
         f"({sheet.tempo:g} BPM, {sheet.meter[0]}/{sheet.meter[1]}): **{start:.1f} s**"
     )
     if max_seconds is not None:
-        summary += f" of this model's maximum {max_seconds:.1f} s" + (" ⚠️ too long" if start > max_seconds + 1e-6 else "")
+        summary += f" of this model's maximum {max_seconds:.1f} s" + (
+            " ⚠️ too long" if start > max_seconds + 1e-6 else ""
+        )
     return out, summary
 
 
@@ -292,8 +296,17 @@ class ExampleSong:
     lead_sheet_guidance: float = DEFAULT_LEAD_SHEET_GUIDANCE
 
     def values(self) -> list:
-        return [self.prompt, self.bpm, self.meter, self.key, self.sections, self.seed, self.steps, self.guidance,
-                self.lead_sheet_guidance]
+        return [
+            self.prompt,
+            self.bpm,
+            self.meter,
+            self.key,
+            self.sections,
+            self.seed,
+            self.steps,
+            self.guidance,
+            self.lead_sheet_guidance,
+        ]
 
 
 # Songs in different styles, meters and tempi, each within the default model's 32.8 s.
@@ -319,8 +332,18 @@ EXAMPLES = [
         "Bb major",
         [
             ["intro", 4, "solo piano, rubato feel", "Bbmaj7 | Gm7 | Cm7 | F7"],
-            ["verse", 8, "piano trio, brushes on the snare, walking bass", "Bbmaj7 | Eb7 | Dm7 | G7 | Cm7 | F7 | Bbmaj7 | %"],
-            ["chorus", 8, "piano comping, ride cymbal, busier bass", "Ebmaj7 | Edim7 | Bbmaj7/F | G7 | Cm7 | F7 | Bb6 | %"],
+            [
+                "verse",
+                8,
+                "piano trio, brushes on the snare, walking bass",
+                "Bbmaj7 | Eb7 | Dm7 | G7 | Cm7 | F7 | Bbmaj7 | %",
+            ],
+            [
+                "chorus",
+                8,
+                "piano comping, ride cymbal, busier bass",
+                "Ebmaj7 | Edim7 | Bbmaj7/F | G7 | Cm7 | F7 | Bb6 | %",
+            ],
             ["outro", 4, "piano alone, slowing down", "Cm7 | F7 | Bbmaj7 | %"],
         ],
         seed=3,
@@ -360,7 +383,12 @@ EXAMPLES = [
         "F major",
         [
             ["intro", 2, "nylon-string guitar alone", "Gm7 | C7"],
-            ["verse", 8, "nylon guitar, soft shaker and rim clicks, upright bass", "Fmaj7 | % | G7 | % | Gm7 | Gb7 | Fmaj7 | Gb7"],
+            [
+                "verse",
+                8,
+                "nylon guitar, soft shaker and rim clicks, upright bass",
+                "Fmaj7 | % | G7 | % | Gm7 | Gb7 | Fmaj7 | Gb7",
+            ],
             ["bridge", 4, "flute joins, brighter", "Gbmaj7 | % | B7 | %"],
             ["outro", 2, "guitar and bass only", "Gm7 C7 | Fmaj7"],
         ],

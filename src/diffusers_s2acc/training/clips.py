@@ -13,6 +13,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..audio import match_channels, resample
+from ..corpus_schema import caption_from_row, lead_sheet_from_value, segments_from_value
 from ..music.frames import FrameConditioning
 from ..music.lead_sheet import LeadSheet
 from ..music.structure import Segment, crop_segments
@@ -67,7 +68,9 @@ class AudioClipDataset(_EpochSeeded):
         start_frame = int(self._rng(index).integers(0, max_start_frame + 1))
         window = audio[:, start_frame * self.hop_length : start_frame * self.hop_length + clip]
         window = np.pad(window, ((0, 0), (0, clip - window.shape[-1])))
-        _, cond = _window_conditioning(song.segments, song.lead_sheet, start_frame / frame_rate, self.clip_frames, frame_rate)
+        _, cond = _window_conditioning(
+            song.segments, song.lead_sheet, start_frame / frame_rate, self.clip_frames, frame_rate
+        )
         return {"audio": torch.from_numpy(np.ascontiguousarray(window)), **cond.semantic_targets()}
 
 
@@ -75,14 +78,25 @@ class LatentClipDataset(_EpochSeeded):
     """Random windows of cached latents with their captions and per-frame conditioning.
 
     Rows come from [`cache_latents`]: `latents` `(frames, channels)`, `frame_rate`, `caption`, `segments`,
-    `lead_sheet`. Songs shorter than the clip are zero-padded; the padding frames carry no section, and `mask`
-    (1 for real frames, 0 for padding) keeps them out of the loss. A row whose latents are not all finite raises a
-    `ValueError` naming the row.
+    `lead_sheet`. Captions, sections and lead sheets are read once, here, into `Segment`s and `LeadSheet`s (caches
+    written before the columns were structured hold them as JSON text; they are converted the same way); each item
+    then reads only its latents. Songs shorter than the clip are zero-padded; the padding frames carry no section,
+    and `mask` (1 for real frames, 0 for padding) keeps them out of the loss. A row whose latents are not all finite
+    raises a `ValueError` naming the row.
     """
 
     def __init__(self, cache, clip_frames: int, seed: int = 0):
         super().__init__(seed)
-        self.cache = cache.with_format("numpy", columns=["latents"], output_all_columns=True)
+        columns = cache.select_columns([c for c in ("caption", "segments", "lead_sheet") if c in cache.column_names])
+        self.songs = [
+            (
+                caption_from_row(row),
+                segments_from_value(row.get("segments")),
+                lead_sheet_from_value(row.get("lead_sheet")),
+            )
+            for row in columns.with_format(None)
+        ]
+        self.cache = cache.select_columns(["latents", "frame_rate"]).with_format("numpy")
         self.clip_frames = clip_frames
 
     def __len__(self) -> int:
@@ -98,12 +112,12 @@ class LatentClipDataset(_EpochSeeded):
         mask = np.zeros(self.clip_frames, dtype=np.float32)
         mask[: window.shape[-1]] = 1.0
         window = np.pad(window, ((0, 0), (0, self.clip_frames - window.shape[-1])))
-        song = song_from_row({"audio": {"array": np.zeros(1), "sampling_rate": 1}, **row})
-        segments, cond = _window_conditioning(song.segments, song.lead_sheet, start / frame_rate, self.clip_frames, frame_rate)
+        caption, song_segments, sheet = self.songs[index]
+        segments, cond = _window_conditioning(song_segments, sheet, start / frame_rate, self.clip_frames, frame_rate)
         return {
             "latents": torch.from_numpy(np.ascontiguousarray(window)),
             "mask": torch.from_numpy(mask),
-            "caption": song.caption,
+            "caption": caption,
             "segments": segments,
             "conditioning": cond,
         }

@@ -1,15 +1,13 @@
 """Reading a dataset_builder corpus (or any dataset with the same columns) into `Song`s for training.
 
-Columns used: `audio` (a `datasets.Audio` feature), `segments` (list of `{start, end, label, caption}`), `lead_sheet`
-(`LeadSheet.to_dict()` or JSON, may be null; an empty melody with `has_melody` false means the melody is unknown)
-and a global caption (`caption`, `prompt` or `description`). Audio is
+Columns used (see [`diffusers_s2acc.corpus_schema`]): `audio` (a `datasets.Audio` feature), `segments`, `lead_sheet`
+(may be null), `has_melody` (old corpora) and a global caption (`caption`, `prompt` or `description`). Audio is
 decoded with soundfile from the stored bytes/path rather than through `datasets`' decoder: it needs no extra codec
 package, and it never silently down-mixes a stereo file.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -17,11 +15,12 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..audio import decode_audio, match_channels, resample  # noqa: F401 (re-exported for old imports)
+from ..corpus_schema import CAPTION_COLUMNS, caption_from_row, lead_sheet_from_value, segments_from_value
 from ..music.lead_sheet import LeadSheet
-from ..music.structure import Segment, coerce_segments
+from ..music.structure import Segment
 
 
-CAPTION_COLUMNS = ("caption", "prompt", "description", "global_caption")
+__all__ = ["CAPTION_COLUMNS", "Song", "load_corpus", "require_finite", "row_name", "song_from_row"]
 
 
 @dataclass
@@ -86,20 +85,8 @@ def require_finite(values: np.ndarray, row: str, what: str) -> np.ndarray:
     return values
 
 
-def _maybe_json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) and value.strip()[:1] in "[{" else value
-
-
 def song_from_row(row: Mapping[str, Any]) -> Song:
     """Build a [`Song`] from one corpus row."""
     audio, rate = decode_audio(row["audio"])
-    segments = _maybe_json(row.get("segments")) or None
-    sheet = _maybe_json(row.get("lead_sheet")) or None
-    if isinstance(sheet, Mapping):
-        sheet = {k: v for k, v in sheet.items() if v is not None}
-        # dataset_builder stores an empty melody list when no melody was transcribed: that is "unknown", not rests.
-        if row.get("has_melody") is False or not sheet.get("melody"):
-            sheet.pop("melody", None)
-        sheet = LeadSheet.from_dict(sheet)
-    caption = next((row[c] for c in CAPTION_COLUMNS if isinstance(row.get(c), str)), "")
-    return Song(audio, rate, caption, coerce_segments(segments) or [], sheet)
+    sheet = lead_sheet_from_value(row.get("lead_sheet"), row.get("has_melody"))
+    return Song(audio, rate, caption_from_row(row), segments_from_value(row.get("segments")), sheet)

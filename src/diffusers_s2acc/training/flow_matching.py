@@ -12,18 +12,29 @@ TIMESTEP_SCALE = 1000.0  # the transformer and FlowMatchEulerDiscreteScheduler u
 
 
 def sample_sigmas(
-    batch_size: int, scheme: str, device: torch.device, logit_mean: float = 0.0, logit_std: float = 1.0, mode_scale: float = 1.29
+    batch_size: int,
+    scheme: str,
+    device: torch.device,
+    logit_mean: float = 0.0,
+    logit_std: float = 1.0,
+    mode_scale: float = 1.29,
 ) -> torch.Tensor:
     """Noise levels in (0, 1): `uniform`, `logit_normal` (SD3's default) or `mode`."""
     if scheme not in ("uniform", "logit_normal", "mode"):
         raise ValueError(f"Unknown timestep sampling scheme {scheme!r}.")
     u = compute_density_for_timestep_sampling(
-        weighting_scheme=scheme, batch_size=batch_size, logit_mean=logit_mean, logit_std=logit_std, mode_scale=mode_scale
+        weighting_scheme=scheme,
+        batch_size=batch_size,
+        logit_mean=logit_mean,
+        logit_std=logit_std,
+        mode_scale=mode_scale,
     )
     return u.clamp(1e-4, 1.0).to(device)
 
 
-def flow_matching_pair(latents: torch.Tensor, noise: torch.Tensor, sigmas: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def flow_matching_pair(
+    latents: torch.Tensor, noise: torch.Tensor, sigmas: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """`(noisy latents, velocity target)` for `sigmas` of shape `(batch,)`."""
     s = sigmas.view(-1, *([1] * (latents.ndim - 1)))
     return (1.0 - s) * latents + s * noise, noise - latents

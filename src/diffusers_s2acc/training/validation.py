@@ -44,5 +44,7 @@ def log_validation(
         paths.append(path)
         for tracker in accelerator.trackers if accelerator is not None else []:
             if tracker.name == "tensorboard":
-                tracker.writer.add_audio(f"validation/{index}", torch.from_numpy(audio.mean(0)), step, sample_rate=rate)
+                tracker.writer.add_audio(
+                    f"validation/{index}", torch.from_numpy(audio.mean(0)), step, sample_rate=rate
+                )
     return paths
