@@ -664,23 +664,9 @@ def build_demo(pipe, pipeline_name: str = DEFAULT_PIPELINE, output_dir: str | os
             app.add_take, [last_take, history], [history, history_table, take], api_visibility="private", queue=False
         )
 
-        def regenerate_row(
-            take_v,
-            prompt_v,
-            bpm_v,
-            meter_v,
-            key_v,
-            sections_v,
-            row_v,
-            seed_v,
-            steps_v,
-            guidance_v,
-            lsg_v,
-            request: gr.Request,
-            progress=gr.Progress(),
-        ):
-            return app.edit(
-                "section",
+        def edit_handler(kind: str):
+            # Gradio injects `request` and `progress` by the handler's signature, so each button gets a real function.
+            def handler(
                 take_v,
                 prompt_v,
                 bpm_v,
@@ -692,41 +678,29 @@ def build_demo(pipe, pipeline_name: str = DEFAULT_PIPELINE, output_dir: str | os
                 steps_v,
                 guidance_v,
                 lsg_v,
-                request=request,
-                progress=progress,
-            )
+                request: gr.Request,
+                progress=gr.Progress(),
+            ):
+                return app.edit(
+                    kind,
+                    take_v,
+                    prompt_v,
+                    bpm_v,
+                    meter_v,
+                    key_v,
+                    sections_v,
+                    row_v,
+                    seed_v,
+                    steps_v,
+                    guidance_v,
+                    lsg_v,
+                    request=request,
+                    progress=progress,
+                )
 
-        def extend_take(
-            take_v,
-            prompt_v,
-            bpm_v,
-            meter_v,
-            key_v,
-            sections_v,
-            row_v,
-            seed_v,
-            steps_v,
-            guidance_v,
-            lsg_v,
-            request: gr.Request,
-            progress=gr.Progress(),
-        ):
-            return app.edit(
-                "extend",
-                take_v,
-                prompt_v,
-                bpm_v,
-                meter_v,
-                key_v,
-                sections_v,
-                row_v,
-                seed_v,
-                steps_v,
-                guidance_v,
-                lsg_v,
-                request=request,
-                progress=progress,
-            )
+            return handler
+
+        regenerate_row, extend_take = edit_handler("section"), edit_handler("extend")
 
         edit_inputs = [take, prompt, bpm, meter, key, sections, row, seed, steps, guidance, lead_sheet_guidance]
         edits = []
