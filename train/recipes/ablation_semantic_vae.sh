@@ -3,14 +3,14 @@
 #
 #   bash train/recipes/ablation_semantic_vae.sh [DEMO_WORK_DIR] [ABLATION_DIR]
 #
-# Reuses the synth corpus, held-out specs and held-out corpus of train/recipes/demo.sh (run its stages 1, 2 and 5
+# Reuses the synth corpus, held-out corpus and held-out specs of train/recipes/demo.sh (run its stages 1, 2 and 5
 # first, or point DEMO_WORK_DIR at a finished run). Two arms, identical but for the VAE's --semantic_weight
 # (0.1, the shipped recipe, against 0): same corpus, seed and step counts, so the budget is equal (the semantic head
 # is a few convolutions on the latent; each stage's wall-clock is logged to compare). Then the same DiT recipe on
 # each VAE's latents for each DiT seed, scored with `s2acc evaluate` (chord majmin, tempo Acc1, mel-chroma FAD,
 # VAE round trip), and each VAE probed with `s2acc probe-vae`. Every stage is resumable and skipped when done.
 # Measured cost on 2 CPU cores at the defaults: VAE about 27 min, latent cache about 25 min, DiT about 35 s per
-# 10 steps; so roughly 6 h for both arms and two DiT seeds. Set VAE_STEPS / DIT_STEPS / DIT_SEEDS to change it.
+# 10 steps, evaluation about 14 min; so an estimated 6.5 h for both arms and two DiT seeds. Set VAE_STEPS / DIT_STEPS / DIT_SEEDS to change it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DEMO=${1:-runs/demo}
@@ -21,13 +21,9 @@ VAE_STEPS=${VAE_STEPS:-1200}
 DIT_STEPS=${DIT_STEPS:-1600}
 DIT_SEEDS=${DIT_SEEDS:-"0 1"}
 mkdir -p "$WORK"
-for need in "$DEMO/corpus/dataset_info.json" "$DEMO/specs_heldout.json"; do
+for need in "$DEMO/corpus/dataset_info.json" "$DEMO/corpus_heldout/dataset_info.json" "$DEMO/specs_heldout.json"; do
   [ -e "$need" ] || { echo "missing $need: run train/recipes/demo.sh stages 1, 2 and 5 first" >&2; exit 2; }
 done
-if [ ! -e "$DEMO/corpus_heldout/dataset_info.json" ]; then
-  $PY -m dataset_builder build --input "$DEMO/songs_heldout" --out "$DEMO/corpus_heldout" --segmenter oracle \
-      --captioner metadata --separation stems --sample-rate 16000 --no-melody --lead-sheets oracle --clip-unit song
-fi
 
 timed() {  # timed LOG_NAME command...: runs the command, appends its wall-clock seconds to $WORK/times.tsv
   local name=$1; shift

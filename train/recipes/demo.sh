@@ -34,6 +34,11 @@ if [ ! -f "$WORK/corpus/dataset_info.json" ]; then
       --captioner metadata --separation stems --sample-rate 16000 --no-melody --lead-sheets oracle \
       --clip-unit song --num-workers 2
 fi
+# The held-out songs as a corpus too (for `s2acc probe-vae` and the semantic-VAE ablation; never trained on).
+if [ ! -f "$WORK/corpus_heldout/dataset_info.json" ]; then
+  $PY -m dataset_builder build --input "$WORK/songs_heldout" --out "$WORK/corpus_heldout" --segmenter oracle \
+      --captioner metadata --separation stems --sample-rate 16000 --no-melody --lead-sheets oracle --clip-unit song
+fi
 
 # 3. Semantic-aware VAE (MR-STFT + L1 + KL + lead-sheet semantic loss), latent scale calibrated at the end.
 if [ ! -f "$WORK/vae/config.json" ]; then
