@@ -9,8 +9,9 @@
 # is a few convolutions on the latent; each stage's wall-clock is logged to compare). Then the same DiT recipe on
 # each VAE's latents for each DiT seed, scored with `s2acc evaluate` (chord majmin, tempo Acc1, mel-chroma FAD,
 # VAE round trip), and each VAE probed with `s2acc probe-vae`. Every stage is resumable and skipped when done.
-# Measured cost on 2 CPU cores at the defaults: VAE about 27 min, latent cache about 25 min, DiT about 35 s per
-# 10 steps, evaluation about 14 min; so an estimated 6.5 h for both arms and two DiT seeds. Set VAE_STEPS / DIT_STEPS / DIT_SEEDS to change it.
+# Measured cost of each stage on 2 CPU cores (the demo recipe): VAE 1,200 steps 27 min, latent cache 25 min, DiT
+# about 2.2 s per step (1,600 steps 58 min), one evaluation 14 min; so an estimated 6.5 h for both arms and two DiT
+# seeds. Set VAE_STEPS / DIT_STEPS / DIT_SEEDS to change it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DEMO=${1:-runs/demo}
