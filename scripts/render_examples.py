@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 import torch
+from PIL import Image
 
 from diffusers_s2acc import S2AccompanistPipeline
 from diffusers_s2acc.audio import match_channels, resample, to_mono
@@ -113,6 +114,9 @@ def main() -> None:
         _panel(axes[2:], generated, rate, spec, "generated")
         figure.suptitle(f"{spec_id}: \u201c{spec.prompt}\u201d", fontsize=10)
         figure.savefig(out / f"{name}.png", dpi=70)
+        # A 128-colour palette keeps each picture under 100 kB in git; the plots lose nothing visible.
+        with Image.open(out / f"{name}.png") as picture:
+            picture.convert("RGB").quantize(colors=128).save(out / f"{name}.png", optimize=True)
         plt.close(figure)
         index.append(
             {"id": spec_id, "prompt": spec.prompt, "files": [f"{name}.{k}.ogg" for k in ("generated", "reference")]}
