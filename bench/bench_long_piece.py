@@ -130,17 +130,17 @@ def child(args: argparse.Namespace) -> None:
 
 def score_windows(path: str, seconds: float, windows: list[tuple[float, float]]) -> list[dict]:
     """Chord and tempo accuracy of every window of the piece, each analysed on its own."""
-    import soundfile
 
     from diffusers_s2acc import LeadSheet
     from diffusers_s2acc.analysis.song import analyze_song
+    from diffusers_s2acc.audio import read_audio
     from diffusers_s2acc.evaluation.scores import chord_scores, tempo_scores
 
-    audio, rate = soundfile.read(path, dtype="float32", always_2d=True)
+    audio, rate = read_audio(path)  # (channels, samples), the layout analyze_song takes
     sheet = LeadSheet.from_chart(piece(seconds)[1], bpm=BPM)
     rows = []
     for index, (start, end) in enumerate(windows):
-        analysis = analyze_song(audio[int(start * rate) : int(end * rate)], rate, melody=False)
+        analysis = analyze_song(audio[:, int(start * rate) : int(end * rate)], rate, melody=False)
         scores = chord_scores(sheet.crop(start, end).chords, analysis.chords)
         scores.update(tempo_scores(BPM, analysis.grid.tempo), tempo=analysis.grid.tempo)
         rows.append({"window": index + 1, "start": start, "end": end, **scores})

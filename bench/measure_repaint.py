@@ -92,7 +92,7 @@ def seam_continuity(audio: np.ndarray, rate: int, seam: float, window: float) ->
     sides = []
     for start, end in ((max(0.0, seam - window), seam), (seam, min(audio.shape[-1] / rate, seam + window))):
         features = compute_features(
-            load_for_analysis(audio[:, int(start * rate) : int(end * rate)].T, rate), ANALYSIS_SR
+            load_for_analysis(audio[:, int(start * rate) : int(end * rate)], rate), ANALYSIS_SR
         )
         sides.append(np.asarray(track_beats(features).beats, dtype=float) + start)
     try:
@@ -109,7 +109,7 @@ def seam_continuity(audio: np.ndarray, rate: int, seam: float, window: float) ->
 def score(
     audio: np.ndarray, rate: int, spec: EvalSpec, new_sheet: LeadSheet, middle: tuple[float, float], seam_window: float
 ) -> dict[str, float]:
-    chords = analyze_song(audio.T, rate, melody=False).chords
+    chords = analyze_song(audio, rate, melody=False).chords
     kept = [(0.0, middle[0]), (middle[1], spec.duration)]
     row = {
         "middle_vs_new_chart": span_accuracy(new_sheet.chords, chords, [middle]),
