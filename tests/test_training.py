@@ -212,6 +212,23 @@ def test_latent_scale_estimate(corpus_dir):
         estimate_scaling_factor(vae, corpus.select([]))
 
 
+def test_max_train_samples_keeps_the_first_rows_and_guards_the_latent_cache(corpus_dir, latents_dir, tmp_path):
+    full = load_corpus(train_data_dir=str(corpus_dir))
+    first = load_corpus(train_data_dir=str(corpus_dir), max_samples=2)
+    # The first rows, not a seeded draw: runs with other seeds then train on the same songs and share one cache.
+    assert len(first) == 2 and first["caption"] == full["caption"][:2]
+    assert len(load_corpus(train_data_dir=str(corpus_dir), max_samples=100)) == len(full)
+    with pytest.raises(ValueError, match="max_samples"):
+        load_corpus(train_data_dir=str(corpus_dir), max_samples=0)
+    with pytest.raises(SystemExit, match="--max_train_samples must be >= 1"):
+        train_dit.parse_args(["--output_dir", str(tmp_path), "--train_data_dir", "x", "--max_train_samples", "0"])
+    # The shared cache holds all 4 songs: reusing it for a 2-song run would train on songs the user excluded.
+    with pytest.raises(SystemExit, match="holds 4 songs but the corpus .* has 2"):
+        train_dit.main(_dit_args(corpus_dir, tmp_path / "run", latents_dir, 1, "--max_train_samples", "2"))
+    train_dit.main(_dit_args(corpus_dir, tmp_path / "run2", tmp_path / "cache2", 1, "--max_train_samples", "2"))
+    assert len(datasets.load_from_disk(str(tmp_path / "cache2"))) == 2
+
+
 def test_bad_training_arguments_are_refused(tmp_path):
     with pytest.raises(SystemExit, match="exactly one"):
         train_dit.parse_args(["--output_dir", str(tmp_path)])

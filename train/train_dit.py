@@ -91,8 +91,8 @@ def prepare_latent_cache(args, accelerator, pipe) -> "datasets.Dataset":  # noqa
     import datasets
 
     cache_dir = Path(args.latents_cache_dir or Path(args.output_dir) / "latents")
+    corpus = load_corpus(args.dataset_name, args.train_data_dir, max_samples=args.max_train_samples)
     if accelerator.is_main_process and not (cache_dir / "dataset_info.json").exists():
-        corpus = load_corpus(args.dataset_name, args.train_data_dir)
         cache = cache_latents(pipe.vae, corpus, device=accelerator.device)
         partial = cache_dir.with_name(cache_dir.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
@@ -100,6 +100,12 @@ def prepare_latent_cache(args, accelerator, pipe) -> "datasets.Dataset":  # noqa
         partial.rename(cache_dir)
     accelerator.wait_for_everyone()
     cache = datasets.load_from_disk(str(cache_dir))
+    if len(cache) != len(corpus):
+        # A cache built from another corpus, or with another --max_train_samples, would silently train on other songs.
+        raise SystemExit(
+            f"error: the latent cache {cache_dir} holds {len(cache)} songs but the corpus (with --max_train_samples) "
+            f"has {len(corpus)}: delete the cache or pass a new --latents_cache_dir"
+        )
     check_latent_scale(cache)
     return cache
 

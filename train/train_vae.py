@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
         fft_sizes=[2048, 1024, 512, 256], hop_sizes=[512, 256, 128, 64], win_lengths=[2048, 1024, 512, 256]
     )
 
-    corpus = load_corpus(args.dataset_name, args.train_data_dir)
+    corpus = load_corpus(args.dataset_name, args.train_data_dir, max_samples=args.max_train_samples)
     clip_frames = max(1, round(args.clip_seconds * vae.frame_rate))
     dataset = AudioClipDataset(
         corpus, vae.config.sampling_rate, vae.config.audio_channels, vae.hop_length, clip_frames, seed=args.seed

@@ -11,7 +11,9 @@
 # VAE round trip), and each VAE probed with `s2acc probe-vae`. Every stage is resumable and skipped when done.
 # Measured cost of each stage on 2 CPU cores (the demo recipe): VAE 1,200 steps 27 min, latent cache 25 min, DiT
 # about 2.2 s per step (1,600 steps 58 min), one evaluation 14 min; so an estimated 6.5 h for both arms and two DiT
-# seeds. Set VAE_STEPS / DIT_STEPS / DIT_SEEDS to change it.
+# seeds. Set VAE_STEPS / DIT_STEPS / DIT_SEEDS / DIT_SONGS / EVAL_LIMIT / EVAL_SEEDS to change it; the reduced run
+# reported in the README fits one 3-hour session:
+#   VAE_STEPS=600 DIT_STEPS=800 DIT_SONGS=100 DIT_SEEDS=0 EVAL_SEEDS=1 bash train/recipes/ablation_semantic_vae.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DEMO=${1:-runs/demo}
@@ -21,6 +23,10 @@ ACCELERATE=${ACCELERATE:-.venv/bin/accelerate}
 VAE_STEPS=${VAE_STEPS:-1200}
 DIT_STEPS=${DIT_STEPS:-1600}
 DIT_SEEDS=${DIT_SEEDS:-"0 1"}
+DIT_SONGS=${DIT_SONGS:-}  # the DiT trains on the corpus' first N songs only (empty: all); shortens the latent caches
+EVAL_LIMIT=${EVAL_LIMIT:-24}
+EVAL_SEEDS=${EVAL_SEEDS:-2}
+GUIDANCE=${GUIDANCE:-3.5}  # the shipped default lead-sheet guidance (pretrained.DEFAULT_LEAD_SHEET_GUIDANCE)
 mkdir -p "$WORK"
 for need in "$DEMO/corpus/dataset_info.json" "$DEMO/corpus_heldout/dataset_info.json" "$DEMO/specs_heldout.json"; do
   [ -e "$need" ] || { echo "missing $need: run train/recipes/demo.sh stages 1, 2 and 5 first" >&2; exit 2; }
@@ -33,7 +39,10 @@ timed() {  # timed LOG_NAME command...: runs the command, appends its wall-clock
   printf '%s\t%s\n' "$name" $((SECONDS - start)) >> "$WORK/times.tsv"
 }
 
-for weight in 0.1 0; do
+WEIGHTS="0.1 0"
+# Stage by stage across both arms (both VAEs, then each DiT seed on both arms with its evaluation, then the probes), so
+# that a run cut short by a time limit leaves comparable arms rather than one finished arm and nothing of the other.
+for weight in $WEIGHTS; do
   arm="$WORK/semantic_$weight"
   if [ ! -f "$arm/vae/config.json" ]; then
     timed "vae_semantic_$weight" $ACCELERATE launch --num_processes 1 --cpu train/train_vae.py \
@@ -42,11 +51,10 @@ for weight in 0.1 0; do
         --max_train_steps "$VAE_STEPS" --semantic_weight "$weight" --seed 0 \
         --calibration_songs 16 --checkpointing_steps 300 --resume_from_checkpoint latest
   fi
-  if [ ! -f "$arm/probe.json" ]; then
-    $PY -m diffusers_s2acc.cli probe-vae --vae "$arm/vae" --fit-data "$DEMO/corpus" --eval-data "$DEMO/corpus_heldout" \
-        --max-songs 24 --seconds 60 --json "$arm/probe.json"
-  fi
-  for seed in $DIT_SEEDS; do
+done
+for seed in $DIT_SEEDS; do
+  for weight in $WEIGHTS; do
+    arm="$WORK/semantic_$weight"
     run="$arm/dit_seed$seed"
     if [ ! -f "$run/model_index.json" ]; then
       timed "dit_semantic_${weight}_seed$seed" $ACCELERATE launch --num_processes 1 --cpu --mixed_precision bf16 \
@@ -54,12 +62,21 @@ for weight in 0.1 0; do
           --train_data_dir "$DEMO/corpus" --output_dir "$run" --latents_cache_dir "$arm/latents" \
           --mixed_precision bf16 --max_train_steps "$DIT_STEPS" --checkpointing_steps 200 \
           --checkpoints_total_limit 2 --learning_rate 4e-4 --lr_scheduler cosine --lr_warmup_steps 100 \
-          --train_batch_size 4 --clip_seconds 14 --seed "$seed" --report_to none --resume_from_checkpoint latest
+          --train_batch_size 4 --clip_seconds 14 --seed "$seed" --report_to none --resume_from_checkpoint latest \
+          ${DIT_SONGS:+--max_train_samples "$DIT_SONGS"}
     fi
     if [ ! -f "$run/eval.json" ]; then
-      $PY -m diffusers_s2acc.cli evaluate --pipeline "$run" --specs "$DEMO/specs_heldout.json" --limit 24 --seeds 2 \
-          --steps 25 --dtype bfloat16 --lead-sheet-guidance 2.5 --reconstruction --json "$run/eval.json"
+      $PY -m diffusers_s2acc.cli evaluate --pipeline "$run" --specs "$DEMO/specs_heldout.json" --limit "$EVAL_LIMIT" \
+          --seeds "$EVAL_SEEDS" --steps 25 --dtype bfloat16 --lead-sheet-guidance "$GUIDANCE" --reconstruction \
+          --json "$run/eval.json"
     fi
   done
+done
+for weight in $WEIGHTS; do
+  arm="$WORK/semantic_$weight"
+  if [ ! -f "$arm/probe.json" ]; then
+    $PY -m diffusers_s2acc.cli probe-vae --vae "$arm/vae" --fit-data "$DEMO/corpus" --eval-data "$DEMO/corpus_heldout" \
+        --max-songs 24 --seconds 60 --json "$arm/probe.json"
+  fi
 done
 $PY train/recipes/ablation_table.py "$WORK"

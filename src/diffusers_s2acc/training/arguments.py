@@ -22,6 +22,12 @@ def add_common_args(parser: argparse.ArgumentParser, default_learning_rate: floa
     )
     parser.add_argument("--dataset_name", default=None, help="Hub dataset id (read from the local cache when offline)")
     parser.add_argument("--train_data_dir", default=None, help="a dataset_builder output folder")
+    parser.add_argument(
+        "--max_train_samples",
+        type=int,
+        default=None,
+        help="train on the corpus' first N rows only (the same rows for every seed, so a latent cache fits them all)",
+    )
     parser.add_argument("--output_dir", required=True)
     parser.add_argument("--logging_dir", default="logs", help="TensorBoard folder, relative to --output_dir")
     parser.add_argument("--seed", type=int, default=0)
@@ -51,6 +57,8 @@ def validate_common_args(args: argparse.Namespace) -> None:
     for name in ("train_batch_size", "max_train_steps", "gradient_accumulation_steps", "checkpointing_steps"):
         if getattr(args, name) < 1:
             raise SystemExit(f"error: --{name} must be >= 1")
+    if getattr(args, "max_train_samples", None) is not None and args.max_train_samples < 1:
+        raise SystemExit("error: --max_train_samples must be >= 1")
     if args.learning_rate <= 0 or not math.isfinite(args.learning_rate):
         raise SystemExit("error: --learning_rate must be a positive number")
 

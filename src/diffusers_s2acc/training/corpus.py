@@ -38,11 +38,18 @@ class Song:
         return self.audio.shape[-1] / self.sampling_rate
 
 
-def load_corpus(dataset_name: str | None = None, train_data_dir: str | None = None, split: str = "train"):
+def load_corpus(
+    dataset_name: str | None = None,
+    train_data_dir: str | None = None,
+    split: str = "train",
+    max_samples: int | None = None,
+):
     """Open a corpus as a `datasets.Dataset` with undecoded audio.
 
     `train_data_dir` is a folder written by `dataset_builder build` (`save_to_disk` layout) or a folder of parquet
-    shards; `dataset_name` is a Hub dataset id (resolved from the local cache when offline).
+    shards; `dataset_name` is a Hub dataset id (resolved from the local cache when offline). `max_samples` keeps the
+    first rows only (`--max_train_samples`): not a seeded shuffle as in diffusers' scripts, so that runs with other
+    seeds train on the same rows and can share one latent cache.
     """
     import datasets
 
@@ -65,6 +72,10 @@ def load_corpus(dataset_name: str | None = None, train_data_dir: str | None = No
         raise ValueError(f"The corpus has no 'audio' column (columns: {', '.join(corpus.column_names)}).")
     if isinstance(corpus.features["audio"], datasets.Audio):
         corpus = corpus.cast_column("audio", datasets.Audio(decode=False))
+    if max_samples is not None:
+        if max_samples < 1:
+            raise ValueError(f"max_samples must be >= 1, got {max_samples}.")
+        corpus = corpus.select(range(min(max_samples, len(corpus))))
     return corpus
 
 
