@@ -13,7 +13,7 @@
 # about 2.2 s per step (1,600 steps 58 min), one evaluation 14 min; so an estimated 6.5 h for both arms and two DiT
 # seeds. Set VAE_STEPS / DIT_STEPS / DIT_SEEDS / DIT_SONGS / EVAL_LIMIT / EVAL_SEEDS to change it; the reduced run
 # reported in the README fits one 3-hour session:
-#   VAE_STEPS=600 DIT_STEPS=800 DIT_SONGS=100 DIT_SEEDS=0 EVAL_SEEDS=1 bash train/recipes/ablation_semantic_vae.sh
+#   VAE_STEPS=600 DIT_STEPS=1000 DIT_SONGS=80 DIT_SEEDS=0 EVAL_SEEDS=1 bash train/recipes/ablation_semantic_vae.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DEMO=${1:-runs/demo}
@@ -40,7 +40,7 @@ timed() {  # timed LOG_NAME command...: runs the command, appends its wall-clock
 }
 
 WEIGHTS="0.1 0"
-# Stage by stage across both arms (both VAEs, then each DiT seed on both arms with its evaluation, then the probes), so
+# Stage by stage across both arms (both VAEs, their probes, then each DiT seed on both arms with its evaluation), so
 # that a run cut short by a time limit leaves comparable arms rather than one finished arm and nothing of the other.
 for weight in $WEIGHTS; do
   arm="$WORK/semantic_$weight"
@@ -50,6 +50,13 @@ for weight in $WEIGHTS; do
         --train_batch_size 4 --clip_seconds 1 --learning_rate 4e-4 --adversarial_start_step 1000000 \
         --max_train_steps "$VAE_STEPS" --semantic_weight "$weight" --seed 0 \
         --calibration_songs 16 --checkpointing_steps 300 --resume_from_checkpoint latest
+  fi
+done
+for weight in $WEIGHTS; do
+  arm="$WORK/semantic_$weight"
+  if [ ! -f "$arm/probe.json" ]; then
+    $PY -m diffusers_s2acc.cli probe-vae --vae "$arm/vae" --fit-data "$DEMO/corpus" --eval-data "$DEMO/corpus_heldout" \
+        --max-songs 24 --seconds 60 --json "$arm/probe.json"
   fi
 done
 for seed in $DIT_SEEDS; do
@@ -71,12 +78,5 @@ for seed in $DIT_SEEDS; do
           --json "$run/eval.json"
     fi
   done
-done
-for weight in $WEIGHTS; do
-  arm="$WORK/semantic_$weight"
-  if [ ! -f "$arm/probe.json" ]; then
-    $PY -m diffusers_s2acc.cli probe-vae --vae "$arm/vae" --fit-data "$DEMO/corpus" --eval-data "$DEMO/corpus_heldout" \
-        --max-songs 24 --seconds 60 --json "$arm/probe.json"
-  fi
 done
 $PY train/recipes/ablation_table.py "$WORK"
