@@ -9,11 +9,13 @@
 # is a few convolutions on the latent; each stage's wall-clock is logged to compare). Then the same DiT recipe on
 # each VAE's latents for each DiT seed, scored with `s2acc evaluate` (chord majmin, tempo Acc1, mel-chroma FAD,
 # VAE round trip), and each VAE probed with `s2acc probe-vae`. Every stage is resumable and skipped when done.
-# Measured cost of each stage on 2 CPU cores (the demo recipe): VAE 1,200 steps 27 min, latent cache 25 min, DiT
-# about 2.2 s per step (1,600 steps 58 min), one evaluation 14 min; so an estimated 6.5 h for both arms and two DiT
-# seeds. Set VAE_STEPS / DIT_STEPS / DIT_SEEDS / DIT_SONGS / EVAL_LIMIT / EVAL_SEEDS to change it; the reduced run
-# reported in the README fits one 3-hour session:
-#   VAE_STEPS=600 DIT_STEPS=1000 DIT_SONGS=80 DIT_SEEDS=0 EVAL_SEEDS=1 bash train/recipes/ablation_semantic_vae.sh
+# Measured cost of each stage on 2 CPU cores: VAE 1,200 steps 21-27 min, latent cache of 80 songs 7.5 min (200: 25
+# min), DiT 2.2-2.8 s per step (this VM drifts), one evaluation (24 specs, one take, VAE round trip) 10 min; so
+# about 6.5 h for both arms at the defaults (1,600 DiT steps, two DiT seeds). Set VAE_STEPS / DIT_STEPS / DIT_SEEDS / DIT_SONGS /
+# EVAL_LIMIT / EVAL_SEEDS to change it; the reduced run reported in the README fitted one 3-hour session:
+#   VAE_STEPS=1200 DIT_STEPS=500 DIT_SONGS=80 DIT_SEEDS=0 EVAL_SEEDS=1 bash train/recipes/ablation_semantic_vae.sh
+# The semantic arm's VAE is the shipped one: the same command reproduces pretrained/s2acc-demo/vae bit for bit
+# (sha256 checked), even when killed and resumed half-way.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DEMO=${1:-runs/demo}
