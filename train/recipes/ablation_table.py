@@ -61,8 +61,8 @@ def arm_rows(arm: Path, times: dict[str, int]) -> dict[str, str]:
     row = {f"DiT {m}": mean_spread([e["generated"][m] for e in evals]) for m in DIT_METRICS}
     row["DiT FAD mel-chroma (lower is better)"] = mean_spread([e["fad"]["value"] for e in evals if e.get("fad")])
     # The round trip does not depend on the DiT or its seed: every eval.json of the arm holds the same figure.
+    recon = evals[0].get("reconstruction") if evals else None
     for m in ("chord_majmin", "tempo_acc1"):
-        recon = evals[0].get("reconstruction") if evals else None
         row[f"VAE round trip {m}"] = f"{recon[m]:.3f}" if recon else "not run"
     losses = [tail_mean(read_log(p), "loss") for p in sorted(arm.glob("dit_seed*/train_log.jsonl"))]
     row["DiT training loss, last 100 steps"] = mean_spread([v for v in losses if v is not None])
@@ -83,10 +83,10 @@ def arm_rows(arm: Path, times: dict[str, int]) -> dict[str, str]:
     return row
 
 
-def per_spec(arm: Path, metric: str) -> dict[str, float]:
-    """Each spec's generated score, averaged over the arm's DiT seeds."""
+def per_spec(evals: list[dict], metric: str) -> dict[str, float]:
+    """Each spec's generated score, averaged over the arm's DiT seeds (one `eval.json` each)."""
     scores: dict[str, list[float]] = {}
-    for result in arm_evals(arm):
+    for result in evals:
         for row in result["rows"]:
             value = row["generated"].get(metric)
             if value is not None and np.isfinite(value):
@@ -156,8 +156,9 @@ def main() -> None:
     paired = {}
     if len(arms) == 2:
         first, second = arms
+        first_evals, second_evals = arm_evals(first), arm_evals(second)
         for metric in PAIRED_METRICS:
-            paired[metric] = paired_difference(per_spec(first, metric), per_spec(second, metric))
+            paired[metric] = paired_difference(per_spec(first_evals, metric), per_spec(second_evals, metric))
         label = f"{first.name} minus {second.name}"
         print_table(
             [f"{label}: mean", "95% bootstrap interval", "specs better / equal / worse"],

@@ -57,7 +57,7 @@ def validate_common_args(args: argparse.Namespace) -> None:
     for name in ("train_batch_size", "max_train_steps", "gradient_accumulation_steps", "checkpointing_steps"):
         if getattr(args, name) < 1:
             raise SystemExit(f"error: --{name} must be >= 1")
-    if getattr(args, "max_train_samples", None) is not None and args.max_train_samples < 1:
+    if args.max_train_samples is not None and args.max_train_samples < 1:
         raise SystemExit("error: --max_train_samples must be >= 1")
     if args.learning_rate <= 0 or not math.isfinite(args.learning_rate):
         raise SystemExit("error: --learning_rate must be a positive number")
