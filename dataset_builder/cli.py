@@ -59,6 +59,14 @@ def main(argv: list[str] | None = None) -> int:
     synth.add_argument("--exclude-families", help="comma-separated groove families never to draw (held out)")
     synth.add_argument("--keys", help="comma-separated tonics to draw from, e.g. 'F#,Db' (default: all 12)")
     synth.add_argument("--exclude-keys", help="comma-separated tonics never to draw (held out), e.g. 'F#,Db'")
+    synth.add_argument(
+        "--charts",
+        choices=["mixed", "classic"],
+        default="mixed",
+        help="chart generator: mixed (every chart family, most of MMA's styles) or classic (the 19 diatonic patterns "
+        "and 16 styles of s2acc-demo v1/v2: the same --seed redraws their songs exactly)",
+    )
+    synth.add_argument("--chart-families", help="comma-separated chart families of the mixed generator (default: all)")
 
     build = sub.add_parser("build", help="turn an audio folder or a synth output into a corpus")
     build.add_argument("--input", required=True)
@@ -151,6 +159,8 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             track_stems=args.track_stems,
             families=_families(args.families, args.exclude_families),
             tonics=_tonics(args.keys, args.exclude_keys),
+            charts=args.charts,
+            chart_families=_names(args.chart_families) if args.chart_families is not None else None,
         )
         hours = sum(m["duration"] for m in metadata) / 3600
         print(f"synth: {len(metadata)} songs, {hours:.2f} hours in {args.out}")

@@ -125,7 +125,11 @@ def _process(item: InputFile, config: BuildConfig, work: WorkDir) -> dict[str, A
     stage = stages(config)
     audio = load_audio(item, min_duration=config.min_duration)
     accompaniment = stage["separator"](audio, item)
-    analysis = analyze_song(accompaniment.samples, accompaniment.sampling_rate, melody=config.melody)
+    # Synth songs with oracle lead sheets take their melody from the metadata: transcribing it again is wasted time.
+    oracle_melody = config.lead_sheets == "oracle" and item.synth_metadata is not None
+    analysis = analyze_song(
+        accompaniment.samples, accompaniment.sampling_rate, melody=config.melody and not oracle_melody
+    )
     segments = stage["segmenter"](analysis, item)
     if not segments:
         raise RejectedInput("segmentation returned no sections")

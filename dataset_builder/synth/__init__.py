@@ -31,17 +31,24 @@ def synthesize_corpus(
     track_stems: bool = False,
     families: list[str] | None = None,
     tonics: list[int] | None = None,
+    charts: str = "mixed",
+    chart_families: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Write `n` songs to `out/song_XXXXX/`; song `i` uses seed `seed * 100003 + i`, so runs are reproducible and a
     rerun only renders the songs that are missing. `families` / `tonics` restrict the styles and keys drawn (see
-    [`draw_plan`]); hold some out of a training corpus to build an out-of-distribution evaluation set."""
+    [`draw_plan`]); hold some out of a training corpus to build an out-of-distribution evaluation set. `charts`
+    chooses the chart generator ("mixed", or "classic" to redraw the songs of s2acc-demo v1/v2 exactly) and
+    `chart_families` restricts the mixed generator's chart families."""
     if n < 1:
         raise ValueError(f"--n must be at least 1, got {n}.")
     if not 8000 <= sample_rate <= 96000:
         raise ValueError(f"--sample-rate must be in [8000, 96000], got {sample_rate}.")
-    from .plan import check_families
+    from .plan import CHART_MODES, check_chart_families, check_families
 
+    if charts not in CHART_MODES:
+        raise ValueError(f"--charts must be one of {', '.join(CHART_MODES)}, got {charts!r}.")
     check_families(families)  # fail before rendering anything
+    check_chart_families(chart_families)
     fonts = find_soundfonts(soundfonts)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -55,6 +62,8 @@ def synthesize_corpus(
         track_stems=track_stems,
         families=families,
         tonics=tonics,
+        charts=charts,
+        chart_families=chart_families,
     )
     results: dict[str, dict] = {}
     if num_workers <= 1:
@@ -71,6 +80,8 @@ def synthesize_corpus(
         "seed": seed,
         "families": families,
         "tonics": tonics,
+        "charts": charts,
+        "chart_families": chart_families,
         "songs": [m["song_id"] for m in metadata],
         "hours": sum(m["duration"] for m in metadata) / 3600,
     }

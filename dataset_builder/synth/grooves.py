@@ -17,8 +17,9 @@ from pathlib import Path
 
 MMA_STDLIB = Path("/usr/share/mma/lib/stdlib")
 
-#: Library files used for synth songs, with a genre word for captions and the meter their grooves are written in.
-FAMILIES: dict[str, tuple[str, int]] = {
+#: The 16 library files of the original generator (s2acc-demo v1/v2), with a genre word for captions and the beats
+#: per bar their grooves are written in. Kept as they are so that `--charts classic` redraws v2's songs exactly.
+CLASSIC_FAMILIES: dict[str, tuple[str, int]] = {
     "50srock": ("50s rock and roll", 4),
     "8beat": ("eight-beat pop", 4),
     "ballad": ("pop ballad", 4),
@@ -35,6 +36,111 @@ FAMILIES: dict[str, tuple[str, int]] = {
     "jazzwaltz": ("jazz waltz", 3),
     "countrywaltz": ("country waltz", 3),
     "rockwaltz": ("rock waltz", 3),
+}
+
+#: Every library file of MMA's standard library the synthesiser may use (all but metronomes, `none`, 5/4, the 6/8
+#: files, and `descendingjazz`, which holds only intro/ending grooves), with a genre phrase for captions and MMA's beats per bar (`Time`).
+FAMILIES: dict[str, tuple[str, int]] = {
+    **CLASSIC_FAMILIES,
+    "60srock": ("60s rock", 4),
+    "arpeggio44": ("arpeggiated pop", 4),
+    "arpeggiowaltz": ("arpeggiated waltz", 3),
+    "ballad128": ("12/8 ballad", 4),
+    "basicrock": ("rock", 4),
+    "bebop": ("bebop", 4),
+    "beguine": ("beguine", 4),
+    "bigband": ("big band swing", 4),
+    "bluefolk": ("blues folk", 4),
+    "bluegrass": ("bluegrass", 4),
+    "blues": ("blues", 4),
+    "blues128": ("12/8 slow blues", 4),
+    "boggiewoggie": ("boogie-woogie", 4),
+    "bolero": ("bolero", 4),
+    "boneym": ("disco", 4),
+    "broadway": ("broadway", 4),
+    "broadwaywaltz": ("broadway waltz", 3),
+    "bubblerock": ("bubblegum rock", 4),
+    "bvfunk": ("funk", 4),
+    "bwmarch": ("march", 4),
+    "calypso": ("calypso", 4),
+    "chacha": ("cha-cha", 4),
+    "charleston": ("charleston", 4),
+    "countryblues": ("country blues", 4),
+    "cubanguitar": ("cuban guitar", 4),
+    "desert": ("desert groove", 4),
+    "dixie": ("dixieland", 4),
+    "dixiemarch": ("dixieland march", 4),
+    "dsoul": ("soul", 4),
+    "easyswing": ("easy swing", 4),
+    "evansish": ("jazz piano trio", 4),
+    "fastblues": ("fast blues", 4),
+    "fastjazzwaltz": ("fast jazz waltz", 3),
+    "fastswing": ("fast swing", 4),
+    "fastwaltz": ("fast waltz", 3),
+    "folkballad": ("folk ballad", 4),
+    "folkrock": ("folk rock", 4),
+    "folkyjazz": ("folky jazz", 4),
+    "foxtrot": ("foxtrot", 4),
+    "frenchwaltz": ("french musette waltz", 3),
+    "guitarballad": ("guitar ballad", 4),
+    "gypsyjazz": ("gypsy jazz", 4),
+    "hillcountry": ("hill country blues", 4),
+    "hymn": ("hymn", 4),
+    "jazzcombo": ("jazz combo", 4),
+    "jazzguitar": ("jazz guitar", 4),
+    "jazzrhumba": ("jazz rhumba", 4),
+    "jazzrock": ("jazz rock", 4),
+    "jive": ("jive", 4),
+    "latinwaltz": ("latin waltz", 3),
+    "lfusion": ("latin fusion", 4),
+    "lighttango": ("light tango", 4),
+    "lullaby": ("lullaby", 4),
+    "mambo": ("mambo", 4),
+    "march": ("march", 4),
+    "mellowjazz": ("mellow jazz", 4),
+    "merengue": ("merengue", 4),
+    "modernjazz": ("modern jazz", 4),
+    "modernjazzwaltz": ("modern jazz waltz", 3),
+    "nitejazz": ("late-night jazz", 4),
+    "pianoballad": ("piano ballad", 4),
+    "polka": ("polka", 4),
+    "popballad": ("pop ballad", 4),
+    "popspiritual": ("pop spiritual", 4),
+    "quickstep": ("quickstep", 4),
+    "ragtime": ("ragtime", 4),
+    "rb-ballad": ("R&B ballad", 4),
+    "rock-128": ("12/8 rock", 4),
+    "rockballad": ("rock ballad", 4),
+    "salsa": ("salsa", 4),
+    "samba": ("samba", 4),
+    "showtune": ("show tune", 4),
+    "shuffleboggie": ("shuffle boogie", 4),
+    "slowblues": ("slow blues", 4),
+    "slowbolero": ("slow bolero", 4),
+    "slowbroadway": ("slow broadway", 4),
+    "slowcountry": ("slow country", 4),
+    "slowjazz": ("slow jazz", 4),
+    "slowspiritual": ("slow spiritual", 4),
+    "softshoe": ("soft shoe", 4),
+    "son": ("cuban son", 4),
+    "spiritual": ("spiritual", 4),
+    "stringballad": ("string ballad", 4),
+    "strut": ("strut", 4),
+    "tango": ("tango", 4),
+    "twist": ("twist", 4),
+    "vienesewaltz": ("viennese waltz", 3),
+    "westernswing": ("western swing", 4),
+    "zydeco": ("zydeco", 4),
+}
+
+#: Library files whose grooves are compound meters: the written time signature (beats are dotted quarters, as in the
+#: lead sheet's convention: 12/8 has four beats per bar). MMA writes these in `Time 4` with triplet subdivisions,
+#: so MMA's beat and the lead sheet's beat coincide. (MMA's 6/8 files count eighth notes or write a MIDI time
+#: signature that disagrees with their `Time`, so they are left out.)
+COMPOUND_SIGNATURES: dict[str, tuple[int, int]] = {
+    "ballad128": (12, 8),
+    "blues128": (12, 8),
+    "rock-128": (12, 8),
 }
 
 # Intro/ending/fill grooves have fixed lengths and break the section plan; they are left out.
@@ -101,5 +207,10 @@ def load_family(family: str) -> tuple[Groove, ...]:
     return tuple(grooves)
 
 
-def families_for_meter(meter: int) -> list[str]:
-    return [name for name, (_, m) in FAMILIES.items() if m == meter]
+def families_for_meter(meter: int, universe: dict[str, tuple[str, int]] | None = None) -> list[str]:
+    return [name for name, (_, m) in (universe or FAMILIES).items() if m == meter]
+
+
+def time_signature(family: str) -> tuple[int, int]:
+    """The written time signature of a family's grooves (`(3, 4)`, `(4, 4)`, `(12, 8)`, ...)."""
+    return COMPOUND_SIGNATURES.get(family, (FAMILIES[family][1], 4))

@@ -33,7 +33,10 @@ def _nearest(candidates: list[int], target: int) -> int:
 
 def compose(plan: SongPlan, bar_times: list[float], beat_seconds: float, rng: random.Random) -> list[dict]:
     """Melody notes `{start, end, pitch}` in seconds. Intros and outros stay instrumental, like a vocal would."""
-    scale = _MAJOR_SCALE if plan.mode == "major" else _MINOR_SCALE
+    if plan.mode == "none":  # a chart with no key: the line moves by chord tones and their neighbours
+        scale = tuple(range(12))
+    else:
+        scale = _MAJOR_SCALE if plan.mode == "major" else _MINOR_SCALE
     scale_pitches = [p for p in range(LOW, HIGH + 1) if (p - plan.tonic) % 12 in scale]
     notes: list[dict] = []
     pitch = _nearest(scale_pitches, 72)
@@ -54,10 +57,19 @@ def compose(plan: SongPlan, bar_times: list[float], beat_seconds: float, rng: ra
                     break
                 duration = min(duration, beats_in_bar - position)
                 symbol = symbols[min(int(position * len(symbols) / beats_in_bar), len(symbols) - 1)]
-                tones = [p for p in range(LOW, HIGH + 1) if p % 12 in parse_chord(symbol).pitch_classes]
+                chord_pcs = parse_chord(symbol).pitch_classes
+                tones = [p for p in range(LOW, HIGH + 1) if p % 12 in chord_pcs]
                 strong = position == int(position)
                 target = pitch + rng.choice([-4, -2, -1, 0, 1, 2, 4])
-                pitch = _nearest(tones if strong or not scale_pitches else scale_pitches, target)
+                if strong or plan.chart_style is None:
+                    candidates = tones
+                else:
+                    # Passing notes from the scale, but none a semitone from a chord tone (the avoid notes that
+                    # clash with secondary dominants and borrowed chords); the classic generator keeps its old line.
+                    candidates = [
+                        p for p in scale_pitches if not any((p - pc) % 12 in (1, 11) for pc in chord_pcs)
+                    ] + tones
+                pitch = _nearest(candidates or tones, target)
                 if rng.random() > 0.12:  # occasional rests, as in a sung line
                     start = start_bar + position * beat_seconds
                     notes.append(

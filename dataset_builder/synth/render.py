@@ -56,8 +56,11 @@ def mma_chart(plan: SongPlan) -> str:
         lines += ["", f"// {section.label}", f"Groove {section.groove.name}"]
         for symbols in section.chords:
             slots = ["/"] * plan.meter
+            previous = None
             for beat, symbol in bar_slots(symbols, plan.meter):
-                slots[beat] = symbol
+                # A chord held over several slots is written once ("/" continues it), as a chart would.
+                slots[beat] = "/" if symbol == previous else symbol
+                previous = symbol
             lines.append(" ".join(slots))
     return "\n".join(lines) + "\n"
 

@@ -35,7 +35,8 @@ def _section_description(plan: SongPlan, index: int, melody_program: str | None,
     parts = [
         f"{section.label.capitalize()} in a {genre_of(groove)} style "
         f"({groove.name}: {groove.description.rstrip('.')})",
-        f"{plan.tempo:g} BPM in {plan.meter}/4, key of {plan.key}",
+        f"{plan.tempo:g} BPM in {plan.time_signature[0]}/{plan.time_signature[1]}, "
+        + ("no fixed key" if plan.mode == "none" else f"key of {plan.key}"),
         f"instruments: {instruments}{', drums' if groove.has_drums else ''}",
     ]
     if has_melody and melody_program:
@@ -75,6 +76,8 @@ def synthesize_song(
     track_stems: bool = False,
     families: list[str] | None = None,
     tonics: list[int] | None = None,
+    charts: str = "mixed",
+    chart_families: list[str] | None = None,
 ) -> dict[str, Any]:
     """Write `out_dir/<song_id>/` (mix.flac, accompaniment.flac, melody.flac, MIDI, MMA chart, metadata.json).
 
@@ -87,7 +90,14 @@ def synthesize_song(
         return json.loads((final / METADATA_NAME).read_text())
     rng = random.Random(f"song-{seed}")
     plan = draw_plan(
-        song_id, seed, section_bars=section_bars, max_sections=max_sections, families=families, tonics=tonics
+        song_id,
+        seed,
+        section_bars=section_bars,
+        max_sections=max_sections,
+        families=families,
+        tonics=tonics,
+        charts=charts,
+        chart_families=chart_families,
     )
     soundfont = soundfonts[rng.randrange(len(soundfonts))]
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -102,6 +112,10 @@ def synthesize_song(
         end_of_music = plan.total_bars * plan.meter * beat_seconds
         downbeats = [t for t in downbeats if t < end_of_music - 1e-3]
         beats = [t for t in beats if t < end_of_music - 1e-3]
+        if len(downbeats) != plan.total_bars:
+            # A groove file whose MIDI time signature disagrees with its `Time` (vienesewaltz writes 4/4 over
+            # three-beat bars): the bars are MMA's, every `meter` beats.
+            downbeats = beats[:: plan.meter]
         accompaniment = render_midi(midi_path, soundfont, sample_rate, work / "accompaniment.wav")
         stems = {"accompaniment": accompaniment}
         has_melody = rng.random() < melody_prob
@@ -166,7 +180,7 @@ def synthesize_song(
                 merged.append(event)
         sheet = LeadSheet(
             tempo=tempo,
-            meter=(plan.meter, 4),
+            meter=plan.time_signature,
             chords=merged,
             melody=None if melody_notes is None else [Note(**n) for n in melody_notes],
             offset=0.0,
@@ -178,8 +192,10 @@ def synthesize_song(
             "sample_rate": sample_rate,
             "duration": duration,
             "tempo": tempo,
-            "meter": f"{plan.meter}/4",
+            "meter": f"{plan.time_signature[0]}/{plan.time_signature[1]}",
             "key": plan.key,
+            "charts": charts,
+            **({"chart_family": plan.chart_family, "chart_style": plan.chart_style} if charts != "classic" else {}),
             "soundfont": Path(soundfont).name,
             "lead_instrument": lead_name,
             "files": files,

@@ -25,8 +25,8 @@ def test_synth_metadata_is_complete_and_consistent(tiny_synth):
         assert all(s["instruments"] and s["groove"] and s["style"] for s in meta["sections"])
         sheet = LeadSheet.from_dict(meta["lead_sheet"])
         assert sheet.chords and all(parse_chord(c.symbol).root is not None for c in sheet.chords)
-        # Downbeats are every `meter` beats and section starts fall on downbeats.
-        beats_per_bar = int(meta["meter"].split("/")[0])
+        # Downbeats are every bar's beats (12/8 has four) and section starts fall on downbeats.
+        beats_per_bar = sheet.beats_per_bar
         assert meta["downbeats"] == meta["beats"][::beats_per_bar]
         for s in sections:
             assert min(abs(s.start - d) for d in meta["downbeats"]) < 1e-6
