@@ -303,3 +303,43 @@ def test_train_and_heldout_wordings_never_coincide():
         assert all("chorus" in t.lower() for t in train | heldout) or make is user_prompt
     with pytest.raises(ValueError, match="phrasing"):
         user_prompt(facts, random.Random(0), "other")
+
+
+def test_melody_only_specs_are_scored_against_the_true_chart(tmp_path):
+    """`--lead-sheet-parts melody` gives the takes the melody (no chords) and scores them against the chart."""
+    from diffusers_s2acc.evaluation.clip_scores import score_clip
+    from diffusers_s2acc.evaluation.specs import specs_from_synth
+
+    root = _synth_folder(tmp_path / "synth")
+    with pytest.raises(ValueError, match="has a melody"):  # songs without a melody are skipped: none left
+        specs_from_synth(root, 12.0, lead_sheet_parts="melody")
+    meta_path = root / "song_00000" / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    meta["lead_sheet"]["melody"] = [{"start": 0.5 * i, "end": 0.5 * i + 0.4, "pitch": 72} for i in range(96)]
+    meta_path.write_text(json.dumps(meta))
+
+    chords_only = specs_from_synth(root, 12.0)
+    assert "melody" not in chords_only[0]["lead_sheet"] or not chords_only[0]["lead_sheet"]["melody"]
+    [spec] = specs_from_synth(root, 12.0, lead_sheet_parts="melody")
+    assert spec["lead_sheet"]["melody"] and not spec["lead_sheet"].get("chords")
+    assert spec["score_lead_sheet"]["chords"] == chords_only[0]["lead_sheet"]["chords"]
+    [both] = specs_from_synth(root, 12.0, lead_sheet_parts="chords+melody")
+    assert both["lead_sheet"]["chords"] and both["lead_sheet"]["melody"] and "score_lead_sheet" not in both
+    with pytest.raises(ValueError, match="lead_sheet_parts"):
+        specs_from_synth(root, 12.0, lead_sheet_parts="drums")
+
+    out = tmp_path / "specs.json"
+    out.write_text(json.dumps([spec]))
+    [loaded] = load_specs(out)
+    assert loaded.lead_sheet.chords == [] and loaded.target_lead_sheet.chords
+    # Audio of the chart's chords scores against the chart, although the model was given no chords.
+    rate = 16000
+    t = np.arange(int(12 * rate)) / rate
+    chart = {0: (0, 4, 7), 1: (9, 0, 4), 2: (5, 9, 0), 3: (7, 11, 2)}
+    audio = sum(
+        np.sin(2 * np.pi * 261.63 * 2 ** (pc / 12) * t) * ((t // 2).astype(int) % 4 == bar)
+        for bar, pcs in chart.items()
+        for pc in pcs
+    )
+    scores = score_clip(audio[None].astype(np.float32) * 0.2, rate, loaded)
+    assert scores["chord_majmin"] >= 0.5  # chance for four majmin chords of 24 is about 0.04

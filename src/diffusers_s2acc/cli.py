@@ -100,6 +100,13 @@ def _build_parser() -> argparse.ArgumentParser:
         default="train",
         help="heldout: prompt and caption wordings that no training caption uses (out-of-distribution set)",
     )
+    specs.add_argument(
+        "--lead-sheet-parts",
+        choices=["chords", "melody", "chords+melody"],
+        default="chords",
+        help="what the takes are given besides tempo and meter; with 'melody' they are still scored against the "
+        "song's chart (songs without a melody are skipped)",
+    )
     specs.add_argument("--seed", type=int, default=0, help="draws windows and wordings")
 
     probe = commands.add_parser(
@@ -546,6 +553,7 @@ def make_specs(args: argparse.Namespace) -> int:
             windows_per_song=args.windows_per_song,
             phrasing=args.phrasing,
             seed=args.seed,
+            lead_sheet_parts=args.lead_sheet_parts,
         )
     except (ValueError, KeyError) as error:
         raise UsageError(f"--synth: {error}") from None

@@ -41,7 +41,7 @@ def score_clip(audio: np.ndarray, sampling_rate: int, spec: EvalSpec, agreement=
     audio = audio[..., : int(spec.duration * sampling_rate)]
     analysis = analyze_song(audio, sampling_rate, melody=False)
     scores: dict[str, float] = {}
-    sheet = spec.lead_sheet
+    sheet = spec.target_lead_sheet
     if sheet is not None and sheet.chords:
         scores.update(chord_scores(sheet.chords, analysis.chords))
     if sheet is not None:

@@ -4,7 +4,9 @@ recording to compare with. A spec file is a JSON list of
     {"id": "song_00150", "prompt": "...", "segments": [{start, end, label, caption}], "lead_sheet": {...},
      "duration": 10.0, "seed": 0, "reference": {"path": "song_00150/accompaniment.flac", "start": 0.0}}
 
-Relative reference paths are resolved against the spec file's folder.
+Relative reference paths are resolved against the spec file's folder. An optional `"score_lead_sheet"` is what the
+takes are scored against when it differs from what they are conditioned on: a spec that gives the model only the
+melody (`lead_sheet` without chords) is still scored against the song's true chart.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ from ..music.lead_sheet import LeadSheet
 from ..music.structure import Segment, coerce_segments, crop_segments
 
 
+#: What `specs_from_synth` may give the model of a song's lead sheet.
+LEAD_SHEET_PARTS = ("chords", "melody", "chords+melody")
+
+
 @dataclass
 class EvalSpec:
     id: str
@@ -31,6 +37,12 @@ class EvalSpec:
     seed: int = 0
     reference_path: str | None = None
     reference_start: float = 0.0
+    score_lead_sheet: LeadSheet | None = None
+
+    @property
+    def target_lead_sheet(self) -> LeadSheet | None:
+        """The lead sheet the takes are scored against (`score_lead_sheet`, else `lead_sheet`)."""
+        return self.score_lead_sheet if self.score_lead_sheet is not None else self.lead_sheet
 
     def load_reference(self) -> tuple[np.ndarray, int] | None:
         """Reference audio `(channels, samples)` over the spec's span, or None."""
@@ -69,6 +81,7 @@ def load_specs(path: str | os.PathLike) -> list[EvalSpec]:
 def _parse_spec(entry: dict[str, Any], index: int, root: Path) -> EvalSpec:
     segments = coerce_segments(entry.get("segments")) or []
     sheet = LeadSheet.from_dict(entry["lead_sheet"]) if entry.get("lead_sheet") else None
+    score_sheet = LeadSheet.from_dict(entry["score_lead_sheet"]) if entry.get("score_lead_sheet") else None
     duration = entry.get("duration") or (segments[-1].end if segments else sheet.duration if sheet else None)
     if not isinstance(duration, (int, float)) or duration <= 0:
         raise ValueError("needs a positive duration (or segments / a lead sheet to take it from)")
@@ -87,6 +100,7 @@ def _parse_spec(entry: dict[str, Any], index: int, root: Path) -> EvalSpec:
         seed=int(entry.get("seed", index)),
         reference_path=path,
         reference_start=float(reference.get("start", 0.0)) if reference else 0.0,
+        score_lead_sheet=score_sheet,
     )
 
 
@@ -110,6 +124,7 @@ def specs_from_synth(
     windows_per_song: int = 1,
     phrasing: str = "train",
     seed: int = 0,
+    lead_sheet_parts: str = "chords",
 ) -> list[dict]:
     """Specs from `dataset_builder synth` songs in `synth_dir`, with the songs' exact sections, lead sheets and their
     `stem` recording as reference.
@@ -122,6 +137,9 @@ def specs_from_synth(
             caption wordings that no training caption uses (`diffusers_s2acc.music.phrasing`), for an
             out-of-distribution set.
         seed: Draws the windows and wordings reproducibly.
+        lead_sheet_parts: What the model is given besides tempo and meter: `"chords"` (the chart, as v1/v2 were
+            evaluated), `"melody"` (the melody notes only; songs without a melody are skipped; the takes are still
+            scored against the chart, through `score_lead_sheet`), or `"chords+melody"`.
     """
     import random
 
@@ -133,6 +151,8 @@ def specs_from_synth(
         raise ValueError(f"phrasing must be one of {', '.join(PHRASINGS)}, got {phrasing!r}")
     if windows_per_song < 1:
         raise ValueError(f"windows_per_song must be >= 1, got {windows_per_song}")
+    if lead_sheet_parts not in LEAD_SHEET_PARTS:
+        raise ValueError(f"lead_sheet_parts must be one of {', '.join(LEAD_SHEET_PARTS)}, got {lead_sheet_parts!r}")
     specs = []
     for metadata_path in sorted(Path(synth_dir).glob("*/metadata.json")):
         meta = json.loads(metadata_path.read_text(encoding="utf-8"))
@@ -152,7 +172,13 @@ def specs_from_synth(
                 target = max(0.0, min(boundary - rng.uniform(0.25, 0.75) * duration, song_duration - duration))
                 start = max([d for d in downbeats if d <= target + 1e-6], default=0.0)
                 starts.append(start)
-        sheet_all = LeadSheet.from_dict({k: v for k, v in meta["lead_sheet"].items() if k != "melody"})
+        if "melody" in lead_sheet_parts and not meta["lead_sheet"].get("melody"):
+            continue  # a song rendered without a melody has none to give
+        chart = LeadSheet.from_dict({k: v for k, v in meta["lead_sheet"].items() if k != "melody"})
+        given = {k: v for k, v in meta["lead_sheet"].items() if k != "melody" or "melody" in lead_sheet_parts}
+        if "chords" not in lead_sheet_parts:
+            given.pop("chords", None)
+        sheet_all = LeadSheet.from_dict(given)
         for index, start in enumerate(starts):
             span = min(duration, song_duration - start)
             name = meta["song_id"] if windows == "opening" else f"{meta['song_id']}@{start:.2f}"
@@ -162,11 +188,18 @@ def specs_from_synth(
                     "prompt": prompt,
                     "segments": [s.to_dict() for s in crop_segments(sections, start, start + span)],
                     "lead_sheet": sheet_all.crop(start, start + span).to_dict(),
+                    **(
+                        {"score_lead_sheet": chart.crop(start, start + span).to_dict()}
+                        if lead_sheet_parts == "melody"
+                        else {}
+                    ),
                     "duration": span,
                     "seed": len(specs),
                     "reference": {"path": str(metadata_path.parent / meta["files"][stem]), "start": start},
                 }
             )
+    if not specs and "melody" in lead_sheet_parts and any(Path(synth_dir).glob("*/metadata.json")):
+        raise ValueError(f"no synth song in {synth_dir} has a melody (lead_sheet_parts={lead_sheet_parts!r})")
     if not specs:
         raise ValueError(f"no synth songs (*/metadata.json) in {synth_dir}")
     return specs
