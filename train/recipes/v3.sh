@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The recipe of s2acc-demo v3: the DiT of v2 continued on charts musicians write (every chart family of
+# dataset_builder/synth/charts.py, most of MMA's style library, 3/4, 4/4 and 12/8, tempo 60-200) with the melody
+# visible in the lead sheet. The VAE of v2 is kept unchanged (the 44.1 kHz stereo VAE is a later step).
+#
+#   bash train/recipes/v3.sh [WORK_DIR]          # default WORK_DIR: runs/v3
+#
+# Every stage is resumable: rerunning skips finished songs, a built corpus and a latent cache, and resumes the DiT
+# from its latest checkpoint. DIT_STEPS sets the budget (cosine decay over the whole run).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+WORK=${1:-runs/v3}
+PY=${PYTHON:-.venv/bin/python}
+ACCELERATE=${ACCELERATE:-.venv/bin/accelerate}
+DIT_STEPS=${DIT_STEPS:-3000}
+SONGS=${SONGS:-240}
+mkdir -p "$WORK"
+
+# Held out of training entirely, for the out-of-distribution column (as for v2): two groove families and two keys.
+HELD_FAMILIES=bossanova,jazzwaltz
+HELD_KEYS="F#,Db"
+
+# 1. Songs from the mixed chart generator; four sections each (about 50 s), so that more charts fit the same
+#    encoding time. Melody on 70% of songs (rendered as its own stem; its notes go into the lead sheet).
+$PY -m dataset_builder synth --n "$SONGS" --out "$WORK/songs_train" --seed 10 --num-workers 2 --max-sections 4 \
+    --exclude-families $HELD_FAMILIES --exclude-keys "$HELD_KEYS"
+$PY -m dataset_builder synth --n 16 --out "$WORK/songs_heldout" --seed 11 --max-sections 4 \
+    --exclude-families $HELD_FAMILIES --exclude-keys "$HELD_KEYS"
+$PY -m dataset_builder synth --n 12 --out "$WORK/songs_ood" --seed 12 --max-sections 4 \
+    --families $HELD_FAMILIES --keys "$HELD_KEYS"
+# v2's own held-out and OOD songs, redrawn exactly by the classic generator (train/recipes/demo.sh's seeds).
+$PY -m dataset_builder synth --n 16 --out "$WORK/songs_v2_heldout" --seed 1 --charts classic \
+    --exclude-families $HELD_FAMILIES --exclude-keys "$HELD_KEYS"
+$PY -m dataset_builder synth --n 12 --out "$WORK/songs_v2_ood" --seed 2 --charts classic \
+    --families $HELD_FAMILIES --keys "$HELD_KEYS"
+
+# 2. Corpus: one row per song, the accompaniment stem (no melody instrument) as audio, exact lead sheets with the
+#    melody notes (no --no-melody: the melody is read from the metadata, not transcribed).
+if [ ! -f "$WORK/corpus/dataset_info.json" ]; then
+  $PY -m dataset_builder build --input "$WORK/songs_train" --out "$WORK/corpus" --segmenter oracle \
+      --captioner metadata --separation stems --sample-rate 16000 --lead-sheets oracle --clip-unit song \
+      --num-workers 2
+fi
+
+# 3. DiT continued from v2 (its VAE, text encoder and scheduler come along), bf16 autocast. Chords, melody and
+#    beats are each hidden 30% of the time (independently), so melody-only, chords-only and both are all
+#    conditions the model sees; the whole lead sheet 20% and the text 10% (for guidance).
+$ACCELERATE launch --num_processes 1 --cpu --mixed_precision bf16 train/train_dit.py \
+    --pretrained_model_name_or_path s2acc-demo --train_data_dir "$WORK/corpus" --output_dir "$WORK/dit" \
+    --mixed_precision bf16 --checkpointing_steps 200 --checkpoints_total_limit 2 --learning_rate 3e-4 \
+    --lr_warmup_steps 100 --lr_scheduler cosine --lead_sheet_part_drop_prob 0.3 --train_batch_size 4 \
+    --clip_seconds 14 --report_to none --resume_from_checkpoint latest --max_train_steps "$DIT_STEPS" \
+    ${DIT_EXTRA:-}
+
+# 4. Evaluation specs: 20-s windows crossing a section boundary, from the new held-out and OOD songs and from v2's.
+for set in heldout ood v2_heldout v2_ood; do
+  phrasing=$([[ $set == *ood ]] && echo heldout || echo train)
+  [ -f "$WORK/specs_$set.json" ] || $PY -m diffusers_s2acc.cli make-specs --synth "$WORK/songs_$set" \
+      --duration 20 --windows boundaries --windows-per-song 2 --phrasing $phrasing --out "$WORK/specs_$set.json"
+done
