@@ -10,6 +10,7 @@ libsndfile lacks (m4a, opus, some mp3) are decoded by the `ffmpeg` binary when i
 from __future__ import annotations
 
 import io
+import math
 import os
 import shutil
 import subprocess
@@ -29,15 +30,35 @@ class UndecodableAudio(ValueError):
     """Audio that cannot be decoded; `reason` is the one-line cause (the dataset builder's reject reason)."""
 
     def __init__(self, source: Any, reason: str):
-        super().__init__(f"Cannot read audio from {source!r}: {reason}")
+        # A path is named as the user typed it, not as `PosixPath('...')`.
+        name = os.fspath(source) if isinstance(source, os.PathLike) else source
+        super().__init__(f"Cannot read audio from {name!r}: {reason}")
         self.reason = reason
+
+
+def pcm_to_float(array: Any) -> np.ndarray:
+    """Samples as float32 in [-1, 1]: integer PCM (what `scipy.io.wavfile.read` returns) is scaled by its type's full
+    scale (int16 by 2**15, unsigned 8-bit around 128, ...); float arrays are only cast.
+
+    Raises:
+        `ValueError` for arrays that hold no numbers (strings, objects, booleans, complex).
+    """
+    array = np.asarray(array)
+    if array.dtype.kind == "f":
+        return array.astype(np.float32, copy=False)
+    if array.dtype.kind == "i":
+        return (array.astype(np.float64) / float(2 ** (8 * array.dtype.itemsize - 1))).astype(np.float32)
+    if array.dtype.kind == "u":
+        half = float(2 ** (8 * array.dtype.itemsize - 1))
+        return ((array.astype(np.float64) - half) / half).astype(np.float32)
+    raise ValueError(f"audio samples must be float or integer PCM, got an array of {array.dtype}")
 
 
 def decode_audio(value: Any) -> tuple[np.ndarray, int]:
     """A `datasets.Audio` cell (`{"array", "sampling_rate"}` or `{"bytes"/"path"}`) -> `(channels, samples)` float32
     and its sampling rate."""
     if isinstance(value, Mapping) and value.get("array") is not None:
-        array = np.asarray(value["array"], dtype=np.float32)
+        array = pcm_to_float(value["array"])
         return (array[None] if array.ndim == 1 else array), int(value["sampling_rate"])
     if isinstance(value, Mapping) and (value.get("bytes") or value.get("path")):
         return read_audio(io.BytesIO(value["bytes"]) if value.get("bytes") else value["path"])
@@ -80,6 +101,9 @@ def read_audio(
     import soundfile
 
     path = Path(source) if isinstance(source, (str, os.PathLike)) else None
+    if not (isinstance(start, (int, float, np.number)) and math.isfinite(start) and start >= 0):
+        # soundfile reads a negative start from the end of the file: never what a "seconds to skip" means.
+        raise ValueError(f"start must be a number of seconds >= 0, got {start!r}")
     if path is not None and not path.is_file():
         raise ValueError(f"Audio file {os.fspath(source)!r} does not exist.")
     try:
@@ -115,6 +139,87 @@ def load_audio(
     if sampling_rate is not None:
         audio, rate = resample(audio, rate, sampling_rate), int(sampling_rate)
     return audio, rate
+
+
+#: File types [`write_audio`] writes: float32 WAV, 24-bit FLAC.
+WRITE_EXTENSIONS = (".wav", ".flac")
+
+
+def check_output_path(
+    path: str | os.PathLike,
+    overwrite: bool = False,
+    extensions: tuple[str, ...] | None = None,
+    folder: bool = False,
+    protect: tuple[str | os.PathLike, ...] = (),
+) -> Path:
+    """Check, before any work is done, that `path` can be written, and return it as a `Path`.
+
+    Every entry point (the CLI, the Space, the scripts) calls this for every output before it loads a model, so that
+    a run never ends in a traceback after minutes of work, and nothing a user had is replaced without asking.
+
+    Args:
+        path: the file (or, with `folder=True`, the folder) to write.
+        overwrite: allow replacing an existing file (never a folder by a file, or a file by a folder).
+        extensions: the file types allowed (lower case, with the dot), e.g. [`WRITE_EXTENSIONS`].
+        folder: `path` is a folder to write files into (created when missing).
+        protect: files that must never be the output whatever `overwrite` says (the run's own inputs).
+
+    Raises:
+        `ValueError` with a one-line reason (callers prefix the flag or field that named the path).
+    """
+    path = Path(path)
+    name = os.fspath(path)
+    if extensions is not None and not folder and path.suffix.lower() not in extensions:
+        raise ValueError(f"unsupported extension {path.suffix!r} in {name}; use {' or '.join(extensions)}")
+    for other in protect:
+        if path.exists() and Path(other).exists() and os.path.samefile(path, other):
+            raise ValueError(f"{name} is an input of this run; write the output elsewhere")
+    if folder:
+        if path.exists() and not path.is_dir():
+            raise ValueError(f"{name} is a file, not a folder")
+    elif path.is_dir():
+        raise ValueError(f"{name} is a folder; name a file")
+    elif path.exists() and not overwrite:
+        raise ValueError(f"{name} exists; pass --overwrite to replace it")
+    existing = path if folder and path.is_dir() else next((p for p in path.parents if p.exists()), Path("."))
+    if not existing.is_dir():
+        raise ValueError(f"{os.fspath(existing)} is a file, so {name} cannot be created")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot write to {os.fspath(existing)} (permission denied)")
+    if path.exists() and not folder and not os.access(path, os.W_OK):
+        raise ValueError(f"{name} is read-only")
+    return path
+
+
+def write_audio(path: str | os.PathLike, audio: np.ndarray, sampling_rate: int) -> Path:
+    """Write `(channels, samples)` audio to a .wav (float32) or .flac (24-bit, clipped) file, atomically: it is
+    written beside the target, then renamed, so an interrupted run never leaves a truncated file under the real name.
+
+    Raises:
+        `ValueError` for an unsupported extension or audio without samples (a file of 0 frames plays as nothing).
+    """
+    import soundfile
+
+    path = Path(path)
+    audio = np.asarray(audio)
+    if path.suffix.lower() not in WRITE_EXTENSIONS:
+        raise ValueError(f"unsupported extension {path.suffix!r} in {os.fspath(path)}; use .wav or .flac")
+    if audio.ndim != 2 or audio.shape[-1] == 0:
+        raise ValueError(f"no audio to write to {os.fspath(path)} (shape {audio.shape})")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    fmt = path.suffix.lstrip(".").upper()
+    try:
+        if fmt == "FLAC":
+            # FLAC stores integers only (libsndfile refuses FLOAT): 24-bit, clipped so out-of-range samples do not wrap.
+            soundfile.write(partial, np.clip(audio.T, -1.0, 1.0), sampling_rate, subtype="PCM_24", format=fmt)
+        else:
+            soundfile.write(partial, audio.T, sampling_rate, subtype="FLOAT", format=fmt)
+        os.replace(partial, path)
+    finally:
+        if partial.exists():
+            partial.unlink()
+    return path
 
 
 def match_channels(audio: np.ndarray, channels: int) -> np.ndarray:

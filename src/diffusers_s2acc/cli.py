@@ -37,7 +37,12 @@ def _build_parser() -> argparse.ArgumentParser:
         rep, duration_help="seconds of the output (default: the source's length, or the end of the last segment)"
     )
     _add_source_arguments(rep)
-    rep.add_argument("--section", type=int, default=None, help="regenerate the N-th section of --segments (1 = first)")
+    rep.add_argument(
+        "--section",
+        type=int,
+        default=None,
+        help="regenerate the N-th section of --segments, counted in the file's order (1 = first)",
+    )
     rep.add_argument("--start", type=float, default=None, help="or regenerate from this time (s; default 0)")
     rep.add_argument("--end", type=float, default=None, help="... to this time (s; default the source's end)")
     rep.add_argument(
@@ -67,10 +72,11 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="add a no_lead_sheet column: the same takes with the lead sheet dropped, scored against the chart",
     )
-    ev.add_argument("--limit", type=int, default=None, help="evaluate only the first N specs")
+    ev.add_argument("--limit", type=int, default=None, help="evaluate only the first N specs (N >= 1)")
     ev.add_argument("--clap", default=None, help="local CLAP model folder: FAD and caption adherence use CLAP")
     ev.add_argument("--save-audio", type=Path, default=None, help="folder for the generated clips")
     ev.add_argument("--json", type=Path, default=None, help="write all scores (per spec and means) here")
+    ev.add_argument("--overwrite", action="store_true", help="replace an existing --json file and --save-audio clips")
     ev.add_argument(
         "--reconstruction",
         action="store_true",
@@ -85,7 +91,8 @@ def _build_parser() -> argparse.ArgumentParser:
         "--duration", type=float, default=10.0, help="seconds per spec (the ATTM challenge scores 10 s)"
     )
     specs.add_argument("--stem", default="accompaniment", help="reference stem: accompaniment or mix")
-    specs.add_argument("--out", type=Path, required=True)
+    specs.add_argument("--out", type=Path, required=True, help="the spec file to write (.json)")
+    specs.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     specs.add_argument(
         "--windows",
         choices=["opening", "boundaries"],
@@ -124,6 +131,7 @@ def _build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--max-songs", type=int, default=None, help="at most this many songs from each corpus")
     probe.add_argument("--seconds", type=float, default=60.0, help="seconds from the start of each song")
     probe.add_argument("--json", type=Path, default=None, help="also write the report as JSON")
+    probe.add_argument("--overwrite", action="store_true", help="replace --json if it exists")
 
     from .space.app import add_arguments as add_space_arguments
 
@@ -161,7 +169,13 @@ def _add_generation_arguments(parser: argparse.ArgumentParser, duration_help: st
         help=f"lead-sheet guidance scale (default {DEFAULT_LEAD_SHEET_GUIDANCE:g}); > 1 pushes the audio further "
         "towards the chart at the cost of a third model pass per step; 1 turns it off",
     )
-    parser.add_argument("--seed", type=int, default=0, help=f"random seed, in [{SEED_MIN}, {SEED_MAX}]")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help=f"random seed, in [{SEED_MIN}, {SEED_MAX}] (generate: default 0; repaint and extend: default a new "
+        "seed, printed, so that the region is not the source's own take again)",
+    )
     parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     parser.add_argument(
         "--dtype",
@@ -174,7 +188,7 @@ def _add_generation_arguments(parser: argparse.ArgumentParser, duration_help: st
         "--crossfade",
         type=float,
         default=DEFAULT_CROSSFADE_IN_S,
-        help=f"seconds of cross-fade where kept and new audio (or consecutive windows) meet (default "
+        help=f"seconds (not frames) of cross-fade where kept and new audio (or consecutive windows) meet (default "
         f"{DEFAULT_CROSSFADE_IN_S:g})",
     )
     parser.add_argument("--out", type=Path, required=True, help="output .wav (or .flac) path")
@@ -219,6 +233,13 @@ _GENERATE_FLAGS = {
 _EVALUATE_FLAGS = {
     key: _GENERATE_FLAGS[key] for key in ("`num_inference_steps`", "`guidance_scale`", "`lead_sheet_guidance_scale`")
 }
+# What each editing command says instead of the Python API's wording (flags it has, the command that does it).
+_REPAINT_WORDING = {"extend the piece first": "extend the piece first (s2acc extend)"}
+_EXTEND_WORDING = {
+    "Nothing to generate: give `section` or `region_start_in_s`/`region_end_in_s` to regenerate, or make "
+    "`audio_length_in_s` (or the end of the last of the `segments`) reach past": "Nothing to generate: make "
+    "--duration (or the end of the last of --segments) reach past",
+}
 
 
 def _name_flags(message: str, flags: dict[str, str]) -> str:
@@ -241,19 +262,29 @@ def _read_input_text(flag: str, path: Path) -> str:
         raise UsageError(f"{flag}: cannot read {path}: {error.strerror or error}") from None
 
 
-def _check_output_path(path: Path, overwrite: bool) -> None:
-    """Refuse an --out that cannot be written before any work is done (generation can take minutes)."""
-    if path.suffix.lower() not in (".wav", ".flac"):
-        raise UsageError(f"--out: unsupported extension {path.suffix!r}; use .wav or .flac")
-    if path.is_dir():
-        raise UsageError(f"--out: {path} is a folder; name a .wav or .flac file")
-    if path.exists() and not overwrite:
-        raise UsageError(f"--out: {path} exists; pass --overwrite to replace it")
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise UsageError(f"--out: {parent} is a file, so {path} cannot be created")
-            break
+def _check_output(flag: str, path: Path | None, overwrite: bool, **kwargs) -> None:
+    """Refuse an output that cannot be written, before any work is done (generation can take minutes); see
+    [`diffusers_s2acc.audio.check_output_path`]."""
+    from .audio import check_output_path
+
+    if path is None:
+        return
+    try:
+        check_output_path(path, overwrite, **kwargs)
+    except ValueError as error:
+        raise UsageError(f"{flag}: {error}") from None
+
+
+def _write_json(flag: str, path: Path, data) -> None:
+    """Write JSON text atomically (beside the target, then renamed); strict JSON (no NaN)."""
+    text = json.dumps(data, indent=1, allow_nan=False)
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text(text)
+        os.replace(partial, path)
+    except OSError as error:
+        raise UsageError(f"{flag}: cannot write {path}: {error.strerror or error}") from None
 
 
 def _resolve_device(name: str | None) -> str:
@@ -356,35 +387,45 @@ def _load_pipeline(name: str, device: str, dtype: str = "auto"):
 
 
 def _write_audio(path: Path, audio, sampling_rate: int) -> None:
-    import numpy as np
-    import soundfile
+    from .audio import write_audio
 
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UsageError(f"--out: cannot create the folder {path.parent}: {error.strerror or error}") from None
-    # Write next to the target, then rename: an interrupted run never leaves a truncated file under the real name.
-    partial = path.with_name(f".{path.name}.partial")
-    fmt = path.suffix.lstrip(".").upper()
-    if fmt == "FLAC":
-        # FLAC stores integers only (libsndfile refuses FLOAT): 24-bit, clipped so out-of-range samples do not wrap.
-        soundfile.write(partial, np.clip(audio.T, -1.0, 1.0), sampling_rate, subtype="PCM_24", format=fmt)
-    else:
-        soundfile.write(partial, audio.T, sampling_rate, subtype="FLOAT", format=fmt)
-    os.replace(partial, path)
+        write_audio(path, audio, sampling_rate)
+    except (OSError, ValueError) as error:
+        raise UsageError(f"--out: cannot write {path}: {getattr(error, 'strerror', None) or error}") from None
 
 
 def _prepare_generation(args: argparse.Namespace) -> tuple[dict, str]:
     """Check the shared flags (before any model loads) and return the pipeline keyword arguments and the device."""
     import torch
 
-    _check_output_path(args.out, args.overwrite)
-    if args.save_latents is not None:
-        _check_latents_path(args.save_latents, args.overwrite)
+    from .audio import WRITE_EXTENSIONS
+
+    inputs = [p for p in (args.segments, getattr(args, "audio", None), getattr(args, "latents", None)) if p]
+    _check_output("--out", args.out, args.overwrite, extensions=WRITE_EXTENSIONS, protect=tuple(inputs))
+    _check_output(
+        "--save-latents", args.save_latents, args.overwrite, extensions=(".safetensors",), protect=tuple(inputs)
+    )
+    if args.save_latents is not None and args.save_latents.resolve() == args.out.resolve():
+        raise UsageError("--save-latents: name another file than --out")
     if args.duration is not None and not (math.isfinite(args.duration) and args.duration > 0):
         raise UsageError(f"--duration must be a positive number of seconds, got {args.duration}")
+    if args.seed is None:
+        if args.command == "generate":
+            args.seed = 0
+        else:
+            # An edit with the source's own seed (0 by default) would draw the same take for the region again.
+            import secrets
+
+            args.seed = secrets.randbelow(2**31)
+            print(f"s2acc {args.command}: seed {args.seed} (pass --seed {args.seed} to repeat this take)")
     if not SEED_MIN <= args.seed <= SEED_MAX:
         raise UsageError(f"--seed must be an integer in [{SEED_MIN}, {SEED_MAX}], got {args.seed}")
+    if args.guidance <= 1 and args.lead_sheet is not None and args.lead_sheet_guidance != 1:
+        raise UsageError(
+            f"--guidance {args.guidance:g} turns guidance off, and with it --lead-sheet-guidance "
+            f"{args.lead_sheet_guidance:g}: pass --guidance > 1, or --lead-sheet-guidance 1 as well"
+        )
     device = _resolve_device(args.device)
     kwargs = dict(
         prompt=args.prompt,
@@ -401,29 +442,36 @@ def _prepare_generation(args: argparse.Namespace) -> tuple[dict, str]:
     return kwargs, device
 
 
-def _check_latents_path(path: Path, overwrite: bool) -> None:
-    if path.suffix.lower() != ".safetensors":
-        raise UsageError(f"--save-latents: name a .safetensors file, got {path.name!r}")
-    if path.is_dir() or (path.exists() and not overwrite):
-        raise UsageError(f"--save-latents: {path} exists; pass --overwrite to replace it")
-
-
-def _generate_and_write(pipe, args: argparse.Namespace, kwargs: dict) -> int:
+def _generate_and_write(pipe, args: argparse.Namespace, kwargs: dict, wording: dict | None = None) -> int:
     """Run `pipe`, write `--out` (and `--save-latents`) and say where; pipeline errors name the flags."""
     try:
         output = pipe(**kwargs)
     except ValueError as error:
-        raise UsageError(_name_flags(str(error), _GENERATE_FLAGS)) from None
+        raise UsageError(_name_flags(_name_flags(str(error), wording or {}), _GENERATE_FLAGS)) from None
     audio = output.audios[0]
     sampling_rate = pipe.vae.config.sampling_rate
     _write_audio(args.out, audio, sampling_rate)
     seconds = audio.shape[-1] / sampling_rate
     print(f"Wrote {seconds:.2f} s of audio ({audio.shape[0]} ch, {sampling_rate} Hz) to {args.out.resolve()}")
     if args.save_latents is not None:
+        import torch
         from safetensors.torch import save_file
 
-        args.save_latents.parent.mkdir(parents=True, exist_ok=True)
-        save_file({"latents": output.latents[:1].float().cpu().contiguous()}, str(args.save_latents))
+        tensors = {"latents": output.latents[:1].float().cpu().contiguous()}
+        if "source_audio" in kwargs:
+            # The output audio is the source's own outside the region, not the decoding of these latents: keep it,
+            # so that `--latents` edits of this take keep the original audio too (chained edits lose nothing).
+            tensors["audio"] = torch.from_numpy(audio).float().contiguous()
+        partial = args.save_latents.with_name(f".{args.save_latents.name}.partial")
+        try:
+            args.save_latents.parent.mkdir(parents=True, exist_ok=True)
+            save_file(tensors, str(partial), metadata={"sampling_rate": str(sampling_rate)})
+            os.replace(partial, args.save_latents)
+        except OSError as error:
+            raise UsageError(
+                f"--save-latents: cannot write {args.save_latents}: {error.strerror or error} (the audio is in "
+                f"{args.out})"
+            ) from None
         print(f"Wrote its latents to {args.save_latents.resolve()}")
     return 0
 
@@ -449,11 +497,22 @@ def _load_source(args: argparse.Namespace) -> dict:
         raise UsageError(f"--latents: no such file {args.latents}")
     try:
         tensors = load_file(str(args.latents))
+        from safetensors import safe_open
+
+        with safe_open(str(args.latents), "pt") as handle:
+            metadata = handle.metadata() or {}
     except (SafetensorError, OSError, ValueError) as error:
         raise UsageError(f"--latents: {args.latents} is not a --save-latents file ({error})") from None
-    if set(tensors) != {"latents"}:
-        raise UsageError(f"--latents: {args.latents} holds {sorted(tensors)}, not the one tensor 'latents'")
-    return {"source_latents": tensors["latents"]}
+    if set(tensors) not in ({"latents"}, {"latents", "audio"}):
+        raise UsageError(f"--latents: {args.latents} holds {sorted(tensors)}, not the tensor 'latents'")
+    source = {"source_latents": tensors["latents"]}
+    if "audio" in tensors:  # an edit of an audio file: its audio outside the region is kept exactly
+        try:
+            rate = int(metadata["sampling_rate"])
+        except (KeyError, ValueError):
+            raise UsageError(f"--latents: {args.latents} holds audio without its sampling rate") from None
+        source.update(source_audio=tensors["audio"].numpy(), source_sampling_rate=rate)
+    return source
 
 
 def _repaint_pipeline(args: argparse.Namespace, device: str):
@@ -482,24 +541,37 @@ def repaint(args: argparse.Namespace) -> int:
     if not (math.isfinite(args.strength) and 0 < args.strength <= 1):
         raise UsageError(f"--strength must be in (0, 1], got {args.strength}")
     kwargs.update(_load_source(args), repaint_strength=args.strength)
-    return _generate_and_write(_repaint_pipeline(args, device), args, kwargs)
+    return _generate_and_write(_repaint_pipeline(args, device), args, kwargs, _REPAINT_WORDING)
 
 
 def extend(args: argparse.Namespace) -> int:
     kwargs, device = _prepare_generation(args)
     kwargs.update(_load_source(args))
-    return _generate_and_write(_repaint_pipeline(args, device), args, kwargs)
+    return _generate_and_write(_repaint_pipeline(args, device), args, kwargs, _EXTEND_WORDING)
 
 
 def evaluate(args: argparse.Namespace) -> int:
-    from .evaluation.run import evaluate_specs, format_report
+    from .evaluation.run import evaluate_specs, format_report, take_file_names
     from .evaluation.specs import load_specs
 
     _read_input_text("--specs", args.specs)  # a folder, a missing or non-UTF-8 file: one line, before any work
+    if args.limit is not None and args.limit < 1:
+        raise UsageError(f"--limit must be >= 1 (the number of specs to evaluate), got {args.limit}")
     try:
         specs = load_specs(args.specs)[: args.limit]
     except ValueError as error:
         raise UsageError(f"--specs: {error}") from None
+    # Every output is checked before the first take: the spec file itself is never an output.
+    protect = (args.specs,)
+    _check_output("--json", args.json, args.overwrite, extensions=(".json",), protect=protect)
+    _check_output("--save-audio", args.save_audio, args.overwrite, folder=True, protect=protect)
+    if args.save_audio is not None:
+        try:
+            names = take_file_names(specs, args.seeds, args.no_lead_sheet_floor)
+        except ValueError as error:
+            raise UsageError(f"--save-audio: {error}") from None
+        for name in names:
+            _check_output("--save-audio", args.save_audio / name, args.overwrite, protect=protect)
     if args.steps < 1:
         raise UsageError("--steps must be >= 1")
     if args.seeds < 1:
@@ -532,18 +604,29 @@ def evaluate(args: argparse.Namespace) -> int:
         )
     except ValueError as error:
         raise UsageError(_name_flags(str(error), _EVALUATE_FLAGS)) from None
+    if args.json is not None:  # first: the scores are the run's result, the table only shows them
+        _write_json("--json", args.json, _finite_json(result))
     print(format_report(result))
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2))
     return 0
+
+
+def _finite_json(value):
+    """`value` with NaN/inf floats as None: strict JSON, which every reader accepts."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_json(item) for item in value]
+    return value
 
 
 def make_specs(args: argparse.Namespace) -> int:
     from .evaluation.specs import specs_from_synth
 
-    if args.duration <= 0:
-        raise UsageError("--duration must be positive")
+    if not (math.isfinite(args.duration) and args.duration > 0):
+        raise UsageError(f"--duration must be a positive number of seconds, got {args.duration}")
+    _check_output("--out", args.out, args.overwrite, extensions=(".json",))
     try:
         specs = specs_from_synth(
             args.synth,
@@ -554,11 +637,11 @@ def make_specs(args: argparse.Namespace) -> int:
             phrasing=args.phrasing,
             seed=args.seed,
             lead_sheet_parts=args.lead_sheet_parts,
+            relative_to=args.out.parent,
         )
     except (ValueError, KeyError) as error:
         raise UsageError(f"--synth: {error}") from None
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(specs, indent=1))
+    _write_json("--out", args.out, specs)
     print(f"Wrote {len(specs)} specs to {args.out.resolve()}")
     return 0
 
@@ -572,6 +655,7 @@ def probe_vae(args: argparse.Namespace) -> int:
         raise UsageError("--seconds must be positive")
     if args.max_songs is not None and args.max_songs < 1:
         raise UsageError("--max-songs must be at least 1")
+    _check_output("--json", args.json, args.overwrite, extensions=(".json",))
     looks_like_path = args.vae.startswith((".", "/", "~")) or args.vae.count("/") > 1
     if looks_like_path and not os.path.isdir(os.path.expanduser(args.vae)):
         raise UsageError(f"--vae: {args.vae!r} is not a folder")
@@ -596,8 +680,7 @@ def probe_vae(args: argparse.Namespace) -> int:
         if key != "details":
             print(f"{key:28s} {value:.3f}" if isinstance(value, float) else f"{key:28s} {value}")
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(values, indent=1))
+        _write_json("--json", args.json, _finite_json(values))
     return 0
 
 

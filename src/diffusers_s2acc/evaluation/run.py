@@ -12,6 +12,33 @@ from .metric_modules import mean_scores
 from .specs import EvalSpec
 
 
+def _take_name(spec: EvalSpec, seed: int, column: str) -> str:
+    suffix = "" if column == "generated" else f"_{column}"
+    return f"{spec.id}_seed{seed}{suffix}.wav".replace("/", "_").replace("\\", "_")
+
+
+def take_file_names(specs: list[EvalSpec], num_seeds: int = 1, lead_sheet_floor: bool = False) -> list[str]:
+    """The file names `evaluate_specs` gives the takes it saves, in order.
+
+    Raises:
+        `ValueError` naming the specs when two takes would get the same file (same id and seed), before any work:
+        one take would silently replace the other.
+    """
+    columns = ["generated"] + (["no_lead_sheet"] if lead_sheet_floor else [])
+    names: dict[str, str] = {}
+    for spec in specs:
+        for column in columns:
+            for k in range(num_seeds):
+                name = _take_name(spec, spec.seed + 1000 * k, column)
+                if name in names:
+                    raise ValueError(
+                        f"specs {names[name]!r} and {spec.id!r} would both save their take as {name} (same id and "
+                        "seed): give every spec its own id"
+                    )
+                names[name] = spec.id
+    return list(names)
+
+
 def evaluate_specs(
     pipe,
     specs: list[EvalSpec],
@@ -39,10 +66,12 @@ def evaluate_specs(
         `{"rows": [...], "generated": {metric: mean}, "no_lead_sheet": {...}, "reference": {...},
         "reconstruction": {...}, "fad": ...}`.
     """
-    import soundfile
+    from ..audio import write_audio
 
     if num_seeds < 1:
         raise ValueError(f"num_seeds must be >= 1, got {num_seeds}")
+    if save_audio_dir is not None:
+        take_file_names(specs, num_seeds, lead_sheet_floor)  # refuses two takes that would share a file
     rate = pipe.vae.config.sampling_rate
     rows, generated_clips, reference_clips = [], [], []
     variants = [("generated", True)] + ([("no_lead_sheet", False)] if lead_sheet_floor else [])
@@ -63,10 +92,7 @@ def evaluate_specs(
                     generator=torch.Generator().manual_seed(seed),
                 ).audios[0]
                 if save_audio_dir is not None:
-                    Path(save_audio_dir).mkdir(parents=True, exist_ok=True)
-                    suffix = "" if column == "generated" else f"_{column}"
-                    name = f"{spec.id}_seed{seed}{suffix}.wav".replace("/", "_")
-                    soundfile.write(Path(save_audio_dir) / name, audio.T, rate, subtype="FLOAT")
+                    write_audio(Path(save_audio_dir) / _take_name(spec, seed, column), audio, rate)
                 takes.append(score_clip(audio, rate, spec, agreement))
                 if column == "generated":
                     generated_clips.append((audio, rate))
@@ -86,10 +112,14 @@ def evaluate_specs(
             result[column] = mean_scores([r[column] for r in rows if column in r])
     if reference_clips:
         embedding = embedding or MelChromaEmbedding()
-        result["fad"] = {
-            "embedding": embedding.name,
-            "value": frechet_audio_distance(generated_clips, reference_clips, embedding),
-        }
+        fad = {"embedding": embedding.name, "value": None}
+        # A Frechet distance compares two covariances: it needs at least two clips on each side. With fewer it is
+        # reported as missing, and every other score of the run is still returned.
+        if min(len(generated_clips), len(reference_clips)) >= 2:
+            fad["value"] = frechet_audio_distance(generated_clips, reference_clips, embedding)
+        else:
+            fad["note"] = "needs at least two generated and two reference clips"
+        result["fad"] = fad
     return result
 
 
@@ -114,6 +144,8 @@ def format_report(result: dict) -> str:
         values = " | ".join(f"{result[c].get(key, float('nan')):.3f}" for c in columns)
         lines.append(f"| {key} | {values} |")
     if "fad" in result:
-        lines.append(f"| FAD ({result['fad']['embedding']}, generated vs reference) | {result['fad']['value']:.3f} |")
+        fad = result["fad"]
+        value = f"{fad['value']:.3f}" if fad["value"] is not None else f"n/a ({fad.get('note', 'not computed')})"
+        lines.append(f"| FAD ({fad['embedding']}, generated vs reference) | {value} |")
     lines.append(f"\n{len(result['rows'])} specs.")
     return "\n".join(lines)

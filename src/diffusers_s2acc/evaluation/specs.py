@@ -6,12 +6,15 @@ recording to compare with. A spec file is a JSON list of
 
 Relative reference paths are resolved against the spec file's folder. An optional `"score_lead_sheet"` is what the
 takes are scored against when it differs from what they are conditioned on: a spec that gives the model only the
-melody (`lead_sheet` without chords) is still scored against the song's true chart.
+melody (`lead_sheet` without chords) is still scored against the song's true chart. `s2acc make-specs` writes
+reference paths relative to the spec file. Every key is checked: an unknown key, or a value of the wrong type (`"prompt": null`, a seed of 1.5, a NaN duration, a
+negative reference start), is an error naming the spec and the field, never coerced.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,30 +81,72 @@ def load_specs(path: str | os.PathLike) -> list[EvalSpec]:
     return specs
 
 
+SPEC_KEYS = ("id", "prompt", "segments", "lead_sheet", "score_lead_sheet", "duration", "seed", "reference")
+REFERENCE_KEYS = ("path", "start")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _parse_spec(entry: dict[str, Any], index: int, root: Path) -> EvalSpec:
+    unknown = sorted(set(entry) - set(SPEC_KEYS))
+    if unknown:
+        raise ValueError(f"unknown key(s) {', '.join(unknown)} (a spec has {', '.join(SPEC_KEYS)})")
+    if "id" in entry and not (isinstance(entry["id"], str) and entry["id"].strip()) and not _number(entry["id"]):
+        raise ValueError(f"`id` must be a non-empty string, got {entry['id']!r}")
+    prompt = entry.get("prompt", "")
+    if not isinstance(prompt, str):
+        raise ValueError(f'`prompt` must be a string ("" for none), got {prompt!r}')
     segments = coerce_segments(entry.get("segments")) or []
-    sheet = LeadSheet.from_dict(entry["lead_sheet"]) if entry.get("lead_sheet") else None
-    score_sheet = LeadSheet.from_dict(entry["score_lead_sheet"]) if entry.get("score_lead_sheet") else None
-    duration = entry.get("duration") or (segments[-1].end if segments else sheet.duration if sheet else None)
-    if not isinstance(duration, (int, float)) or duration <= 0:
-        raise ValueError("needs a positive duration (or segments / a lead sheet to take it from)")
+    sheet = LeadSheet.from_dict(entry["lead_sheet"]) if entry.get("lead_sheet") is not None else None
+    score_sheet = LeadSheet.from_dict(entry["score_lead_sheet"]) if entry.get("score_lead_sheet") is not None else None
+    duration = entry.get("duration")
+    if duration is None:
+        duration = segments[-1].end if segments else sheet.duration if sheet else None
+    if not _number(duration) or duration <= 0:
+        raise ValueError(
+            f"`duration` must be a positive number of seconds (or come from segments / a lead sheet), got {duration!r}"
+        )
+    seed = entry.get("seed", index)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"`seed` must be an integer, got {seed!r}")
     reference = entry.get("reference")
-    path = None
-    if reference:
+    path, start = None, 0.0
+    if reference is not None:
+        if not isinstance(reference, dict) or not isinstance(reference.get("path"), str):
+            raise ValueError(f'`reference` must be {{"path": "...", "start": seconds}}, got {reference!r}')
+        unknown = sorted(set(reference) - set(REFERENCE_KEYS))
+        if unknown:
+            raise ValueError(f"`reference`: unknown key(s) {', '.join(unknown)} (it has path, start)")
+        start = reference.get("start", 0.0)
+        if not _number(start) or start < 0:
+            raise ValueError(f"`reference.start` must be a number of seconds >= 0, got {start!r}")
         path = str(root / reference["path"]) if not os.path.isabs(reference["path"]) else reference["path"]
         if not os.path.exists(path):
             raise ValueError(f"reference audio {path} does not exist")
     return EvalSpec(
         id=str(entry.get("id", index)),
-        prompt=str(entry.get("prompt", "")),
+        prompt=prompt,
         segments=segments,
         lead_sheet=sheet,
         duration=float(duration),
-        seed=int(entry.get("seed", index)),
+        seed=seed,
         reference_path=path,
-        reference_start=float(reference.get("start", 0.0)) if reference else 0.0,
+        reference_start=float(start),
         score_lead_sheet=score_sheet,
     )
+
+
+def _reference_path(path: Path, relative_to: str | os.PathLike | None) -> str:
+    """`path` as a spec file in `relative_to` names it (absolute when that is None or on another drive)."""
+    path = Path(path).resolve()
+    if relative_to is None:
+        return str(path)
+    try:
+        return os.path.relpath(path, Path(relative_to).resolve())
+    except ValueError:  # Windows: another drive has no relative path
+        return str(path)
 
 
 def _phrased(meta: dict, sections: list[Segment], phrasing: str, rng) -> tuple[str, list[Segment]]:
@@ -125,6 +170,7 @@ def specs_from_synth(
     phrasing: str = "train",
     seed: int = 0,
     lead_sheet_parts: str = "chords",
+    relative_to: str | os.PathLike | None = None,
 ) -> list[dict]:
     """Specs from `dataset_builder synth` songs in `synth_dir`, with the songs' exact sections, lead sheets and their
     `stem` recording as reference.
@@ -140,6 +186,8 @@ def specs_from_synth(
         lead_sheet_parts: What the model is given besides tempo and meter: `"chords"` (the chart, as v1/v2 were
             evaluated), `"melody"` (the melody notes only; songs without a melody are skipped; the takes are still
             scored against the chart, through `score_lead_sheet`), or `"chords+melody"`.
+        relative_to: The folder of the spec file these specs go to: reference paths are written relative to it, as
+            [`load_specs`] resolves them (by default they are absolute).
     """
     import random
 
@@ -195,7 +243,10 @@ def specs_from_synth(
                     ),
                     "duration": span,
                     "seed": len(specs),
-                    "reference": {"path": str(metadata_path.parent / meta["files"][stem]), "start": start},
+                    "reference": {
+                        "path": _reference_path(metadata_path.parent / meta["files"][stem], relative_to),
+                        "start": start,
+                    },
                 }
             )
     if not specs and "melody" in lead_sheet_parts and any(Path(synth_dir).glob("*/metadata.json")):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import numbers
 import os
 from typing import Any, Callable, Mapping, Sequence
 
@@ -116,6 +117,42 @@ def _as_list(value: Any, batch_size: int, name: str) -> list:
     return [value] * batch_size
 
 
+def _plain(value: Any) -> Any:
+    """A numpy scalar (`np.float32(2.0)`, `np.int64(10)`, what array arithmetic returns) as the Python number it
+    holds, so that every numeric argument accepts it; anything else unchanged (and checked by `check_inputs`)."""
+    return value.item() if isinstance(value, np.generic) and value.dtype.kind in "iuf" else value
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_num_waveforms(num_waveforms_per_prompt: Any) -> None:
+    if (
+        isinstance(num_waveforms_per_prompt, bool)
+        or not isinstance(num_waveforms_per_prompt, int)
+        or num_waveforms_per_prompt < 1
+    ):
+        raise ValueError(f"`num_waveforms_per_prompt` must be a positive integer, got {num_waveforms_per_prompt!r}.")
+
+
+def check_generator(generator: Any, batch_size: int) -> None:
+    """`generator`: `None`, a `torch.Generator`, or a list of exactly `batch_size` of them (one per sample)."""
+    if generator is None or isinstance(generator, torch.Generator):
+        return
+    if isinstance(generator, (list, tuple)) and all(isinstance(g, torch.Generator) for g in generator):
+        if len(generator) != batch_size:
+            raise ValueError(
+                f"`generator` is a list of {len(generator)} generators, but the batch has {batch_size} samples "
+                "(prompts x `num_waveforms_per_prompt`): give one per sample, or a single generator."
+            )
+        return
+    raise ValueError(
+        f"`generator` must be a torch.Generator (e.g. torch.Generator().manual_seed(0)) or a list of them, got "
+        f"{type(generator).__name__}."
+    )
+
+
 def _embeds_tensor(prompt_embeds: PromptEmbedsArg) -> torch.Tensor:
     """The `(batch, tokens, dim)` states of `prompt_embeds`, whichever of its two accepted forms it has."""
     return prompt_embeds[0] if isinstance(prompt_embeds, (tuple, list)) else prompt_embeds
@@ -177,6 +214,13 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
             uses_packaged_text_encoder,
         )
 
+        for key in ("dtype", "torch_dtype"):
+            values = kwargs.get(key)
+            values = values.values() if isinstance(values, dict) else [values]
+            if any(value is not None and not isinstance(value, torch.dtype) for value in values):
+                raise ValueError(
+                    f"`{key}` must be a torch.dtype (e.g. torch.bfloat16) or a dict of them, got {kwargs[key]!r}."
+                )
         path = str(pretrained_model_name_or_path)
         if not os.path.isdir(path) and path in SHIPPED_PIPELINES:
             path = shipped_pipeline_path(path)
@@ -330,6 +374,8 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         lead_sheet_guidance_scale: float = 1.0,
         window_context_in_s: float = DEFAULT_WINDOW_CONTEXT_IN_S,
         crossfade_in_s: float = DEFAULT_CROSSFADE_IN_S,
+        negative_prompt_embeds: PromptEmbedsArg = None,
+        generator: torch.Generator | list[torch.Generator] | None = None,
     ) -> None:
         """Raise a `ValueError` naming the first bad argument."""
         if prompt is not None and prompt_embeds is not None:
@@ -363,6 +409,32 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
                 )
             if not torch.isfinite(prompt_embeds).all():
                 raise ValueError("`prompt_embeds` contains NaN or infinite values.")
+        if negative_prompt_embeds is not None:
+            if negative_prompt is not None:
+                raise ValueError("Pass either `negative_prompt` or `negative_prompt_embeds`, not both.")
+            if isinstance(negative_prompt_embeds, (tuple, list)):
+                if len(negative_prompt_embeds) != 2 or not all(
+                    isinstance(t, torch.Tensor) for t in negative_prompt_embeds
+                ):
+                    raise ValueError(
+                        "`negative_prompt_embeds` must be a tensor or the (states, segment_ids) pair from encode_prompt."
+                    )
+            elif not isinstance(negative_prompt_embeds, torch.Tensor):
+                raise ValueError(
+                    f"`negative_prompt_embeds` must be a tensor, got {type(negative_prompt_embeds).__name__}."
+                )
+            negative = _embeds_tensor(negative_prompt_embeds)
+            batch = 1 if isinstance(prompt, str) or prompt is None else len(prompt)
+            if prompt_embeds is not None:
+                batch = _embeds_tensor(prompt_embeds).shape[0]
+            dim = self.transformer.config.text_embed_dim
+            if negative.ndim != 3 or negative.shape[0] != batch or negative.shape[-1] != dim:
+                raise ValueError(
+                    f"`negative_prompt_embeds` must have shape ({batch}, tokens, {dim}), one per prompt, got "
+                    f"{tuple(negative.shape)}."
+                )
+            if not torch.isfinite(negative).all():
+                raise ValueError("`negative_prompt_embeds` contains NaN or infinite values.")
         if negative_prompt is not None:
             if not isinstance(negative_prompt, (str, list)):
                 raise ValueError("`negative_prompt` must be a string or a list of strings.")
@@ -373,25 +445,29 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
                 raise ValueError(
                     f"`negative_prompt` has {len(negative_prompt)} entries but `prompt` has {batch}: they must match."
                 )
-        if not isinstance(audio_length_in_s, (int, float)) or isinstance(audio_length_in_s, bool):
+        if not _is_real(audio_length_in_s):
             raise ValueError(f"`audio_length_in_s` must be a number of seconds, got {audio_length_in_s!r}.")
         if not math.isfinite(audio_length_in_s) or audio_length_in_s <= 0:
             raise ValueError(f"`audio_length_in_s` must be a positive finite number, got {audio_length_in_s}.")
+        if audio_length_in_s * self.vae.frame_rate < 1 - 1e-6:
+            # Shorter than one latent frame decodes to (almost) no samples: an empty file, not a piece.
+            raise ValueError(
+                f"`audio_length_in_s`={audio_length_in_s:g} is shorter than one latent frame "
+                f"({1 / self.vae.frame_rate:.4f} s); is it in seconds?"
+            )
         if audio_length_in_s > MAX_PIECE_LENGTH_IN_S:
             raise ValueError(
                 f"`audio_length_in_s`={audio_length_in_s:g} exceeds the longest piece one call generates "
                 f"({MAX_PIECE_LENGTH_IN_S:g} s); is it in seconds?"
             )
         for name, value in (("window_context_in_s", window_context_in_s), ("crossfade_in_s", crossfade_in_s)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            if not _is_real(value) or not math.isfinite(value) or value < 0:
                 raise ValueError(f"`{name}` must be a finite number of seconds >= 0, got {value!r}.")
-        if audio_length_in_s > self.max_audio_length_in_s + 1e-6 and (
-            sum(self._to_frames(window_context_in_s, crossfade_in_s)) > self.transformer.config.max_frames // 2
-        ):
+        # Checked for every piece, in seconds: the window planner refuses the same (in frames) even for one window.
+        if sum(self._to_frames(window_context_in_s, crossfade_in_s)) > self.transformer.config.max_frames // 2:
             raise ValueError(
-                f"`window_context_in_s` ({window_context_in_s:g} s) plus `crossfade_in_s` ({crossfade_in_s:g} s) "
-                f"must be at most half of the model's window ({self.max_audio_length_in_s / 2:.2f} s) for a piece "
-                "longer than one window."
+                f"`crossfade_in_s` ({crossfade_in_s:g} s) plus `window_context_in_s` ({window_context_in_s:g} s) "
+                f"must be at most half of the model's window ({self.max_audio_length_in_s / 2:.2f} s)."
             )
         for segs in segments:
             for segment in segs or []:
@@ -400,25 +476,31 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
                         f"`segments`: segment [{segment.start:g}, {segment.end:g}) ends after the audio "
                         f"({audio_length_in_s:g} s)."
                     )
-        if not isinstance(num_inference_steps, int) or num_inference_steps < 1:
+        if (
+            isinstance(num_inference_steps, bool)
+            or not isinstance(num_inference_steps, int)
+            or num_inference_steps < 1
+        ):
             raise ValueError(f"`num_inference_steps` must be a positive integer, got {num_inference_steps!r}.")
-        if not isinstance(guidance_scale, (int, float)) or not math.isfinite(guidance_scale) or guidance_scale < 0:
+        if not _is_real(guidance_scale) or not math.isfinite(guidance_scale) or guidance_scale < 0:
             raise ValueError(f"`guidance_scale` must be a finite number >= 0, got {guidance_scale!r}.")
         # Same rule as `guidance_scale`: NaN or inf would turn every sample NaN, a negative scale inverts the chart.
         if (
-            isinstance(lead_sheet_guidance_scale, bool)
-            or not isinstance(lead_sheet_guidance_scale, (int, float))
+            not _is_real(lead_sheet_guidance_scale)
             or not math.isfinite(lead_sheet_guidance_scale)
             or lead_sheet_guidance_scale < 0
         ):
             raise ValueError(
                 f"`lead_sheet_guidance_scale` must be a finite number >= 0, got {lead_sheet_guidance_scale!r}."
             )
-        if not isinstance(num_waveforms_per_prompt, int) or num_waveforms_per_prompt < 1:
-            raise ValueError(
-                f"`num_waveforms_per_prompt` must be a positive integer, got {num_waveforms_per_prompt!r}."
-            )
+        check_num_waveforms(num_waveforms_per_prompt)
+        check_generator(generator, batch_size * num_waveforms_per_prompt)
         if latents is not None:
+            if not isinstance(latents, torch.Tensor):
+                raise ValueError(
+                    f"`latents` must be a torch.Tensor (torch.from_numpy(array) for an array), got "
+                    f"{type(latents).__name__}."
+                )
             latent_shape = self.latent_shape(batch_size * num_waveforms_per_prompt, audio_length_in_s)
             if tuple(latents.shape) != latent_shape:
                 raise ValueError(f"`latents` must have shape {latent_shape}, got {tuple(latents.shape)}.")
@@ -511,6 +593,7 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         latents: torch.Tensor | None = None,
     ) -> torch.Tensor:
         # Latents stay in float32 whatever the transformer's dtype: the Euler updates accumulate small differences.
+        check_generator(generator, shape[0])
         if latents is None:
             return randn_tensor(shape, generator=generator, device=device, dtype=torch.float32)
         return latents.to(device=device, dtype=torch.float32)
@@ -540,6 +623,7 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         callback_on_step_end_tensor_inputs: list[str] = ["latents"],
         window_context_in_s: float = DEFAULT_WINDOW_CONTEXT_IN_S,
         crossfade_in_s: float = DEFAULT_CROSSFADE_IN_S,
+        negative_prompt_embeds: PromptEmbedsArg = None,
     ) -> S2AccompanistPipelineOutput | tuple:
         r"""
         Generate accompaniment.
@@ -567,7 +651,8 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
                 model evaluation per step when not 1); a finite number >= 0.
             negative_prompt (`str` or `list[str]`, *optional*): Replaces the learned null caption in guidance.
             num_waveforms_per_prompt (`int`, defaults to 1): Samples per prompt.
-            generator (`torch.Generator`, *optional*): For deterministic sampling.
+            generator (`torch.Generator` or `list[torch.Generator]`, *optional*): For deterministic sampling; a
+                list holds one generator per sample (prompts x `num_waveforms_per_prompt`).
             latents (`torch.Tensor`, *optional*): Initial noise `(batch * num_waveforms_per_prompt,
                 latent_channels, frames)` for the whole piece.
             prompt_embeds (`torch.Tensor` or `tuple`, *optional*): Precomputed global caption token states
@@ -578,11 +663,15 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
             attention_kwargs (`dict`, *optional*): Passed to the transformer; `{"scale": s}` scales LoRA.
             callback_on_step_end (`Callable`, *optional*): Called as `callback(pipe, step, timestep, kwargs)` after
                 every step (of every window) with the tensors named in `callback_on_step_end_tensor_inputs`, the
-                window's latents; may return replacements.
+                window's latents; returns a dict, possibly with replacements. `step` counts across windows, from 0
+                to `len(windows) * num_inference_steps - 1` (a progress bar rises once).
             window_context_in_s (`float`, defaults to 3.0): For pieces longer than one window: seconds of the
                 previous window each window starts from.
             crossfade_in_s (`float`, defaults to 0.25): For pieces longer than one window: seconds over which
                 consecutive windows cross-fade (in latent space, at every denoising step).
+            negative_prompt_embeds (`torch.Tensor` or `tuple`, *optional*): Precomputed tokens of the negative
+                prompt (e.g. `pipe.encode_prompt("noise")`), instead of `negative_prompt`: with `prompt_embeds`, no
+                text encoder is needed.
 
         Examples:
 
@@ -591,6 +680,12 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
             `pipe.vae.config.sampling_rate`, and `latents`; a tuple `(audios,)` when `return_dict` is False.
         """
         # 1. Batch, structure and duration.
+        audio_length_in_s, num_inference_steps, guidance_scale, lead_sheet_guidance_scale = map(
+            _plain, (audio_length_in_s, num_inference_steps, guidance_scale, lead_sheet_guidance_scale)
+        )
+        num_waveforms_per_prompt, window_context_in_s, crossfade_in_s = map(
+            _plain, (num_waveforms_per_prompt, window_context_in_s, crossfade_in_s)
+        )
         prompt, batch_size, segment_lists, sheets = self._resolve_batch(prompt, prompt_embeds, segments, lead_sheet)
         if audio_length_in_s is None:
             audio_length_in_s = self._default_duration(segment_lists, sheets)
@@ -610,6 +705,8 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
             lead_sheet_guidance_scale,
             window_context_in_s,
             crossfade_in_s,
+            negative_prompt_embeds=negative_prompt_embeds,
+            generator=generator,
         )
         latents = self._sample(
             prompt,
@@ -630,6 +727,7 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
             callback_on_step_end_tensor_inputs,
             window_context_in_s,
             crossfade_in_s,
+            negative_prompt_embeds=negative_prompt_embeds,
         )
         audio = latents if output_type == "latent" else self._decode_latents(latents, audio_length_in_s, output_type)
         self.maybe_free_model_hooks()
@@ -662,6 +760,7 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         source_latents: torch.Tensor | None = None,
         weights: torch.Tensor | None = None,
         repaint_strength: float = 1.0,
+        negative_prompt_embeds: PromptEmbedsArg = None,
     ) -> torch.Tensor:
         """
         Denoise a whole piece, window by window, and return its latents `(batch * num_waveforms_per_prompt,
@@ -692,8 +791,15 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
             1, min(int(num_inference_steps * repaint_strength), num_inference_steps)
         )
         self._num_timesteps = num_inference_steps - first_step
+        has_lead_sheet = any(sheet is not None for sheet in sheets)
+        if has_lead_sheet and lead_sheet_guidance_scale != 1.0 and not self.do_classifier_free_guidance:
+            logger.warning(
+                f"`lead_sheet_guidance_scale`={lead_sheet_guidance_scale:g} has no effect: `guidance_scale`="
+                f"{guidance_scale:g} <= 1 turns guidance off, lead-sheet guidance included. Set `guidance_scale` > 1 "
+                "to use it, or `lead_sheet_guidance_scale`=1."
+            )
         with self.progress_bar(total=len(plan) * self._num_timesteps) as progress_bar:
-            for window in plan:
+            for window_index, window in enumerate(plan):
                 transformer_inputs, num_branches = self._window_inputs(
                     window,
                     shape[2],
@@ -706,6 +812,7 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
                     batch_size,
                     num_waveforms_per_prompt,
                     device,
+                    negative_prompt_embeds,
                 )
                 span = slice(window.start, window.end)
                 canvas[..., span] = self._denoise_window(
@@ -722,6 +829,7 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
                     callback_on_step_end,
                     callback_on_step_end_tensor_inputs,
                     progress_bar,
+                    step_offset=window_index * self._num_timesteps,
                 )
         return canvas
 
@@ -738,6 +846,7 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         batch_size: int,
         num_waveforms_per_prompt: int,
         device: torch.device,
+        negative_prompt_embeds: PromptEmbedsArg = None,
     ) -> tuple[dict[str, torch.Tensor], int]:
         """Transformer inputs of one window: its sections and lead sheet cropped to it (as training clips are)."""
         frame_rate = self.vae.frame_rate
@@ -766,6 +875,7 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
             batch_size,
             num_waveforms_per_prompt,
             device,
+            negative_prompt_embeds,
         )
 
     def _denoise_window(
@@ -783,6 +893,7 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         callback_on_step_end: Callable | None,
         callback_on_step_end_tensor_inputs: list[str],
         progress_bar,
+        step_offset: int = 0,
     ) -> torch.Tensor:
         """The Euler loop of one window, keeping the frames of weight < 1 on the known latents' path (see `_sample`)."""
         sigmas = np.linspace(1.0, 1.0 / num_inference_steps, num_inference_steps)
@@ -813,7 +924,14 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
 
             if callback_on_step_end is not None:
                 tensors = {"latents": latents, "encoder_hidden_states": transformer_inputs["encoder_hidden_states"]}
-                outputs = callback_on_step_end(self, i, t, {k: tensors[k] for k in callback_on_step_end_tensor_inputs})
+                outputs = callback_on_step_end(
+                    self, step_offset + i, t, {k: tensors[k] for k in callback_on_step_end_tensor_inputs}
+                )
+                if not isinstance(outputs, dict):
+                    raise ValueError(
+                        f"`callback_on_step_end` must return a dict (`{{}}` to change nothing), got "
+                        f"{type(outputs).__name__}."
+                    )
                 latents = outputs.pop("latents", latents)
                 if "encoder_hidden_states" in outputs:
                     transformer_inputs["encoder_hidden_states"] = outputs.pop("encoder_hidden_states")
@@ -848,6 +966,7 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         batch_size: int,
         num_waveforms_per_prompt: int,
         device: torch.device,
+        negative_prompt_embeds: PromptEmbedsArg = None,
     ) -> tuple[dict[str, torch.Tensor], int]:
         """
         Transformer inputs for every guidance branch, stacked along the batch in the order [unconditional,
@@ -866,9 +985,12 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
             )
         states, ids = [encoder_states] * len(branches), [encoder_ids] * len(branches)
         frames = [conditioning] * len(branches)
-        if self.do_classifier_free_guidance and negative_prompt is not None:
-            negatives = [negative_prompt] * batch_size if isinstance(negative_prompt, str) else negative_prompt
-            states[0], ids[0] = self.encode_prompt(negatives, [None] * batch_size, device)
+        if self.do_classifier_free_guidance and (negative_prompt is not None or negative_prompt_embeds is not None):
+            if negative_prompt_embeds is not None:  # precomputed: no text encoder needed
+                states[0], ids[0] = self.encode_prompt(None, None, device, prompt_embeds=negative_prompt_embeds)
+            else:
+                negatives = [negative_prompt] * batch_size if isinstance(negative_prompt, str) else negative_prompt
+                states[0], ids[0] = self.encode_prompt(negatives, [None] * batch_size, device)
             branches[0] = (False, branches[0][1])
             frames[0] = FrameConditioning(
                 **{**vars(conditioning), **{k: torch.zeros_like(getattr(conditioning, k)) for k in _SECTION_FIELDS}}

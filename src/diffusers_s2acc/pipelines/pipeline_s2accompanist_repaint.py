@@ -4,28 +4,49 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
 from diffusers import DiffusionPipeline
 
-from ..audio import load_audio, match_channels, resample
+from ..audio import load_audio, match_channels, pcm_to_float, resample
+from ..music.structure import Segment, crop_segments
 from .pipeline_output import S2AccompanistPipelineOutput
 from .pipeline_s2accompanist import (
     DEFAULT_CROSSFADE_IN_S,
     DEFAULT_WINDOW_CONTEXT_IN_S,
     LeadSheetArg,
+    PromptEmbedsArg,
     S2AccompanistPipeline,
     SegmentsArg,
+    _is_real,
+    _plain,
+    check_num_waveforms,
 )
 from .repaint_windows import region_weights
 
 
 #: An array of more channels than this is taken for `(samples, channels)` audio and refused with a hint.
 _MAX_AUDIO_CHANNELS = 8
+#: When only a region is regenerated, segments may end this far past the source's end and still describe it: an
+#: MP3's encoder delay and padding (up to about two 1152-sample frames, 52 ms at 44.1 kHz) or a trimmed file move
+#: the end by that much. The output keeps the source's length; further out, extending must be asked for.
+_SOURCE_END_TOLERANCE_S = 0.1
 
 SourceAudioArg = str | os.PathLike | np.ndarray | torch.Tensor | None
+
+
+def _given_order(segments: SegmentsArg) -> list[Segment] | None:
+    """The first prompt's segments in the order the caller wrote them (`section` indexes them so), not sorted."""
+    if not segments or isinstance(segments, (str, bytes)) or not isinstance(segments, Sequence):
+        return None
+    first = segments[0]
+    if not isinstance(first, (Segment, Mapping)) and isinstance(first, Sequence):  # one list per prompt
+        first_list = first
+    else:
+        first_list = segments
+    return [Segment.from_dict(s) for s in first_list] if first_list else None
 
 
 class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
@@ -80,6 +101,7 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
         callback_on_step_end_tensor_inputs: list[str] = ["latents"],
         window_context_in_s: float = DEFAULT_WINDOW_CONTEXT_IN_S,
         crossfade_in_s: float = DEFAULT_CROSSFADE_IN_S,
+        negative_prompt_embeds: PromptEmbedsArg = None,
     ) -> S2AccompanistPipelineOutput | tuple:
         r"""
         Regenerate a region of the source piece and/or extend it.
@@ -87,22 +109,28 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
         Args:
             prompt, segments, lead_sheet, negative_prompt, num_inference_steps, guidance_scale,
             lead_sheet_guidance_scale, num_waveforms_per_prompt, generator, latents, prompt_embeds, output_type,
-            attention_kwargs, callback_on_step_end, callback_on_step_end_tensor_inputs, window_context_in_s:
+            attention_kwargs, callback_on_step_end, callback_on_step_end_tensor_inputs, window_context_in_s,
+            negative_prompt_embeds:
                 As for [`S2AccompanistPipeline.__call__`]; `segments` and `lead_sheet` describe the whole output
                 piece (old sections and new), in its time.
             source_audio (`str`, `os.PathLike`, `np.ndarray` or `torch.Tensor`, *optional*): The piece to edit: an
-                audio file (any rate, mono or stereo) or an array `(channels, samples)` / `(samples,)`. It is
-                resampled to the VAE's rate and matched to its channels once, with [`diffusers_s2acc.audio`].
+                audio file (any rate, mono or stereo) or an array `(channels, samples)` / `(samples,)`, float or
+                integer PCM (scaled by its full scale, as `scipy.io.wavfile.read` returns it). It is resampled to
+                the VAE's rate and matched to its channels once, with [`diffusers_s2acc.audio`].
             source_sampling_rate (`int`, *optional*): Rate of an array `source_audio`; defaults to the VAE's.
             source_latents (`torch.Tensor`, *optional*): The piece to edit as latents `(1 or batch,
                 latent_channels, frames)`, e.g. a previous output's `latents`: used exactly, with no re-encoding.
-                Give either this or `source_audio`.
-            section (`int` or `list[int]`, *optional*): Index (0-based) into `segments` of the section(s) to
-                regenerate.
+                Give this, `source_audio`, or both: a previous edit's `latents` and `audios` together keep the
+                original audio outside the region through a chain of edits (the latents are used as they are,
+                the audio is spliced back as for `source_audio`).
+            section (`int` or `list[int]`, *optional*): Index (0-based) into `segments`, in the order given (not
+                sorted by time), of the section(s) to regenerate.
             region_start_in_s, region_end_in_s (`float`, *optional*): Or the region to regenerate in seconds
                 (defaults: the start and the end of the source). Regions snap to the nearest latent frames.
-            audio_length_in_s (`float`, *optional*): Length of the output. Defaults to the longer of the source and
-                the end of the last segment; anything past the source's end is generated (an extension).
+            audio_length_in_s (`float`, *optional*): Length of the output; anything past the source's end is
+                generated (an extension). Defaults, when a region is given, to the source's length (segments may end
+                up to 0.1 s later, as trimmed or MP3 files do; further out, pass `audio_length_in_s` to extend as
+                well); without a region (an extension), to the end of the last segment.
             repaint_strength (`float`, defaults to 1.0): In `(0, 1]`. 1 generates the region from pure noise; lower
                 values start from the source's latents noised to that level and skip the first steps, keeping
                 more of the source's content in the region. Below 1 it needs a source under the whole region (no
@@ -112,17 +140,35 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
         Returns:
             [`S2AccompanistPipelineOutput`] with the whole piece's `audios` and `latents`.
         """
+        audio_length_in_s, num_inference_steps, guidance_scale, lead_sheet_guidance_scale = map(
+            _plain, (audio_length_in_s, num_inference_steps, guidance_scale, lead_sheet_guidance_scale)
+        )
+        num_waveforms_per_prompt, window_context_in_s, crossfade_in_s = map(
+            _plain, (num_waveforms_per_prompt, window_context_in_s, crossfade_in_s)
+        )
+        region_start_in_s, region_end_in_s, repaint_strength, section = map(
+            _plain, (region_start_in_s, region_end_in_s, repaint_strength, section)
+        )
         prompt, batch_size, segment_lists, sheets = self._resolve_batch(prompt, prompt_embeds, segments, lead_sheet)
-        if not isinstance(num_waveforms_per_prompt, int) or num_waveforms_per_prompt < 1:
-            raise ValueError(
-                f"`num_waveforms_per_prompt` must be a positive integer, got {num_waveforms_per_prompt!r}."
-            )
+        check_num_waveforms(num_waveforms_per_prompt)
         total_batch = batch_size * num_waveforms_per_prompt
         source, audio, source_seconds = self._prepare_source(
             source_audio, source_sampling_rate, source_latents, total_batch
         )
-        if audio_length_in_s is None:
-            ends = [s.end for segs in segment_lists for s in segs or []]
+        ends = [s.end for segs in segment_lists for s in segs or []]
+        has_region = section is not None or region_start_in_s is not None or region_end_in_s is not None
+        if audio_length_in_s is None and has_region:
+            # Repainting keeps the source's length: growing it is an extension, and must be asked for.
+            if max(ends, default=0.0) > source_seconds + _SOURCE_END_TOLERANCE_S:
+                raise ValueError(
+                    f"`segments` end at {max(ends):g} s, after the source's end ({source_seconds:.3f} s): pass "
+                    "`audio_length_in_s` to extend the piece as well, or end the segments with the source."
+                )
+            audio_length_in_s = source_seconds
+            segment_lists = [
+                crop_segments(segs, 0.0, source_seconds) or None if segs else segs for segs in segment_lists
+            ]
+        elif audio_length_in_s is None:
             audio_length_in_s = max([source_seconds] + ends)
         self.check_inputs(
             prompt,
@@ -140,6 +186,8 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
             lead_sheet_guidance_scale,
             window_context_in_s,
             crossfade_in_s,
+            negative_prompt_embeds=negative_prompt_embeds,
+            generator=generator,
         )
         if audio_length_in_s < source_seconds - 1e-6:
             raise ValueError(
@@ -147,7 +195,7 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
                 "cut the source instead."
             )
         regions = self._regions(
-            section, region_start_in_s, region_end_in_s, segment_lists, source_seconds, audio_length_in_s
+            section, region_start_in_s, region_end_in_s, _given_order(segments), source_seconds, audio_length_in_s
         )
         num_frames = self.latent_shape(1, audio_length_in_s)[2]
         # When extending, a last, partly filled frame of source audio is generated again: its latent encodes padding.
@@ -157,13 +205,10 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
         if not regions and num_frames <= known_frames:
             raise ValueError(
                 "Nothing to generate: give `section` or `region_start_in_s`/`region_end_in_s` to regenerate, or make "
-                "`audio_length_in_s` (or the end of the last of the `segments`) reach past the source's end to extend it."
+                "`audio_length_in_s` (or the end of the last of the `segments`) reach past the source's end "
+                f"({source_seconds:.3f} s) to extend it."
             )
-        if (
-            isinstance(repaint_strength, bool)
-            or not isinstance(repaint_strength, (int, float))
-            or not 0 < repaint_strength <= 1
-        ):
+        if not _is_real(repaint_strength) or not 0 < repaint_strength <= 1:
             raise ValueError(f"`repaint_strength` must be in (0, 1], got {repaint_strength!r}.")
         if repaint_strength < 1 and num_frames > known_frames:
             raise ValueError(
@@ -194,6 +239,7 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
             source_latents=source[..., :num_frames],
             weights=weights,
             repaint_strength=repaint_strength,
+            negative_prompt_embeds=negative_prompt_embeds,
         )
         if output_type == "latent":
             output = latents
@@ -217,8 +263,19 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
         total_batch: int,
     ) -> tuple[torch.Tensor, np.ndarray | None, float]:
         """`(latents, audio or None, seconds)` of the source: audio at the VAE's rate and channels, encoded once."""
-        if (source_audio is None) == (source_latents is None):
-            raise ValueError("Give the piece to edit as either `source_audio` or `source_latents` (exactly one).")
+        if source_audio is None and source_latents is None:
+            raise ValueError("Give the piece to edit as `source_audio` or `source_latents` (or both, from an edit).")
+        if source_audio is not None and source_latents is not None:
+            latents = self._check_source_latents(source_latents, total_batch)
+            audio = self._load_source_audio(source_audio, source_sampling_rate)
+            frames = math.ceil(audio.shape[-1] / self.vae.hop_length)
+            if latents.shape[-1] != frames:
+                raise ValueError(
+                    f"`source_latents` has {latents.shape[-1]} frames but `source_audio` "
+                    f"({audio.shape[-1] / self.sampling_rate:.3f} s) has {frames}: give the latents and audio of the "
+                    "same take."
+                )
+            return latents, audio, audio.shape[-1] / self.sampling_rate
         if source_latents is not None:
             if source_sampling_rate is not None:
                 raise ValueError("`source_sampling_rate` describes `source_audio`; latents have the VAE's frame rate.")
@@ -266,7 +323,7 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
                     "`source_audio` must be an audio file path or a numeric array (channels, samples), got "
                     f"{type(source_audio).__name__}."
                 )
-            audio = source_audio.astype(np.float32)
+            audio = pcm_to_float(source_audio)
             audio = audio[None] if audio.ndim == 1 else audio[0] if audio.ndim == 3 and audio.shape[0] == 1 else audio
             if audio.ndim != 2 or audio.shape[0] > _MAX_AUDIO_CHANNELS:
                 raise ValueError(
@@ -274,7 +331,8 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
                     + ("; transpose (samples, channels) audio." if audio.ndim == 2 else ".")
                 )
             source_rate = rate if source_sampling_rate is None else source_sampling_rate
-            if isinstance(source_rate, bool) or not isinstance(source_rate, (int, np.integer)) or source_rate <= 0:
+            source_rate = _plain(source_rate)
+            if isinstance(source_rate, bool) or not isinstance(source_rate, int) or source_rate <= 0:
                 raise ValueError(
                     f"`source_sampling_rate` must be a positive integer (Hz), got {source_sampling_rate!r}."
                 )
@@ -310,7 +368,7 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
         section: int | Sequence[int] | None,
         region_start_in_s: float | None,
         region_end_in_s: float | None,
-        segment_lists: list,
+        given_sections: list[Segment] | None,
         source_seconds: float,
         audio_length_in_s: float,
     ) -> list[tuple[int, int]]:
@@ -319,7 +377,7 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
         if section is not None:
             if region_start_in_s is not None or region_end_in_s is not None:
                 raise ValueError("Give the region as `section` or as `region_start_in_s`/`region_end_in_s`, not both.")
-            sections = segment_lists[0] or []
+            sections = given_sections or []
             if not sections:
                 raise ValueError("`section` indexes `segments`, and no segments were given.")
             indices = (
@@ -339,12 +397,15 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
             start = 0.0 if region_start_in_s is None else region_start_in_s
             end = source_seconds if region_end_in_s is None else region_end_in_s
             for name, value in (("region_start_in_s", start), ("region_end_in_s", end)):
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                if not _is_real(value) or not math.isfinite(value):
                     raise ValueError(f"`{name}` must be a finite number of seconds, got {value!r}.")
             if start < 0:
                 raise ValueError(f"`region_start_in_s`={start:g} is before the start of the audio.")
             if end > audio_length_in_s + 1e-6:
-                raise ValueError(f"`region_end_in_s`={end:g} is past the end of the audio ({audio_length_in_s:g} s).")
+                raise ValueError(
+                    f"`region_end_in_s`={end:g} is past the end of the audio ({audio_length_in_s:g} s); to add music "
+                    "after the end, extend the piece first."
+                )
             if end <= start:
                 raise ValueError(f"The region is empty: `region_end_in_s`={end:g} <= `region_start_in_s`={start:g}.")
             spans.append((float(start), float(end), "region_start_in_s"))
@@ -353,7 +414,7 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
             if start >= source_seconds - 1e-6:
                 raise ValueError(
                     f"`{name}`: the region [{start:g}, {end:g}) s lies after the source's end ({source_seconds:.3f} s); "
-                    "to add it, extend the piece (a longer `audio_length_in_s`)."
+                    "to add music there, extend the piece first."
                 )
             first, last = (int(round(t * self.vae.frame_rate)) for t in (start, end))
             if last <= first:
