@@ -23,6 +23,7 @@ import time
 import torch
 
 from diffusers_s2acc import LeadSheet, S2AccompanistPipeline, Segment
+from diffusers_s2acc.audio import check_output_path
 from diffusers_s2acc.pretrained import DEFAULT_LEAD_SHEET_GUIDANCE, DEFAULT_PIPELINE
 
 
@@ -54,6 +55,12 @@ def main() -> None:
     parser.add_argument("--lead-sheet-guidance", type=float, default=DEFAULT_LEAD_SHEET_GUIDANCE)
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
+    # Outputs are checked before any work (a traceback after a long run would lose it).
+    if args.json is not None:
+        try:
+            check_output_path(args.json, overwrite=True, extensions=(".json",))
+        except ValueError as error:
+            raise SystemExit(f"error: --json: {error}") from None
 
     configs = {
         "float32": S2AccompanistPipeline.from_pretrained(args.pipeline),

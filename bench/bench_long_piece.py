@@ -79,10 +79,10 @@ def _status_kib(field: str) -> int:
 
 def child(args: argparse.Namespace) -> None:
     """Load, generate one piece, write it, print one JSON line of measurements."""
-    import soundfile
     import torch
 
     from diffusers_s2acc import LeadSheet, S2AccompanistPipeline
+    from diffusers_s2acc.audio import write_audio
     from diffusers_s2acc.pipelines.pipeline_s2accompanist import DEFAULT_CROSSFADE_IN_S, DEFAULT_WINDOW_CONTEXT_IN_S
     from diffusers_s2acc.pipelines.repaint_windows import plan_windows
     from diffusers_s2acc.pretrained import DEFAULT_LEAD_SHEET_GUIDANCE
@@ -104,7 +104,7 @@ def child(args: argparse.Namespace) -> None:
     )
     seconds = time.perf_counter() - start
     peak = _status_kib("VmHWM")
-    soundfile.write(args.out, output.audios[0].T, pipe.sampling_rate, subtype="FLOAT")
+    write_audio(args.out, output.audios[0], pipe.sampling_rate)
     rate = pipe.vae.frame_rate
     windows = plan_windows(
         torch.ones(output.latents.shape[-1]),
@@ -160,6 +160,14 @@ def main() -> None:
     if args.child is not None:
         child(args)
         return
+    from diffusers_s2acc.audio import check_output_path  # here: the child's memory is measured
+
+    # Outputs are checked before any work (a traceback after a long run would lose it).
+    if args.json is not None:
+        try:
+            check_output_path(args.json, overwrite=True, extensions=(".json",))
+        except ValueError as error:
+            raise SystemExit(f"error: --json: {error}") from None
 
     results = []
     with tempfile.TemporaryDirectory() as folder:

@@ -77,6 +77,7 @@ from diffusers.models.autoencoders.autoencoder_oobleck import OobleckDecoder
 from diffusers.models.embeddings import get_1d_rotary_pos_embed
 from diffusers.models.transformers.stable_audio_transformer import StableAudioDiTModel
 
+from diffusers_s2acc.audio import check_output_path
 from diffusers_s2acc.models.autoencoder_semantic import SemanticAutoencoder
 from diffusers_s2acc.models.transformer_s2dit import S2DiTTransformer
 
@@ -633,6 +634,12 @@ def vae_config(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
+    # Outputs are checked before any work (a traceback after a long run would lose it).
+    if args.json is not None:
+        try:
+            check_output_path(args.json, overwrite=True, extensions=(".json",))
+        except ValueError as error:
+            raise SystemExit(f"error: --json: {error}") from None
     started = time.perf_counter()
     results: dict[str, Any] = {
         "machine": {

@@ -37,6 +37,7 @@ from diffusers_s2acc import LeadSheet, S2AccompanistPipeline, S2AccompanistRepai
 from diffusers_s2acc.analysis.beats import track_beats
 from diffusers_s2acc.analysis.features import compute_features
 from diffusers_s2acc.analysis.song import ANALYSIS_SR, analyze_song, load_for_analysis
+from diffusers_s2acc.audio import check_output_path
 from diffusers_s2acc.evaluation.scores import chord_scores, seam_scores
 from diffusers_s2acc.evaluation.specs import EvalSpec, load_specs
 from diffusers_s2acc.music.chords import PITCH_CLASS_NAMES, parse_chord
@@ -135,6 +136,12 @@ def main() -> None:
     parser.add_argument("--seam-window", type=float, default=5.0, help="seconds analysed on each side of a seam")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
+    # Outputs are checked before any work (a traceback after a long run would lose it).
+    if args.json is not None:
+        try:
+            check_output_path(args.json, overwrite=True, extensions=(".json",))
+        except ValueError as error:
+            raise SystemExit(f"error: --json: {error}") from None
 
     specs = [
         s

@@ -121,4 +121,14 @@ def load_audio(item: InputFile, *, min_duration: float, silence_dbfs: float = -6
     rms_db = 20 * np.log10(float(np.sqrt(np.mean(audio.samples.astype(np.float64) ** 2))) + 1e-12)
     if peak < 1e-4 or rms_db < silence_dbfs:
         raise RejectedInput(f"silent: RMS {rms_db:.1f} dBFS below {silence_dbfs:g} dBFS")
+    # A constant offset (DC) is loud by RMS but inaudible: what is heard is what varies around each channel's mean.
+    samples = audio.samples.astype(np.float64)
+    varying = samples - samples.mean(axis=-1, keepdims=True)
+    varying_db = 20 * np.log10(float(np.sqrt(np.mean(varying**2))) + 1e-12)
+    if varying_db < silence_dbfs:
+        offset = float(np.abs(samples.mean(axis=-1)).max())
+        raise RejectedInput(
+            f"no sound: a constant offset (DC {offset:.3g}) with the rest at {varying_db:.1f} dBFS, below "
+            f"{silence_dbfs:g} dBFS"
+        )
     return audio

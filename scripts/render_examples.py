@@ -22,7 +22,7 @@ import torch
 from PIL import Image
 
 from diffusers_s2acc import S2AccompanistPipeline
-from diffusers_s2acc.audio import match_channels, resample, to_mono
+from diffusers_s2acc.audio import check_output_path, match_channels, resample, to_mono
 from diffusers_s2acc.evaluation.specs import load_specs
 from diffusers_s2acc.music.chords import PITCH_CLASS_NAMES, parse_chord
 from diffusers_s2acc.music.structure import crop_segments
@@ -69,6 +69,12 @@ def main() -> None:
     parser.add_argument("--lead-sheet-guidance", type=float, default=DEFAULT_LEAD_SHEET_GUIDANCE)
     parser.add_argument("--seconds", type=float, default=None, help="cut each example to this length")
     args = parser.parse_args()
+    # Outputs are checked before any work (a traceback after a long run would lose it).
+    if args.out is not None:
+        try:
+            check_output_path(args.out, overwrite=True, folder=True)
+        except ValueError as error:
+            raise SystemExit(f"error: --out: {error}") from None
 
     import matplotlib
 

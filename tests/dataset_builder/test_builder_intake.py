@@ -86,6 +86,8 @@ CASES = [
     ("rate_4khz.wav", _wav_bytes(_music(rate=4000), rate=4000), "sample rate"),
     ("claims_4gb.wav", _riff_header(1, SR, 0xFFFFFFF0) + _music(0.1).astype("<i2").tobytes(), ""),
     ("silent.wav", _wav_bytes(np.zeros((SR * 2, 1), dtype=np.float32)), "silent"),
+    # issue 21: a DC offset alone is loud by RMS and holds no sound
+    ("dc_only.wav", _wav_bytes(np.full((SR * 2, 1), 0.3, dtype=np.float32)), "no sound: a constant offset (DC 0.3)"),
     ("notes.txt", b"hello", "unsupported file type"),
     ("noext", GOOD, "unsupported file type"),
 ]

@@ -46,7 +46,7 @@ def _add(spellings: str, quality: str, extra: tuple[int, ...] = (), drop: tuple[
         _SUFFIXES["" if spelling == "_" else spelling] = (quality, extra, drop)
 
 
-_add("_ M maj Maj major Δ", "maj")
+_add("_ M maj Maj major", "maj")
 _add("5", "maj", drop=(4,))  # power chord: root and fifth
 _add("m min mi - minor", "min")
 _add("dim o mb5 m(b5)", "dim")
@@ -69,7 +69,8 @@ _add("7b5 7(b5)", "7", (6,), drop=(7,))
 _add("7#5 7+ aug7 +7 7(#5)", "7", (8,), drop=(7,))
 # Altered dominant: 3, b7 and every altered tension (b9, #9, b5/#11, #5/b13); no perfect fifth.
 _add("7alt alt", "7", (1, 3, 6, 8), drop=(7,))
-_add("maj7 M7 ma7 Maj7 Δ7 ^7 j7", "maj7")
+# A bare triangle is a major seventh in jazz notation (CΔ = CΔ7), never a plain triad.
+_add("maj7 M7 ma7 Maj7 Δ Δ7 ^7 j7", "maj7")
 _add("maj9 M9 ma9 Maj9 Δ9", "maj7", (2,))
 _add("maj7#11 M7#11 Maj7#11 Δ7#11 maj7(#11) Δ#11", "maj7", (6,))
 _add("maj13 M13 Maj13", "maj7", (9,))
@@ -88,7 +89,10 @@ _add("madd9 m(add9)", "min", (2,))
 # Characters keyboards and fonts produce for the same symbol: the increment sign U+2206 for the triangle, the degree
 # sign for "dim", the music flat and sharp signs.
 _SUFFIX_SPELLINGS = str.maketrans({"\u2206": "Δ", "°": "o", "♭": "b", "♯": "#"})
-_NO_CHORD = {"N", "N.C.", "NC", "N.C", "X", "NONE", ""}
+# "No chord": the chart spellings `N.C.` / `NC` (any case, last dot optional) and Harte's `N` (upper case, as
+# mir_eval and annotation datasets write it). Nothing else: "x", "none", "n" or an empty symbol are refused, since
+# a typo must not silently become a bar of silence.
+_NO_CHORD_CHART = {"N.C.", "NC", "N.C"}
 _SYMBOL = re.compile(r"^([A-Ga-g])([#b♯♭]{0,2})(.*?)(?:/([A-Ga-g][#b♯♭]?))?$")
 
 NUM_QUALITIES = len(QUALITIES)
@@ -142,8 +146,9 @@ def _pitch_class(letter: str, accidentals: str) -> int:
 
 @lru_cache(maxsize=4096)
 def parse_chord(symbol: str) -> Chord:
-    """Parse a chord symbol: lead-sheet spelling (`"Am7"`, `"Bbmaj7"`, `"C/E"`, `"F#m7b5"`, `"C7sus4"`, `"C°7"`,
-    `"N.C."`) or Harte (`"A:min7"`, `"N"`). The accepted spellings are listed in the README's "Chart language".
+    """Parse a chord symbol: lead-sheet spelling (`"Am7"`, `"Bbmaj7"`, `"CΔ"` (= `"Cmaj7"`), `"C/E"`, `"F#m7b5"`,
+    `"C7sus4"`, `"C°7"`, `"N.C."`/`"NC"` in any case) or Harte (`"A:min7"`, `"N"`). The accepted spellings are
+    listed in the README's "Chart language"; no other no-chord spelling is accepted.
 
     `pitch_classes` are the notes that sound: sus chords have no third, `7b5` and `7#5` no perfect fifth. The class
     (`quality`, `index`) folds extensions and suspensions into the seventh family they extend.
@@ -154,8 +159,10 @@ def parse_chord(symbol: str) -> Chord:
     if not isinstance(symbol, str):
         raise ValueError(f"Chord symbol must be a string, got {type(symbol).__name__}.")
     text = symbol.strip()
-    if text.upper() in _NO_CHORD:  # "N.C.", "n.c.", "NC", ...
+    if text.upper() in _NO_CHORD_CHART or text == "N":  # "N.C.", "n.c.", "NC", Harte "N"
         return NO_CHORD
+    if not text:
+        raise ValueError("Empty chord symbol: write a chord, or N.C. for no chord.")
     if ":" in text:  # Harte syntax, as written by mir_eval and chord annotation datasets: "A:min7", "C:maj/3"
         root_text, _, quality = text.partition(":")
         quality = quality.split("/")[0].split("(")[0]

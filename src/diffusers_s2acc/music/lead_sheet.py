@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping, Sequence
@@ -16,7 +17,7 @@ MAX_TEMPO = 300.0
 
 
 def _finite(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}.")
     return float(value)
 
@@ -246,13 +247,16 @@ class LeadSheet:
     ) -> "LeadSheet":
         """Parse a one-line chord chart (the chart language; the README's "Chart language" section says the same).
 
-        - Bars are separated by `|`; the chords of a bar share it equally. `"C | Am | F G"` is one bar of C, one of
-          Am, then F and G for half a bar each. `%` repeats the previous bar and `-` holds the previous chord.
+        - Bars are separated by `|`, and a line end is a bar line too (`|` at the start or end of a line adds
+          none); blank lines are skipped. The chords of a bar share it equally. `"C | Am | F G"` is one bar of C,
+          one of Am, then F and G for half a bar each. `-` holds the chord before it; `%` repeats the previous bar
+          as it sounded (`"C | - G | %"`: the third bar is C then G again).
         - Chord symbols are read by [`~music.chords.parse_chord`]: triads (`C`, `Cm`, `Cmaj`, `C°`, `C+`, `Csus2`,
           `Csus4`, `C5`), sevenths (`C7`, `Cmaj7`/`CΔ7`/`C∆7`, `Cm7`, `Cm7b5`/`Cø`/`Cm7♭5`, `C°7`, `CmM7`), sixths
           and extensions (`C6`, `C69`, `C9`, `C11`, `C13`, `Cmaj9`, `Cmaj7#11`, `Cadd9`), suspended dominants
           (`C7sus4`, `C7sus`, `C9sus4`, `C7sus2`: no third), altered dominants (`C7b5`, `C7#5`/`C+7`/`Caug7`: no
-          perfect fifth; `C7b9`, `C7#9`, `C7#11`, `C7alt`), slash basses (`C/E`) and no chord (`N.C.`, `n.c.`, `NC`).
+          perfect fifth; `C7b9`, `C7#9`, `C7#11`, `C7alt`), slash basses (`C/E`) and no chord (`N.C.`, `NC`, in any
+          case, or Harte's `N`; nothing else).
         - `bpm` counts quarter notes in simple meters (2/4, 3/4, 4/4, 3/8, ...) and the dotted-quarter beat in
           compound meters (6/8, 9/8, 12/8), where beats fall on every third eighth note: `6/8` at 60 BPM has two
           beats and lasts 2 s per bar.
@@ -265,30 +269,38 @@ class LeadSheet:
         """
         if not isinstance(chart, str):
             raise ValueError(f"A chord chart must be a string such as 'C | Am | F | G', got {type(chart).__name__}.")
-        if not chart.strip():
+        if not chart.strip().strip("|").strip():
             raise ValueError("Chord chart is empty.")
         sheet = cls(tempo=bpm, meter=meter, offset=offset)
-        bars = [bar.split() for bar in chart.strip().strip("|").split("|")]
+        # A line end is a bar line: each non-blank line is a row of bars, its own leading/trailing `|` optional.
+        rows = [line.strip().strip("|") for line in chart.splitlines()]
+        bars = [bar.split() for row in rows if row.strip() for bar in row.split("|")]
         events: list[ChordEvent] = []
-        previous_bar: list[str] | None = None
+        previous_bar: list[str] | None = None  # the previous bar as it sounded: every `-` resolved to its chord
         for bar_index, symbols in enumerate(bars):
             if symbols == ["%"]:
                 if previous_bar is None:
                     raise ValueError("Chord chart starts with '%': there is no bar to repeat.")
                 symbols = previous_bar
+            elif "%" in symbols:
+                raise ValueError(f"Chord chart bar {bar_index + 1}: '%' repeats a whole bar and stands alone in it.")
             if not symbols:
                 raise ValueError(f"Chord chart bar {bar_index + 1} is empty.")
             bar_start = offset + bar_index * sheet.seconds_per_bar
             step = sheet.seconds_per_bar / len(symbols)
+            sounded = []
             for slot, symbol in enumerate(symbols):
                 start, end = bar_start + slot * step, bar_start + (slot + 1) * step
                 if symbol == "-":
                     if not events:
                         raise ValueError("Chord chart starts with '-': there is no chord to hold.")
                     events[-1].end = end
+                    sounded.append(events[-1].symbol)
                     continue
                 events.append(ChordEvent(start=start, end=end, symbol=symbol))
-            previous_bar = symbols
+                sounded.append(symbol)
+            # As written, but a bar that starts with `-` starts, when repeated, with the chord it held.
+            previous_bar = [sounded[0], *symbols[1:]]
         sheet.chords = events
         sheet.repeats = True
         return sheet
@@ -297,9 +309,9 @@ class LeadSheet:
     def from_dict(cls, data: Mapping[str, Any] | "LeadSheet") -> "LeadSheet":
         """Build from a plain dict, as found in JSON files.
 
-        Accepted keys: `tempo` (or `bpm`), `meter`, `offset`, `melody` (list of `{start, end, pitch}`) and one of
-        `chords` (list of `{start, end, symbol}`), `bars` (list of bar strings, one bar each) or `chart`
-        (a one-line chart, see [`from_chart`]).
+        Accepted keys: `tempo` (or `bpm`, not both), `meter`, `offset`, `melody` (list of `{start, end, pitch}`)
+        and at most one of `chords` (list of `{start, end, symbol}`), `bars` (list of bar strings, one bar each) or
+        `chart` (a chart, see [`from_chart`]). Two keys for the same thing are refused: one would be dropped.
         """
         if isinstance(data, LeadSheet):
             return data
@@ -309,6 +321,13 @@ class LeadSheet:
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"Unknown lead-sheet field(s): {', '.join(sorted(unknown))}.")
+        for group in (("tempo", "bpm"), ("chart", "bars", "chords")):
+            given = [key for key in group if key in data]
+            if len(given) > 1:
+                raise ValueError(
+                    f"Lead sheet has both {' and '.join(f'`{key}`' for key in given)}: give one (they say the same "
+                    "thing, and one would be dropped)."
+                )
         tempo = data.get("tempo", data.get("bpm", 120.0))
         meter = data.get("meter", (4, 4))
         offset = data.get("offset", 0.0)

@@ -20,6 +20,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..audio import check_output_path
 from ..pretrained import DEFAULT_LEAD_SHEET_GUIDANCE, DEFAULT_PIPELINE
 from .figure import chord_agreement, draw_take
 from .form import (
@@ -71,13 +72,13 @@ def _first_line(error: BaseException) -> str:
 
 
 def _write_audio(folder: Path, stem: str, audio: np.ndarray, sampling_rate: int) -> tuple[Path, Path]:
-    """WAV (float32, as `s2acc generate` writes it) and FLAC (24-bit, clipped: FLAC stores integers only)."""
-    import soundfile
+    """WAV (float32, as `s2acc generate` writes it) and FLAC (24-bit, clipped), by the package's one audio writer
+    ([`diffusers_s2acc.audio.write_audio`]: atomic, so a download never serves a half-written take)."""
+    from ..audio import write_audio
 
-    wav, flac = folder / f"{stem}.wav", folder / f"{stem}.flac"
-    soundfile.write(wav, audio.T, sampling_rate, subtype="FLOAT", format="WAV")
-    soundfile.write(flac, np.clip(audio.T, -1.0, 1.0), sampling_rate, subtype="PCM_24", format="FLAC")
-    return wav, flac
+    return write_audio(folder / f"{stem}.wav", audio, sampling_rate), write_audio(
+        folder / f"{stem}.flac", audio, sampling_rate
+    )
 
 
 class SpaceApp:
@@ -96,6 +97,7 @@ class SpaceApp:
         self.max_seconds = float(pipe.max_audio_length_in_s)
         self.sampling_rate = int(pipe.vae.config.sampling_rate)
         self.output_dir = Path(output_dir or tempfile.mkdtemp(prefix="s2acc-space-"))
+        check_output_path(self.output_dir, folder=True)  # before the first take, not after it is generated
         self.output_dir.mkdir(parents=True, exist_ok=True)
         # The queue runs one generation at a time; the lock also covers callers that bypass it (tests, scripts).
         self._lock = threading.Lock()
