@@ -1,6 +1,7 @@
 """Metrics: the shared scores, the evaluate.load modules and `s2acc evaluate`."""
 
 import json
+import os
 from pathlib import Path
 
 import evaluate
@@ -278,6 +279,21 @@ def test_make_specs_windows_cross_boundaries_and_heldout_wording(tmp_path):
         == 0
     )
     assert len(load_specs(out)) == 1
+
+
+def test_make_specs_writes_reference_paths_the_spec_file_resolves(tmp_path, monkeypatch, capsys):
+    """Issue 23: make-specs wrote paths relative to the working folder; evaluate reads them relative to the spec
+    file. Run from elsewhere, with a relative --synth and --out in another folder, the references must be found."""
+    _synth_folder(tmp_path / "data" / "synth")
+    monkeypatch.chdir(tmp_path / "data")
+    out = tmp_path / "specs" / "s.json"
+    assert main(["make-specs", "--synth", "synth", "--duration", "2", "--out", str(out)]) == 0
+    assert not os.path.isabs(json.loads(out.read_text())[0]["reference"]["path"])  # the folder moves as a whole
+    monkeypatch.chdir(tmp_path)
+    (spec,) = load_specs(out)
+    assert spec.load_reference()[0].shape[-1] == 2 * 16000
+    assert main(["make-specs", "--synth", "data/synth", "--out", str(out)]) == 2  # exists: never silently replaced
+    assert "--overwrite" in capsys.readouterr().err
 
 
 def test_train_and_heldout_wordings_never_coincide():
