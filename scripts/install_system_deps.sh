@@ -3,10 +3,15 @@
 #   mma                 - chord chart -> accompaniment MIDI (synth songs)
 #   fluidsynth          - MIDI -> audio
 #   fluid-soundfont-gm, timgm6mb-soundfont - two GM soundfonts, for timbre variety
+#   avldrums.lv2-soundfont - AVL multi-sampled acoustic drum kits (sf2, one bank-0 preset each; CC BY-SA 3.0)
+#   sonic-pi-samples    - recorded loops and one-shots (130 of them CC0) for VAE training and augmentation
 #   libsndfile1         - wav/flac/ogg/mp3 reading through soundfile
 #   ffmpeg              - fallback decoder for formats libsndfile cannot read
 #   chromium            - headless browser for the Space's browser test (driven by Playwright's Python package
 #                         through /usr/bin/chromium: `playwright install` would download a browser)
+# Not installed yet: musescore-general-soundfont(-lossless). Both put /usr/share/sounds/sf3/MuseScore_General.sf3 in
+# place, which dataset_builder/synth/render.py's KNOWN_SOUNDFONTS would then draw from by default, changing which font
+# a `--charts classic` song gets; it comes with the opt-in realistic render (issue 19).
 # Set WITH_WESNOTH_MUSIC=1 to also install real recorded music (wesnoth-1.16-music) for the real-audio check.
 set -euo pipefail
 if [ "$(id -u)" -ne 0 ]; then
@@ -14,7 +19,8 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-packages=(mma fluidsynth fluid-soundfont-gm timgm6mb-soundfont libsndfile1 ffmpeg chromium)
+packages=(mma fluidsynth fluid-soundfont-gm timgm6mb-soundfont
+    avldrums.lv2-soundfont sonic-pi-samples libsndfile1 ffmpeg chromium)
 if [ "${WITH_WESNOTH_MUSIC:-0}" = "1" ]; then
     packages+=(wesnoth-1.16-music)
 fi

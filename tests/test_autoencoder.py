@@ -172,3 +172,34 @@ def test_fresh_encoder_starts_nearly_deterministic():
     posterior = vae.encode(torch.randn(2, 1, 4096) * 0.1).latent_dist
     assert posterior.std.max() < 0.01
     assert (posterior.sample() - posterior.mode()).abs().max() < 0.1
+
+
+def test_demo_stereo_preset_round_trips_stereo_at_44k_below_25_latent_frames_per_second():
+    """The 44.1 kHz stereo preset: half a second of stereo encodes to samples / hop frames (<= 25 per second) of
+    its latent width and decodes back to the same samples in two channels; a length that is not a multiple of the
+    hop gets ceil(samples / hop) frames."""
+    config = vae_config("demo-stereo")
+    torch.manual_seed(0)
+    vae = SemanticAutoencoder(**config).eval()
+    assert vae.config.sampling_rate == 44100 and vae.config.audio_channels == 2
+    assert vae.frame_rate <= 25 and vae.hop_length == 2048
+    samples = 11 * vae.hop_length  # 0.51 s
+    audio = torch.randn(1, 2, samples)
+    with torch.no_grad():
+        latents = vae.encode(audio).latent_dist.mode()
+        decoded = vae.decode(latents).sample
+        odd = vae.encode(audio[..., : samples - 100]).latent_dist.mode()
+    assert latents.shape == (1, config["latent_channels"], samples // vae.hop_length)
+    assert decoded.shape == (1, 2, samples) and torch.isfinite(decoded).all()
+    assert odd.shape[-1] == 11
+
+
+def test_demo_preset_still_builds_the_shipped_vae_architecture():
+    """Adding presets leaves `demo` as the shipped s2acc-demo VAE was trained from (16 kHz mono, hop 256)."""
+    import json
+
+    from diffusers_s2acc.pretrained import DEFAULT_PIPELINE, shipped_pipeline_path
+
+    with open(f"{shipped_pipeline_path(DEFAULT_PIPELINE)}/vae/config.json") as stream:
+        shipped = json.load(stream)
+    assert {k: shipped[k] for k in vae_config("demo")} == vae_config("demo")

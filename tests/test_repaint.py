@@ -272,3 +272,29 @@ def test_from_pipe_keeps_every_shared_dtype_and_from_pretrained_loads_the_class(
     assert repaint.vae.dtype == torch.float32
     pipe.save_pretrained(tmp_path)
     assert type(S2AccompanistRepaintPipeline.from_pretrained(tmp_path)) is S2AccompanistRepaintPipeline
+
+
+@pytest.mark.parametrize("as_file", [False, True])
+def test_mono_source_at_another_rate_extends_a_44k_stereo_pipeline_matched_once(pipes, tmp_path, as_file):
+    """A 44.1 kHz stereo model (the demo-stereo format) extending a mono 16 kHz source: the kept audio is the
+    source resampled and duplicated to stereo once, sample for sample, and the output has the model's format."""
+    from diffusers_s2acc.audio import match_channels, resample
+
+    pipe, _ = pipes
+    # tiny's widths at demo-stereo's format: 44.1 kHz stereo, hop 2048.
+    fmt = dict(audio_channels=2, sampling_rate=44100, downsampling_ratios=[4, 8, 8, 8], channel_multiples=[1, 2, 4, 4])
+    vae = type(pipe.vae)(**{**presets.vae_config("tiny"), **fmt})
+    stereo = S2AccompanistRepaintPipeline.from_pipe(pipe, vae=vae)
+    stereo.set_progress_bar_config(disable=True)
+    mono = (0.3 * np.sin(2 * np.pi * 220 * np.arange(RATE) / RATE)).astype(np.float32)[None]  # 1 s at 16 kHz
+    if as_file:
+        path = tmp_path / "mono.wav"
+        soundfile.write(path, mono.T, RATE, subtype="FLOAT")
+        source = dict(source_audio=str(path))
+    else:
+        source = dict(source_audio=mono, source_sampling_rate=RATE)
+    out = stereo("pop", audio_length_in_s=2.0, num_inference_steps=1, generator=_seed(0), **source)
+    assert out.audios.shape == (1, 2, 2 * 44100)
+    expected = resample(match_channels(mono, 2), RATE, 44100)
+    kept = 44100 - int(0.25 * 44100)  # the source's last 0.25 s fade into its reconstruction
+    np.testing.assert_array_equal(out.audios[0, :, :kept], expected[:, :kept])

@@ -194,3 +194,12 @@ def test_lead_sheet_injection_starts_as_identity_and_then_carries_the_chords():
 def test_lead_sheet_injection_layers_is_checked():
     with pytest.raises(ValueError, match="lead_sheet_injection_layers"):
         S2DiTTransformer(**{**transformer_config("tiny"), "lead_sheet_injection_layers": 3})
+
+
+def test_demo_stereo_transformer_reads_its_vae_latents_at_demo_cost():
+    with init_empty_weights():
+        stereo = S2DiTTransformer(**transformer_config("demo-stereo"))
+        demo = S2DiTTransformer(**transformer_config("demo"))
+    assert stereo.config.in_channels == vae_config("demo-stereo")["latent_channels"] == 64
+    # Same width and depth as demo: only the latent projections differ, so a step costs the same per frame.
+    assert abs(sum(p.numel() for p in stereo.parameters()) - sum(p.numel() for p in demo.parameters())) < 0.1e6
