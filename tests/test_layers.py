@@ -22,7 +22,7 @@ LAYERS = [
     {"analysis", "models", "corpus_schema", "loaders"},
     {"pipelines", "presets", "pretrained"},
     {"training", "evaluation"},
-    {"space", "cli"},
+    {"space", "cli", "cli_accompany"},
 ]
 RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
 

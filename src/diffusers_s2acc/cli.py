@@ -133,6 +133,10 @@ def _build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--json", type=Path, default=None, help="also write the report as JSON")
     probe.add_argument("--overwrite", action="store_true", help="replace --json if it exists")
 
+    from .cli_accompany import add_accompany_parser
+
+    add_accompany_parser(commands)
+
     from .space.app import add_arguments as add_space_arguments
 
     space_parser = commands.add_parser("space", help="start the Gradio Space (the section-by-section editor) locally")
@@ -696,6 +700,12 @@ def space(args: argparse.Namespace) -> int:
     return 0
 
 
+def _accompany(args: argparse.Namespace) -> int:
+    from .cli_accompany import accompany
+
+    return accompany(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
@@ -708,6 +718,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "make-specs": make_specs,
             "space": space,
             "probe-vae": probe_vae,
+            "accompany": _accompany,
         }
         return commands[args.command](args)
     except UsageError as error:

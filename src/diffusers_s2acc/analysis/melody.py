@@ -102,3 +102,42 @@ def melody_line(notes: list[dict], lowest: int = MELODY_LOWEST, max_overlap: flo
     for current, following in zip(kept, kept[1:]):
         current["end"] = min(current["end"], following["start"])
     return [Note(n["start"], n["end"], n["pitch"]) for n in kept if n["end"] - n["start"] > 1e-3]
+
+
+def monophonic_line(
+    notes: list[dict], *, min_duration: float = 0.06, merge_gap: float = 0.0, max_overlap: float = 0.3
+) -> list[Note]:
+    """One monophonic line from transcribed or MIDI notes of a solo melody (voice, whistle, one instrument).
+
+    Unlike [`melody_line`] (the top voice of a mix), the most salient note wins where notes overlap: the longest and
+    loudest (`amplitude`, or MIDI velocity / 127, times duration), so a transcriber's faint octave ghost above a
+    sung note never replaces it, whatever the register. A note is kept only if it overlaps the notes already kept
+    by less than `max_overlap` of its length; residual overlaps are trimmed (each note ends where the next begins),
+    consecutive notes of the same pitch less than `merge_gap` seconds apart are merged (a transcriber splits a held
+    note at a breath of vibrato), and notes shorter than `min_duration` seconds are dropped.
+
+    Args:
+        notes (`list[dict]`): `{start, end, pitch}` with an optional `amplitude` in `[0, 1]`.
+    """
+    kept: list[dict] = []
+    starts, ends = np.zeros(0), np.zeros(0)
+
+    def salience(note: dict) -> float:
+        return (note["end"] - note["start"]) * (0.25 + note.get("amplitude", 1.0))
+
+    for note in sorted((dict(n) for n in notes if n["end"] - n["start"] >= min_duration), key=lambda n: -salience(n)):
+        length = note["end"] - note["start"]
+        overlap = np.clip(np.minimum(ends, note["end"]) - np.maximum(starts, note["start"]), 0, None).sum()
+        if overlap < max_overlap * length:
+            kept.append(note)
+            starts, ends = np.append(starts, note["start"]), np.append(ends, note["end"])
+    kept.sort(key=lambda n: n["start"])
+    for current, following in zip(kept, kept[1:]):
+        current["end"] = min(current["end"], following["start"])
+    merged: list[dict] = []
+    for note in kept:
+        if merged and merged[-1]["pitch"] == note["pitch"] and note["start"] - merged[-1]["end"] < merge_gap:
+            merged[-1]["end"] = max(merged[-1]["end"], note["end"])
+        else:
+            merged.append(note)
+    return [Note(n["start"], n["end"], int(n["pitch"])) for n in merged if n["end"] - n["start"] >= min_duration]

@@ -305,6 +305,62 @@ class LeadSheet:
         sheet.repeats = True
         return sheet
 
+    def to_chart(self, until: float | None = None) -> str:
+        """The chords as a one-line chart in the chart language, from the first downbeat (`offset`) on: the inverse
+        of [`from_chart`] (with the same `tempo`, `meter` and `offset`, `from_chart` gives back the same chord at
+        every instant).
+
+        Each bar is written with the fewest equal slots (up to one per eighth of the bar's beats, i.e. two per beat)
+        on whose boundaries all of its chord changes fall; a chord that carries on into the next slot of the same
+        bar is written `-`. Time that no chord covers is written `N.C.` (the chart language has no "unknown"); a
+        change that falls on no such boundary is rounded to the nearest half beat. Chords before `offset` (a
+        pick-up) are not part of a chart.
+
+        Args:
+            until (`float`, *optional*): Write bars up to this time (default: the end of the last chord).
+
+        Raises:
+            ValueError: when there is no chord from `offset` on.
+        """
+        end = max((c.end for c in self.chords), default=0.0) if until is None else until
+        if end <= self.offset + 1e-6 or not any(c.end > self.offset + 1e-6 for c in self.chords):
+            raise ValueError("The lead sheet has no chords from its first downbeat on: there is no chart to write.")
+        bar_seconds = self.seconds_per_bar
+        tolerance = 1e-3 * bar_seconds
+
+        def event_at(time: float) -> int | None:
+            for index, chord in enumerate(self.chords):
+                if chord.start - 1e-9 <= time < chord.end:
+                    return index
+            return None
+
+        bars = []
+        num_bars = max(1, math.ceil((end - self.offset) / bar_seconds - 1e-6))
+        for bar in range(num_bars):
+            start = self.offset + bar * bar_seconds
+            inside = [
+                t
+                for c in self.chords
+                for t in (c.start, c.end)
+                if start + tolerance < t < start + bar_seconds - tolerance
+            ]
+            for slots in range(1, 2 * self.beats_per_bar + 1):
+                step = bar_seconds / slots
+                if all(abs(t - start - round((t - start) / step) * step) <= tolerance for t in inside):
+                    break
+            step = bar_seconds / slots
+            events = [event_at(start + (k + 0.5) * step) for k in range(slots)]
+            symbols = []
+            for k, event in enumerate(events):
+                if event is None:
+                    symbols.append("N.C.")
+                elif k > 0 and events[k - 1] == event:
+                    symbols.append("-")
+                else:
+                    symbols.append(self.chords[event].symbol)
+            bars.append(" ".join(symbols))
+        return " | ".join(bars)
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | "LeadSheet") -> "LeadSheet":
         """Build from a plain dict, as found in JSON files.
