@@ -6,13 +6,14 @@ import argparse
 import math
 from pathlib import Path
 
+from .audio import WRITE_EXTENSIONS
 from .cli import (
     _GENERATE_FLAGS,
     DTYPES,
     SEED_MAX,
     SEED_MIN,
     UsageError,
-    _check_output_path,
+    _check_output,
     _load_pipeline,
     _load_segments,
     _name_flags,
@@ -107,10 +108,12 @@ def accompany(args: argparse.Namespace) -> int:
     if not args.print_chart:
         if args.out is None:
             raise UsageError("--out: name the accompaniment's .wav or .flac file (or pass --print-chart)")
-        _check_output_path(args.out, args.overwrite)
+        _check_output("--out", args.out, args.overwrite, extensions=WRITE_EXTENSIONS, protect=(args.melody,))
         if args.mix_out is not None:
             try:
-                _check_output_path(args.mix_out, args.overwrite)
+                _check_output(
+                    "--mix-out", args.mix_out, args.overwrite, extensions=WRITE_EXTENSIONS, protect=(args.melody,)
+                )
             except UsageError as error:
                 raise UsageError(str(error).replace("--out", "--mix-out", 1)) from None
             if args.mix_out.resolve() == args.out.resolve():
