@@ -79,6 +79,8 @@ def draw_plan(
     """
     if charts not in CHART_MODES:
         raise ValueError(f"Unknown chart generator {charts!r}; choose from {', '.join(CHART_MODES)}.")
+    if tonics is not None and not tonics:
+        raise ValueError("tonics must name at least one pitch class.")
     if charts == "mixed":
         return _draw_mixed_plan(song_id, seed, section_bars, max_sections, families, tonics, chart_families)
     if chart_families is not None:
@@ -96,8 +98,6 @@ def _draw_classic_plan(
 ) -> SongPlan:
     """The generator of s2acc-demo v1/v2, unchanged: the same seed gives the same song."""
     allowed = check_families(families, CLASSIC_FAMILIES)
-    if tonics is not None and not tonics:
-        raise ValueError("tonics must name at least one pitch class.")
     rng = random.Random(seed)
     meters = sorted({CLASSIC_FAMILIES[f][1] for f in allowed})
     meter = 3 if rng.random() < 0.2 else 4
@@ -182,8 +182,6 @@ def _draw_mixed_plan(
     """Charts from every family of [`charts`], grooves from most of MMA's library, tempo 60-200, 3/4, 4/4, 12/8."""
     allowed = check_families(families)
     allowed_charts = check_chart_families(chart_families)
-    if tonics is not None and not tonics:
-        raise ValueError("tonics must name at least one pitch class.")
     rng = random.Random(f"mixed-{seed}")
     main = rng.choice(allowed)
     signature = time_signature(main)

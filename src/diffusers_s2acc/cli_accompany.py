@@ -103,7 +103,7 @@ def _print_chart(melody, sheet, suggestion) -> None:
 
 def accompany(args: argparse.Namespace) -> int:
     from .analysis.melody_input import read_melody
-    from .music.harmonizer import harmonize
+    from .pipelines.play_along import suggest_chart
 
     if not args.print_chart:
         if args.out is None:
@@ -142,14 +142,7 @@ def accompany(args: argparse.Namespace) -> int:
         melody = read_melody(args.melody, track=_track(args.track), bpm=args.bpm, meter=args.meter, key=args.key)
         suggestion = None
         if lead_sheet is None:
-            suggestion = harmonize(
-                melody.notes,
-                melody.key_tuple,
-                tempo=melody.tempo,
-                meter=melody.meter,
-                offset=melody.offset,
-                richness=args.richness,
-            )
+            suggestion = suggest_chart(melody, args.richness)
     except ValueError as error:
         raise UsageError(_name_flags(str(error), _ACCOMPANY_FLAGS)) from None
     if args.print_chart:

@@ -118,6 +118,18 @@ def count_in_clicks(beats: Sequence[tuple[float, bool]], sampling_rate: int, len
     return out
 
 
+def suggest_chart(melody: MelodyInput, richness: str = "simple"):
+    """The harmoniser's chart for a melody read with [`~analysis.melody_input.read_melody`], on its own grid."""
+    return harmonize(
+        melody.notes,
+        melody.key_tuple,
+        tempo=melody.tempo,
+        meter=melody.meter,
+        offset=melody.offset,
+        richness=richness,
+    )
+
+
 def play_along(
     pipe,
     melody: str | os.PathLike | MelodyInput,
@@ -166,14 +178,7 @@ def play_along(
         melody = read_melody(melody, track=track, bpm=bpm, meter=meter, key=key)
     suggestion = None
     if lead_sheet is None:
-        suggestion = harmonize(
-            melody.notes,
-            melody.key_tuple,
-            tempo=melody.tempo,
-            meter=melody.meter,
-            offset=melody.offset,
-            richness=richness,
-        )
+        suggestion = suggest_chart(melody, richness)
         sheet = suggestion.lead_sheet
     else:
         try:
