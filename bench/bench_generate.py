@@ -8,7 +8,7 @@
 The pipeline is loaded twice (not timed): as saved, and with `dtype={"default": torch.bfloat16, "vae": torch.float32}`
 (what `s2acc generate --dtype bfloat16` loads: transformer and text encoder in bf16, VAE weights float32). Each is warmed up once, then timed `--repeats` times,
 interleaved so that background load affects both alike; the medians and their ratio are printed. The chart is a
-two-section, four-chord piece with text guidance and the CLI's lead-sheet guidance (`DEFAULT_LEAD_SHEET_GUIDANCE`,
+two-section, four-chord piece with text guidance and the CLI's lead-sheet guidance (the model's recommended one,
 three transformer passes per step; `--lead-sheet-guidance 1` drops the third). Figures depend on the
 machine: compare configurations only within one run.
 """
@@ -24,7 +24,7 @@ import torch
 
 from diffusers_s2acc import LeadSheet, S2AccompanistPipeline, Segment
 from diffusers_s2acc.audio import check_output_path
-from diffusers_s2acc.pretrained import DEFAULT_LEAD_SHEET_GUIDANCE, DEFAULT_PIPELINE
+from diffusers_s2acc.pretrained import DEFAULT_PIPELINE
 
 
 def generate(pipe, seconds: float, steps: int, lead_sheet_guidance_scale: float) -> float:
@@ -50,9 +50,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pipeline", default=DEFAULT_PIPELINE)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--steps", type=int, default=25)
+    parser.add_argument("--steps", type=int, default=None, help="default: the pipeline's recommended_settings()")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--lead-sheet-guidance", type=float, default=DEFAULT_LEAD_SHEET_GUIDANCE)
+    parser.add_argument(
+        "--lead-sheet-guidance", type=float, default=None, help="default: the pipeline's recommended_settings()"
+    )
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     # Outputs are checked before any work (a traceback after a long run would lose it).
@@ -68,6 +70,9 @@ def main() -> None:
             args.pipeline, dtype={"default": torch.bfloat16, "vae": torch.float32}
         ),
     }
+    args.steps, _, args.lead_sheet_guidance = configs["float32"].sampling_settings(
+        args.steps, None, args.lead_sheet_guidance
+    )
     times: dict[str, list[float]] = {name: [] for name in configs}
     for pipe in configs.values():
         pipe.set_progress_bar_config(disable=True)

@@ -42,7 +42,7 @@ from diffusers_s2acc.evaluation.scores import chord_scores, seam_scores
 from diffusers_s2acc.evaluation.specs import EvalSpec, load_specs
 from diffusers_s2acc.music.chords import PITCH_CLASS_NAMES, parse_chord
 from diffusers_s2acc.music.lead_sheet import ChordEvent
-from diffusers_s2acc.pretrained import DEFAULT_LEAD_SHEET_GUIDANCE, DEFAULT_PIPELINE
+from diffusers_s2acc.pretrained import DEFAULT_PIPELINE
 
 
 TRITONE = 6
@@ -159,7 +159,7 @@ def main() -> None:
     repaint = S2AccompanistRepaintPipeline(**pipe.components)
     repaint.set_progress_bar_config(disable=True)
     rate = pipe.sampling_rate
-    common = dict(num_inference_steps=args.steps, lead_sheet_guidance_scale=DEFAULT_LEAD_SHEET_GUIDANCE)
+    common = dict(num_inference_steps=args.steps)  # lead-sheet guidance: the model's recommended one
 
     rows = []
     for spec in specs:

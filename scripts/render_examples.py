@@ -26,7 +26,7 @@ from diffusers_s2acc.audio import check_output_path, match_channels, resample, t
 from diffusers_s2acc.evaluation.specs import load_specs
 from diffusers_s2acc.music.chords import PITCH_CLASS_NAMES, parse_chord
 from diffusers_s2acc.music.structure import crop_segments
-from diffusers_s2acc.pretrained import DEFAULT_LEAD_SHEET_GUIDANCE, DEFAULT_PIPELINE
+from diffusers_s2acc.pretrained import DEFAULT_PIPELINE
 
 
 def _panel(axes, audio: np.ndarray, rate: int, spec, title: str) -> None:
@@ -65,8 +65,10 @@ def main() -> None:
     parser.add_argument("--specs", required=True)
     parser.add_argument("--ids", nargs="+", required=True)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--steps", type=int, default=25)
-    parser.add_argument("--lead-sheet-guidance", type=float, default=DEFAULT_LEAD_SHEET_GUIDANCE)
+    parser.add_argument("--steps", type=int, default=None, help="default: the pipeline's recommended_settings()")
+    parser.add_argument(
+        "--lead-sheet-guidance", type=float, default=None, help="default: the pipeline's recommended_settings()"
+    )
     parser.add_argument("--seconds", type=float, default=None, help="cut each example to this length")
     args = parser.parse_args()
     # Outputs are checked before any work (a traceback after a long run would lose it).

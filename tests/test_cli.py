@@ -421,7 +421,7 @@ def test_auto_dtype_is_bfloat16_only_where_the_cpu_computes_it_natively(monkeypa
     """Emulated bf16 is slower than float32, so "auto" (the default) must look at the hardware."""
     import torch
 
-    from diffusers_s2acc.cli import _resolve_dtype
+    from diffusers_s2acc.devices import resolve_dtype as _resolve_dtype
 
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
     assert _resolve_dtype("auto", "cpu") == "bfloat16"
@@ -430,3 +430,18 @@ def test_auto_dtype_is_bfloat16_only_where_the_cpu_computes_it_natively(monkeypa
     assert _resolve_dtype("auto", "cpu") == "float32"
     assert _resolve_dtype("float32", "cpu") == "float32" and _resolve_dtype("bfloat16", "cpu") == "bfloat16"
     assert _resolve_dtype("auto", "mps") == "float32"
+
+
+def test_training_mixed_precision_auto_follows_the_hardware(monkeypatch):
+    """`--mixed_precision auto` picks bf16 autocast only where bf16 is native, as `--dtype auto` does."""
+    import torch
+
+    from diffusers_s2acc.training.arguments import resolve_mixed_precision
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
+    assert resolve_mixed_precision("auto") == "bf16"
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    assert resolve_mixed_precision("auto") == "no"
+    assert resolve_mixed_precision("bf16") == "bf16" and resolve_mixed_precision(None) is None

@@ -376,10 +376,11 @@ def test_lead_sheet_json_with_conflicting_keys_is_refused(data, message):
 
 def test_guidance_that_switches_off_lead_sheet_guidance_is_refused_or_warned_once(pipes, tmp_path, capsys, caplog):
     code, _, err = _run(
-        ["generate", "--pipeline", "tiny", "--lead-sheet", "C", "--guidance", "1", "--out", str(tmp_path / "o.wav")],
+        ["generate", "--pipeline", "tiny", "--lead-sheet", "C", "--guidance", "1", "--lead-sheet-guidance", "3"]
+        + ["--out", str(tmp_path / "o.wav")],
         capsys,
     )
-    _one_line_error(code, err, "--guidance 1 turns guidance off, and with it --lead-sheet-guidance")
+    _one_line_error(code, err, "--guidance 1 turns guidance off, and with it --lead-sheet-guidance 3")
     pipe, _ = pipes
     with caplog.at_level(logging.WARNING):
         pipe(

@@ -225,3 +225,34 @@ def test_bad_inputs_raise_value_error_naming_the_argument(tiny_pipe, kwargs, mes
     kwargs = {"prompt": "pop", "num_inference_steps": 1, **kwargs}
     with pytest.raises(ValueError, match=message):
         tiny_pipe(**kwargs)
+
+
+def test_unset_steps_and_guidance_come_from_the_saved_config(tiny_pipe, tmp_path):
+    """The checkpoint's recommended settings are `__call__`'s defaults, survive save/load and `from_pipe`, and an
+    explicit argument still wins."""
+    from diffusers_s2acc import S2AccompanistRepaintPipeline
+
+    assert tiny_pipe.recommended_settings() == {
+        "num_inference_steps": 50,
+        "guidance_scale": 4.0,
+        "lead_sheet_guidance_scale": 1.0,
+    }  # a folder that names none: the diffusers-style fallbacks
+    tiny_pipe.register_to_config(default_num_inference_steps=3, default_lead_sheet_guidance_scale=2.5)
+    tiny_pipe.save_pretrained(tmp_path)
+    loaded = S2AccompanistPipeline.from_pretrained(tmp_path)
+    loaded.set_progress_bar_config(disable=True)
+    for pipe in (loaded, S2AccompanistRepaintPipeline.from_pipe(loaded)):
+        assert pipe.recommended_settings()["lead_sheet_guidance_scale"] == 2.5
+
+    steps = []
+    sheet = LeadSheet.from_chart("C | G", bpm=240)
+
+    def count(pipe, step, timestep, kwargs):
+        steps.append(step)
+        return {}
+
+    loaded(prompt="x", lead_sheet=sheet, audio_length_in_s=0.5, callback_on_step_end=count)
+    assert len(steps) == 3
+    steps.clear()
+    loaded(prompt="x", lead_sheet=sheet, audio_length_in_s=0.5, num_inference_steps=2, callback_on_step_end=count)
+    assert len(steps) == 2

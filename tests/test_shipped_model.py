@@ -9,7 +9,7 @@ import torch
 from safetensors import safe_open
 
 from diffusers_s2acc import LeadSheet, S2AccompanistPipeline, S2DiTTransformer, Segment, SemanticAutoencoder
-from diffusers_s2acc.pretrained import DEFAULT_LEAD_SHEET_GUIDANCE, DEFAULT_PIPELINE, shipped_pipeline_path
+from diffusers_s2acc.pretrained import DEFAULT_PIPELINE, shipped_pipeline_path
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,6 @@ def _majmin(pipe, sheet: LeadSheet, seconds: float, with_sheet: bool, seed: int)
             Segment(seconds / 2, seconds, "chorus", "band"),
         ],
         lead_sheet=sheet if with_sheet else None,
-        lead_sheet_guidance_scale=DEFAULT_LEAD_SHEET_GUIDANCE,
         audio_length_in_s=seconds,
         num_inference_steps=12,
         generator=torch.Generator().manual_seed(seed),
@@ -84,3 +83,22 @@ def test_follows_a_two_chord_chart_better_than_without_it(pipe):
     # above what the no-chart pipeline reaches, not the expected figures.
     assert with_chart >= 0.35, (with_chart, without)
     assert with_chart >= without + 0.25, (with_chart, without)
+
+
+def test_recommended_settings_are_the_model_cards_and_everyones_default(pipe):
+    """One default: the settings in the model card are what `pipe(...)`, the CLI, the Space and evaluate use."""
+    import re
+
+    from diffusers_s2acc.cli import _build_parser
+    from diffusers_s2acc.space.app import SpaceApp
+
+    card = (Path(__file__).resolve().parents[1] / "model_card.md").read_text(encoding="utf-8")
+    line = next(line for line in card.split("\n\n") if line.startswith("Recommended settings:"))
+    stated = {key: float(value) for key, value in re.findall(r"`(\w+)=([\d.]+)`", line)}
+    assert stated == {k: float(v) for k, v in pipe.recommended_settings().items()}
+    assert pipe.sampling_settings() == tuple(pipe.recommended_settings().values())
+    parser = _build_parser()
+    for command in (["generate", "--prompt", "x", "--out", "o.wav"], ["evaluate", "--specs", "s.json"]):
+        args = parser.parse_args(command)
+        assert (args.steps, args.guidance, args.lead_sheet_guidance) == (None, None, None)  # filled from the pipe
+    assert SpaceApp(pipe).recommended == pipe.recommended_settings()

@@ -10,9 +10,10 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from .devices import resolve_dtype
 from .pipelines.pipeline_s2accompanist import DEFAULT_CROSSFADE_IN_S
 from .presets import PRESETS
-from .pretrained import DEFAULT_LEAD_SHEET_GUIDANCE, DEFAULT_PIPELINE
+from .pretrained import DEFAULT_PIPELINE
 
 
 class _Parser(argparse.ArgumentParser):
@@ -63,9 +64,9 @@ def _build_parser() -> argparse.ArgumentParser:
     ev = commands.add_parser("evaluate", help="generate from a spec file and print every metric")
     ev.add_argument("--pipeline", default=DEFAULT_PIPELINE, help=f"as for generate (default: {DEFAULT_PIPELINE})")
     ev.add_argument("--specs", type=Path, required=True, help="JSON spec file (see diffusers_s2acc.evaluation.specs)")
-    ev.add_argument("--steps", type=int, default=50)
-    ev.add_argument("--guidance", type=float, default=4.0)
-    ev.add_argument("--lead-sheet-guidance", type=float, default=DEFAULT_LEAD_SHEET_GUIDANCE, help="as for generate")
+    ev.add_argument("--steps", type=int, default=None, help="as for generate")
+    ev.add_argument("--guidance", type=float, default=None, help="as for generate")
+    ev.add_argument("--lead-sheet-guidance", type=float, default=None, help="as for generate")
     ev.add_argument("--seeds", type=int, default=1, help="takes per spec (seeds spec.seed + 1000 k); scores are means")
     ev.add_argument(
         "--no-lead-sheet-floor",
@@ -164,14 +165,19 @@ def _add_generation_arguments(parser: argparse.ArgumentParser, duration_help: st
     )
     parser.add_argument("--meter", default=None, help="meter of a --lead-sheet chart (default 4/4)")
     parser.add_argument("--duration", type=float, help=duration_help)
-    parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument("--guidance", type=float, default=4.0)
+    parser.add_argument("--steps", type=int, default=None, help=f"denoising steps (default: {_RECOMMENDED_HELP})")
+    parser.add_argument(
+        "--guidance",
+        type=float,
+        default=None,
+        help=f"text guidance scale; 1 turns guidance off (default: {_RECOMMENDED_HELP})",
+    )
     parser.add_argument(
         "--lead-sheet-guidance",
         type=float,
-        default=DEFAULT_LEAD_SHEET_GUIDANCE,
-        help=f"lead-sheet guidance scale (default {DEFAULT_LEAD_SHEET_GUIDANCE:g}); > 1 pushes the audio further "
-        "towards the chart at the cost of a third model pass per step; 1 turns it off",
+        default=None,
+        help="lead-sheet guidance scale; > 1 pushes the audio further towards the chart at the cost of a third model "
+        f"pass per step; 1 turns it off (default: {_RECOMMENDED_HELP})",
     )
     parser.add_argument(
         "--seed",
@@ -352,23 +358,6 @@ def _load_lead_sheet(chart: str | None, bpm: float | None, meter: str | None):
 DTYPES = ("auto", "float32", "bfloat16")
 
 
-def _resolve_dtype(name: str, device: str) -> str:
-    """ "auto" -> "bfloat16" where the device computes bf16 natively, else "float32" (emulated bf16 is slower)."""
-    if name != "auto":
-        return name
-    import torch
-
-    if device.startswith("cuda"):
-        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
-    if device == "cpu":
-        native = (
-            getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
-            or getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
-        )
-        return "bfloat16" if native else "float32"
-    return "float32"
-
-
 def _load_pipeline(name: str, device: str, dtype: str = "auto"):
     import torch
     from diffusers.utils import logging as diffusers_logging
@@ -376,7 +365,7 @@ def _load_pipeline(name: str, device: str, dtype: str = "auto"):
 
     from .pretrained import is_preset, load_pipeline
 
-    dtype = _resolve_dtype(dtype, device)
+    dtype = resolve_dtype(dtype, device)
 
     # Loading bars (diffusers' components, transformers' "Loading weights"); the generation bar stays.
     diffusers_logging.disable_progress_bar()
@@ -397,6 +386,36 @@ def _write_audio(path: Path, audio, sampling_rate: int) -> None:
         write_audio(path, audio, sampling_rate)
     except (OSError, ValueError) as error:
         raise UsageError(f"--out: cannot write {path}: {getattr(error, 'strerror', None) or error}") from None
+
+
+#: Where the sampling flags' defaults come from.
+_RECOMMENDED_HELP = "the model's recommended value, from its model_index.json; s2acc-demo: 25 steps, 4, 3.5"
+
+
+def _apply_recommended(args: argparse.Namespace, pipe, kwargs: dict | None = None) -> None:
+    """Fill --steps, --guidance and --lead-sheet-guidance left unset from the loaded pipeline's recommended
+    settings (the same defaults Python, the Space and evaluate use), then check the combination."""
+    settings = pipe.recommended_settings()
+    for flag, key in (
+        ("steps", "num_inference_steps"),
+        ("guidance", "guidance_scale"),
+        ("lead_sheet_guidance", "lead_sheet_guidance_scale"),
+    ):
+        if getattr(args, flag) is None:
+            setattr(args, flag, settings[key])
+    if args.steps < 1:
+        raise UsageError("--steps must be >= 1")
+    if args.guidance <= 1 and getattr(args, "lead_sheet", True) is not None and args.lead_sheet_guidance != 1:
+        raise UsageError(
+            f"--guidance {args.guidance:g} turns guidance off, and with it --lead-sheet-guidance "
+            f"{args.lead_sheet_guidance:g}: pass --guidance > 1, or --lead-sheet-guidance 1 as well"
+        )
+    if kwargs is not None:
+        kwargs.update(
+            num_inference_steps=args.steps,
+            guidance_scale=args.guidance,
+            lead_sheet_guidance_scale=args.lead_sheet_guidance,
+        )
 
 
 def _prepare_generation(args: argparse.Namespace) -> tuple[dict, str]:
@@ -425,11 +444,8 @@ def _prepare_generation(args: argparse.Namespace) -> tuple[dict, str]:
             print(f"s2acc {args.command}: seed {args.seed} (pass --seed {args.seed} to repeat this take)")
     if not SEED_MIN <= args.seed <= SEED_MAX:
         raise UsageError(f"--seed must be an integer in [{SEED_MIN}, {SEED_MAX}], got {args.seed}")
-    if args.guidance <= 1 and args.lead_sheet is not None and args.lead_sheet_guidance != 1:
-        raise UsageError(
-            f"--guidance {args.guidance:g} turns guidance off, and with it --lead-sheet-guidance "
-            f"{args.lead_sheet_guidance:g}: pass --guidance > 1, or --lead-sheet-guidance 1 as well"
-        )
+    if args.steps is not None and args.steps < 1:  # before loading; the rest once the defaults are known
+        raise UsageError("--steps must be >= 1")
     device = _resolve_device(args.device)
     kwargs = dict(
         prompt=args.prompt,
@@ -448,6 +464,7 @@ def _prepare_generation(args: argparse.Namespace) -> tuple[dict, str]:
 
 def _generate_and_write(pipe, args: argparse.Namespace, kwargs: dict, wording: dict | None = None) -> int:
     """Run `pipe`, write `--out` (and `--save-latents`) and say where; pipeline errors name the flags."""
+    _apply_recommended(args, pipe, kwargs)
     try:
         output = pipe(**kwargs)
     except ValueError as error:
@@ -522,7 +539,7 @@ def _load_source(args: argparse.Namespace) -> dict:
 def _repaint_pipeline(args: argparse.Namespace, device: str):
     from .pipelines.pipeline_s2accompanist_repaint import S2AccompanistRepaintPipeline
 
-    return S2AccompanistRepaintPipeline(**_load_pipeline(args.pipeline, device, args.dtype).components)
+    return S2AccompanistRepaintPipeline.from_pipe(_load_pipeline(args.pipeline, device, args.dtype))
 
 
 def repaint(args: argparse.Namespace) -> int:
@@ -576,7 +593,7 @@ def evaluate(args: argparse.Namespace) -> int:
             raise UsageError(f"--save-audio: {error}") from None
         for name in names:
             _check_output("--save-audio", args.save_audio / name, args.overwrite, protect=protect)
-    if args.steps < 1:
+    if args.steps is not None and args.steps < 1:
         raise UsageError("--steps must be >= 1")
     if args.seeds < 1:
         raise UsageError(f"--seeds must be >= 1, got {args.seeds}")
@@ -592,6 +609,7 @@ def evaluate(args: argparse.Namespace) -> int:
     device = _resolve_device(args.device)
     pipe = _load_pipeline(args.pipeline, device, args.dtype)
     pipe.set_progress_bar_config(disable=True)
+    _apply_recommended(args, pipe)
     try:
         result = evaluate_specs(
             pipe,

@@ -13,6 +13,7 @@ from .cli import (
     SEED_MAX,
     SEED_MIN,
     UsageError,
+    _apply_recommended,
     _check_output,
     _load_pipeline,
     _load_segments,
@@ -20,7 +21,7 @@ from .cli import (
     _resolve_device,
     _write_audio,
 )
-from .pretrained import DEFAULT_LEAD_SHEET_GUIDANCE, DEFAULT_PIPELINE
+from .pretrained import DEFAULT_PIPELINE
 
 
 _ACCOMPANY_FLAGS = {
@@ -72,11 +73,9 @@ def add_accompany_parser(commands) -> None:
     parser.add_argument("--pipeline", default=DEFAULT_PIPELINE, help=f"as for generate (default: {DEFAULT_PIPELINE})")
     parser.add_argument("--prompt", default="", help="global description every section sees (optional)")
     parser.add_argument("--segments", type=Path, help="JSON file of sections, times in seconds of the melody file")
-    parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument("--guidance", type=float, default=4.0)
-    parser.add_argument(
-        "--lead-sheet-guidance", type=float, default=DEFAULT_LEAD_SHEET_GUIDANCE, help="as for generate"
-    )
+    parser.add_argument("--steps", type=int, default=None, help="as for generate")
+    parser.add_argument("--guidance", type=float, default=None, help="as for generate")
+    parser.add_argument("--lead-sheet-guidance", type=float, default=None, help="as for generate")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default=None)
     parser.add_argument("--dtype", choices=DTYPES, default="auto", help="as for generate")
@@ -124,7 +123,7 @@ def accompany(args: argparse.Namespace) -> int:
         raise UsageError(f"--bpm must be a number, got {args.bpm}")
     if not SEED_MIN <= args.seed <= SEED_MAX:
         raise UsageError(f"--seed must be an integer in [{SEED_MIN}, {SEED_MAX}], got {args.seed}")
-    if args.steps < 1:
+    if args.steps is not None and args.steps < 1:
         raise UsageError("--steps must be >= 1")
     segments = _load_segments(args.segments)
     lead_sheet = None
@@ -161,6 +160,7 @@ def accompany(args: argparse.Namespace) -> int:
 
     device = _resolve_device(args.device)
     pipe = _load_pipeline(args.pipeline, device, args.dtype)
+    _apply_recommended(args, pipe)
     try:
         result = play_along(
             pipe,

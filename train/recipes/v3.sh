@@ -42,12 +42,13 @@ if [ ! -f "$WORK/corpus/dataset_info.json" ]; then
       --num-workers 2
 fi
 
-# 3. DiT continued from v2 (its VAE, text encoder and scheduler come along), bf16 autocast. Chords, melody and
+# 3. DiT continued from v2 (its VAE, text encoder and scheduler come along); bf16 autocast only where the CPU or GPU
+#    computes bf16 natively (--mixed_precision auto: on AVX2-only CPUs emulated bf16 is ~5x slower than float32). Chords, melody and
 #    beats are each hidden 30% of the time (independently), so melody-only, chords-only and both are all
 #    conditions the model sees; the whole lead sheet 20% and the text 10% (for guidance).
-$ACCELERATE launch --num_processes 1 --cpu --mixed_precision bf16 train/train_dit.py \
+$ACCELERATE launch --num_processes 1 --cpu train/train_dit.py \
     --pretrained_model_name_or_path s2acc-demo --train_data_dir "$WORK/corpus" --output_dir "$WORK/dit" \
-    --mixed_precision bf16 --checkpointing_steps 200 --checkpoints_total_limit 2 --learning_rate 3e-4 \
+    --mixed_precision "${MIXED_PRECISION:-auto}" --checkpointing_steps 200 --checkpoints_total_limit 2 --learning_rate 3e-4 \
     --lr_warmup_steps 100 --lr_scheduler cosine --lead_sheet_part_drop_prob 0.3 --train_batch_size 4 \
     --clip_seconds 14 --report_to none --resume_from_checkpoint latest --max_train_steps "$DIT_STEPS" \
     ${DIT_EXTRA:-}

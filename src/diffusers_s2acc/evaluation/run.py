@@ -42,14 +42,14 @@ def take_file_names(specs: list[EvalSpec], num_seeds: int = 1, lead_sheet_floor:
 def evaluate_specs(
     pipe,
     specs: list[EvalSpec],
-    num_inference_steps: int = 50,
-    guidance_scale: float = 4.0,
+    num_inference_steps: int | None = None,
+    guidance_scale: float | None = None,
     embedding=None,
     agreement=None,
     save_audio_dir: str | None = None,
     reconstruction: bool = False,
     num_seeds: int = 1,
-    lead_sheet_guidance_scale: float = 1.0,
+    lead_sheet_guidance_scale: float | None = None,
     lead_sheet_floor: bool = False,
 ) -> dict:
     """
@@ -60,7 +60,8 @@ def evaluate_specs(
     With `num_seeds=n`, every spec is generated with seeds `spec.seed + 1000 * k`, `k < n`; its generated scores are
     the mean over those takes. With `lead_sheet_floor=True`, every take is also generated with the lead sheet
     dropped (the learned null condition) and scored against the spec's lead sheet: the "no_lead_sheet" column is
-    the no-control floor that the conditioned figures must clearly beat.
+    the no-control floor that the conditioned figures must clearly beat. Steps and guidance left as None are the
+    pipeline's `recommended_settings()` (the no_lead_sheet takes use no lead-sheet guidance: there is no sheet).
 
     Returns:
         `{"rows": [...], "generated": {metric: mean}, "no_lead_sheet": {...}, "reference": {...},
@@ -72,6 +73,9 @@ def evaluate_specs(
         raise ValueError(f"num_seeds must be >= 1, got {num_seeds}")
     if save_audio_dir is not None:
         take_file_names(specs, num_seeds, lead_sheet_floor)  # refuses two takes that would share a file
+    num_inference_steps, guidance_scale, lead_sheet_guidance_scale = pipe.sampling_settings(
+        num_inference_steps, guidance_scale, lead_sheet_guidance_scale
+    )
     rate = pipe.vae.config.sampling_rate
     rows, generated_clips, reference_clips = [], [], []
     variants = [("generated", True)] + ([("no_lead_sheet", False)] if lead_sheet_floor else [])
@@ -107,6 +111,13 @@ def evaluate_specs(
                 row["reconstruction"] = score_clip(vae_round_trip(pipe.vae, *reference), rate, spec, agreement)
         rows.append(row)
     result = {"rows": rows, "generated": mean_scores([r["generated"] for r in rows])}
+    # What the takes were made with, so that a scores file says which settings its figures belong to.
+    result["settings"] = {
+        "num_inference_steps": num_inference_steps,
+        "guidance_scale": guidance_scale,
+        "lead_sheet_guidance_scale": lead_sheet_guidance_scale,
+        "num_seeds": num_seeds,
+    }
     for column in ("no_lead_sheet", "reference", "reconstruction"):
         if any(column in r for r in rows):
             result[column] = mean_scores([r[column] for r in rows if column in r])

@@ -42,12 +42,12 @@ EXAMPLE_DOC_STRING = """
         ...     Segment(4.8, 14.4, "verse", "fingerpicked acoustic guitar, brushed drums"),
         ... ]
         >>> lead_sheet = LeadSheet.from_chart("C | Am | F | G", bpm=100)
+        >>> pipe.recommended_settings()  # steps and guidance the checkpoint was tuned for (model_index.json)
+        {'num_inference_steps': 25, 'guidance_scale': 4.0, 'lead_sheet_guidance_scale': 3.5}
         >>> audio = pipe(
         ...     prompt="warm indie pop accompaniment",
         ...     segments=segments,
         ...     lead_sheet=lead_sheet,
-        ...     num_inference_steps=25,
-        ...     lead_sheet_guidance_scale=2.5,
         ...     generator=torch.Generator().manual_seed(0),
         ... ).audios[0]
         >>> soundfile.write("accompaniment.wav", audio.T, pipe.vae.config.sampling_rate)
@@ -166,6 +166,11 @@ def _parse_lead_sheet(value: LeadSheet | Mapping[str, Any] | str | None) -> Lead
     return LeadSheet.from_dict(value)
 
 
+#: What `__call__` uses when neither the caller nor the checkpoint's `model_index.json` names a setting (an untrained
+#: preset, a folder saved before the recommended settings were stored).
+FALLBACK_SETTINGS = {"num_inference_steps": 50, "guidance_scale": 4.0, "lead_sheet_guidance_scale": 1.0}
+
+
 class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
     r"""
     Pipeline for instrumental accompaniment generation with per-section captions and optional lead sheets.
@@ -189,10 +194,48 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         tokenizer: PreTrainedTokenizerBase,
         transformer: S2DiTTransformer,
         scheduler: FlowMatchEulerDiscreteScheduler,
+        default_num_inference_steps: int = FALLBACK_SETTINGS["num_inference_steps"],
+        default_guidance_scale: float = FALLBACK_SETTINGS["guidance_scale"],
+        default_lead_sheet_guidance_scale: float = FALLBACK_SETTINGS["lead_sheet_guidance_scale"],
     ):
         super().__init__()
         self.register_modules(
             vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, transformer=transformer, scheduler=scheduler
+        )
+        # The settings the checkpoint was tuned for live in its model_index.json (as diffusers keeps
+        # `requires_safety_checker` there), so Python, the CLI, the Space and evaluation agree on one default.
+        self.register_to_config(
+            default_num_inference_steps=int(default_num_inference_steps),
+            default_guidance_scale=float(default_guidance_scale),
+            default_lead_sheet_guidance_scale=float(default_lead_sheet_guidance_scale),
+        )
+
+    def recommended_settings(self) -> dict[str, float | int]:
+        """
+        The sampling settings this pipeline's checkpoint recommends (from its `model_index.json`): what `__call__`
+        uses for `num_inference_steps`, `guidance_scale` and `lead_sheet_guidance_scale` when they are not given.
+        Change them for a pipeline with `pipe.register_to_config(default_lead_sheet_guidance_scale=2.5)`; they are
+        saved by `save_pretrained`.
+        """
+        return {
+            "num_inference_steps": self.config.default_num_inference_steps,
+            "guidance_scale": self.config.default_guidance_scale,
+            "lead_sheet_guidance_scale": self.config.default_lead_sheet_guidance_scale,
+        }
+
+    def sampling_settings(
+        self,
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
+        lead_sheet_guidance_scale: float | None = None,
+    ) -> tuple[int, float, float]:
+        """`(num_inference_steps, guidance_scale, lead_sheet_guidance_scale)` as `__call__` will use them: the
+        values given, and `recommended_settings()` for those left as None."""
+        settings = self.recommended_settings()
+        return (
+            settings["num_inference_steps"] if num_inference_steps is None else num_inference_steps,
+            settings["guidance_scale"] if guidance_scale is None else guidance_scale,
+            settings["lead_sheet_guidance_scale"] if lead_sheet_guidance_scale is None else lead_sheet_guidance_scale,
         )
 
     @classmethod
@@ -608,9 +651,9 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         segments: SegmentsArg = None,
         lead_sheet: LeadSheetArg = None,
         audio_length_in_s: float | None = None,
-        num_inference_steps: int = 50,
-        guidance_scale: float = 4.0,
-        lead_sheet_guidance_scale: float = 1.0,
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
+        lead_sheet_guidance_scale: float | None = None,
         negative_prompt: str | list[str] | None = None,
         num_waveforms_per_prompt: int = 1,
         generator: torch.Generator | list[torch.Generator] | None = None,
@@ -644,11 +687,13 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
                 another tempo. A chart shorter than the audio repeats as a form (with a logged notice).
             audio_length_in_s (`float`, *optional*): Duration, up to [`MAX_PIECE_LENGTH_IN_S`]. Defaults to the end
                 of the last segment, else the lead sheet's length, else 10 s (or the model's window if shorter).
-            num_inference_steps (`int`, defaults to 50): Euler steps.
-            guidance_scale (`float`, defaults to 4.0): Classifier-free guidance on the text (captions and
-                structure); 1 disables it.
-            lead_sheet_guidance_scale (`float`, defaults to 1.0): Extra guidance towards the lead sheet (a third
-                model evaluation per step when not 1); a finite number >= 0.
+            num_inference_steps (`int`, *optional*): Euler steps. Defaults to the checkpoint's recommended value
+                ([`~S2AccompanistPipeline.recommended_settings`], from `model_index.json`; 50 where it names none).
+            guidance_scale (`float`, *optional*): Classifier-free guidance on the text (captions and structure); 1
+                disables it. Defaults to the checkpoint's recommended value (4.0 where it names none).
+            lead_sheet_guidance_scale (`float`, *optional*): Extra guidance towards the lead sheet (a third model
+                evaluation per step when not 1); a finite number >= 0. Defaults to the checkpoint's recommended
+                value (1.0, no third pass, where it names none).
             negative_prompt (`str` or `list[str]`, *optional*): Replaces the learned null caption in guidance.
             num_waveforms_per_prompt (`int`, defaults to 1): Samples per prompt.
             generator (`torch.Generator` or `list[torch.Generator]`, *optional*): For deterministic sampling; a
@@ -680,6 +725,9 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
             `pipe.vae.config.sampling_rate`, and `latents`; a tuple `(audios,)` when `return_dict` is False.
         """
         # 1. Batch, structure and duration.
+        num_inference_steps, guidance_scale, lead_sheet_guidance_scale = self.sampling_settings(
+            num_inference_steps, guidance_scale, lead_sheet_guidance_scale
+        )
         audio_length_in_s, num_inference_steps, guidance_scale, lead_sheet_guidance_scale = map(
             _plain, (audio_length_in_s, num_inference_steps, guidance_scale, lead_sheet_guidance_scale)
         )

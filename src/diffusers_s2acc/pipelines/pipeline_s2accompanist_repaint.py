@@ -86,9 +86,9 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
         region_end_in_s: float | None = None,
         audio_length_in_s: float | None = None,
         repaint_strength: float = 1.0,
-        num_inference_steps: int = 50,
-        guidance_scale: float = 4.0,
-        lead_sheet_guidance_scale: float = 1.0,
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
+        lead_sheet_guidance_scale: float | None = None,
         negative_prompt: str | list[str] | None = None,
         num_waveforms_per_prompt: int = 1,
         generator: torch.Generator | list[torch.Generator] | None = None,
@@ -108,7 +108,7 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
 
         Args:
             prompt, segments, lead_sheet, negative_prompt, num_inference_steps, guidance_scale,
-            lead_sheet_guidance_scale, num_waveforms_per_prompt, generator, latents, prompt_embeds, output_type,
+            lead_sheet_guidance_scale (defaults: the checkpoint's `recommended_settings()`), num_waveforms_per_prompt, generator, latents, prompt_embeds, output_type,
             attention_kwargs, callback_on_step_end, callback_on_step_end_tensor_inputs, window_context_in_s,
             negative_prompt_embeds:
                 As for [`S2AccompanistPipeline.__call__`]; `segments` and `lead_sheet` describe the whole output
@@ -140,6 +140,9 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
         Returns:
             [`S2AccompanistPipelineOutput`] with the whole piece's `audios` and `latents`.
         """
+        num_inference_steps, guidance_scale, lead_sheet_guidance_scale = self.sampling_settings(
+            num_inference_steps, guidance_scale, lead_sheet_guidance_scale
+        )
         audio_length_in_s, num_inference_steps, guidance_scale, lead_sheet_guidance_scale = map(
             _plain, (audio_length_in_s, num_inference_steps, guidance_scale, lead_sheet_guidance_scale)
         )

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..audio import check_output_path
-from ..pretrained import DEFAULT_LEAD_SHEET_GUIDANCE, DEFAULT_PIPELINE
+from ..pretrained import DEFAULT_PIPELINE
 from .figure import chord_agreement, draw_take
 from .form import (
     EXAMPLES,
@@ -96,6 +96,8 @@ class SpaceApp:
         self.pipeline_name = pipeline_name
         self.max_seconds = float(pipe.max_audio_length_in_s)
         self.sampling_rate = int(pipe.vae.config.sampling_rate)
+        # The form starts from the checkpoint's recommended steps and guidance, as Python and the CLI do.
+        self.recommended = pipe.recommended_settings()
         self.output_dir = Path(output_dir or tempfile.mkdtemp(prefix="s2acc-space-"))
         check_output_path(self.output_dir, folder=True)  # before the first take, not after it is generated
         self.output_dir.mkdir(parents=True, exist_ok=True)
@@ -430,9 +432,9 @@ class SpaceApp:
             settings.get("key", NO_KEY),
             settings.get("sections", []),
             settings.get("seed", 0),
-            settings.get("steps", 25),
-            settings.get("guidance", 4.0),
-            settings.get("lead_sheet_guidance", DEFAULT_LEAD_SHEET_GUIDANCE),
+            settings.get("steps", self.recommended["num_inference_steps"]),
+            settings.get("guidance", self.recommended["guidance_scale"]),
+            settings.get("lead_sheet_guidance", self.recommended["lead_sheet_guidance_scale"]),
         ) + outputs
 
     # ------------------------------------------------------------------ section rows
@@ -489,6 +491,7 @@ def build_demo(pipe, pipeline_name: str = DEFAULT_PIPELINE, output_dir: str | os
 
     app = SpaceApp(pipe, pipeline_name, output_dir)
     first = EXAMPLES[0]
+    recommended = app.recommended
     untrained = pipeline_name in PRESETS and not os.path.isdir(pipeline_name)
     # No analytics: the Space runs offline and does not call home (the default theme's fonts are served locally).
     with gr.Blocks(title="S2Accompanist · section-by-section accompaniment", analytics_enabled=False) as demo:
@@ -536,13 +539,15 @@ def build_demo(pipe, pipeline_name: str = DEFAULT_PIPELINE, output_dir: str | os
                 with gr.Accordion("Advanced", open=False):
                     with gr.Row():
                         seed = gr.Number(label="Seed", value=first.seed, precision=0)
-                        steps = gr.Number(label="Steps", value=first.steps, precision=0, info="1 to 200")
+                        steps = gr.Number(
+                            label="Steps", value=recommended["num_inference_steps"], precision=0, info="1 to 200"
+                        )
                         guidance = gr.Number(
-                            label="Guidance", value=first.guidance, info="text and structure, 0 to 20"
+                            label="Guidance", value=recommended["guidance_scale"], info="text and structure, 0 to 20"
                         )
                         lead_sheet_guidance = gr.Number(
                             label="Lead-sheet guidance",
-                            value=first.lead_sheet_guidance,
+                            value=recommended["lead_sheet_guidance_scale"],
                             info="> 1 follows the chords harder (slower)",
                         )
                 with gr.Row():
@@ -558,7 +563,7 @@ def build_demo(pipe, pipeline_name: str = DEFAULT_PIPELINE, output_dir: str | os
                 )
                 form = [prompt, bpm, meter, key, sections, seed, steps, guidance, lead_sheet_guidance]
                 gr.Examples(
-                    examples=[example.values() for example in EXAMPLES],
+                    examples=[example.values(recommended) for example in EXAMPLES],
                     inputs=form,
                     example_labels=[example.name for example in EXAMPLES],
                     label="Example songs (click one to fill the whole form)",

@@ -16,7 +16,6 @@ from typing import Any, Sequence
 from ..music import LeadSheet, Segment, normalize_label
 from ..music.chords import PITCH_CLASS_NAMES
 from ..music.lead_sheet import MAX_TEMPO, MIN_TEMPO
-from ..pretrained import DEFAULT_LEAD_SHEET_GUIDANCE
 
 
 #: Column headers of the sections table, in order.
@@ -291,11 +290,9 @@ class ExampleSong:
     key: str
     sections: list[list]
     seed: int = 0
-    steps: int = 25
-    guidance: float = 4.0
-    lead_sheet_guidance: float = DEFAULT_LEAD_SHEET_GUIDANCE
 
-    def values(self) -> list:
+    def values(self, settings: dict) -> list:
+        """The form's fields, with the sampling settings `settings` (the pipeline's `recommended_settings()`)."""
         return [
             self.prompt,
             self.bpm,
@@ -303,9 +300,9 @@ class ExampleSong:
             self.key,
             self.sections,
             self.seed,
-            self.steps,
-            self.guidance,
-            self.lead_sheet_guidance,
+            settings["num_inference_steps"],
+            settings["guidance_scale"],
+            settings["lead_sheet_guidance_scale"],
         ]
 
 

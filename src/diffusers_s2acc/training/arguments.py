@@ -42,7 +42,13 @@ def add_common_args(parser: argparse.ArgumentParser, default_learning_rate: floa
     parser.add_argument("--max_grad_norm", type=float, default=1.0)
     parser.add_argument("--gradient_accumulation_steps", type=int, default=1)
     parser.add_argument("--gradient_checkpointing", action="store_true")
-    parser.add_argument("--mixed_precision", choices=["no", "fp16", "bf16"], default=None)
+    parser.add_argument(
+        "--mixed_precision",
+        choices=["auto", "no", "fp16", "bf16"],
+        default=None,
+        help='"auto": bf16 autocast where the device computes bf16 natively (CUDA with bf16, CPUs with AVX512-BF16 or '
+        "AMX), else none: on an AVX2-only CPU emulated bf16 is several times slower than float32",
+    )
     parser.add_argument("--checkpointing_steps", type=int, default=500)
     parser.add_argument("--checkpoints_total_limit", type=int, default=None)
     parser.add_argument("--resume_from_checkpoint", default=None, help='a checkpoint folder, or "latest"')
@@ -68,6 +74,15 @@ def _has_accelerator() -> bool:
     return torch.cuda.is_available() or torch.backends.mps.is_available() or bool(xpu and xpu.is_available())
 
 
+def resolve_mixed_precision(name: str | None) -> str | None:
+    """`--mixed_precision auto` -> "bf16" where this process's device computes bf16 natively, else "no"."""
+    if name != "auto":
+        return name
+    from ..devices import default_device, has_native_bf16
+
+    return "bf16" if has_native_bf16(default_device()) else "no"
+
+
 def make_accelerator(args: argparse.Namespace):
     from accelerate import Accelerator
     from accelerate.utils import ProjectConfiguration
@@ -79,7 +94,7 @@ def make_accelerator(args: argparse.Namespace):
         # multi-CPU DDP over gloo; without it, each process would train alone.
         cpu=not _has_accelerator(),
         gradient_accumulation_steps=args.gradient_accumulation_steps,
-        mixed_precision=args.mixed_precision,
+        mixed_precision=resolve_mixed_precision(args.mixed_precision),
         log_with=report_to,
         project_config=ProjectConfiguration(
             project_dir=args.output_dir, logging_dir=str(Path(args.output_dir) / args.logging_dir)
