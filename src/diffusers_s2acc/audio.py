@@ -15,7 +15,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -191,9 +191,29 @@ def check_output_path(
     return path
 
 
+def write_atomically(path: str | os.PathLike, write: Callable[[Path], Any]) -> Path:
+    """Write a file atomically: `write(partial)` fills a hidden file beside `path`, which is then renamed to `path`,
+    so an interrupted run (or a full disk) never leaves a truncated file under the real name, and a download never
+    serves a half-written one. The one file writer of the package: [`write_audio`] and the Space's pictures use it.
+
+    Raises:
+        whatever `write` raises (the partial file is removed first), or `OSError` when the folder cannot be made.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        write(partial)
+        os.replace(partial, path)
+    finally:
+        if partial.exists():
+            partial.unlink()
+    return path
+
+
 def write_audio(path: str | os.PathLike, audio: np.ndarray, sampling_rate: int) -> Path:
-    """Write `(channels, samples)` audio to a .wav (float32) or .flac (24-bit, clipped) file, atomically: it is
-    written beside the target, then renamed, so an interrupted run never leaves a truncated file under the real name.
+    """Write `(channels, samples)` audio to a .wav (float32) or .flac (24-bit, clipped) file, atomically (see
+    [`write_atomically`]).
 
     Raises:
         `ValueError` for an unsupported extension or audio without samples (a file of 0 frames plays as nothing).
@@ -206,20 +226,16 @@ def write_audio(path: str | os.PathLike, audio: np.ndarray, sampling_rate: int) 
         raise ValueError(f"unsupported extension {path.suffix!r} in {os.fspath(path)}; use .wav or .flac")
     if audio.ndim != 2 or audio.shape[-1] == 0:
         raise ValueError(f"no audio to write to {os.fspath(path)} (shape {audio.shape})")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
     fmt = path.suffix.lstrip(".").upper()
-    try:
+
+    def write(partial: Path) -> None:
         if fmt == "FLAC":
             # FLAC stores integers only (libsndfile refuses FLOAT): 24-bit, clipped so out-of-range samples do not wrap.
             soundfile.write(partial, np.clip(audio.T, -1.0, 1.0), sampling_rate, subtype="PCM_24", format=fmt)
         else:
             soundfile.write(partial, audio.T, sampling_rate, subtype="FLOAT", format=fmt)
-        os.replace(partial, path)
-    finally:
-        if partial.exists():
-            partial.unlink()
-    return path
+
+    return write_atomically(path, write)
 
 
 def match_channels(audio: np.ndarray, channels: int) -> np.ndarray:

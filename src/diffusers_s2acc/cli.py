@@ -286,13 +286,12 @@ def _check_output(flag: str, path: Path | None, overwrite: bool, **kwargs) -> No
 
 
 def _write_json(flag: str, path: Path, data) -> None:
-    """Write JSON text atomically (beside the target, then renamed); strict JSON (no NaN)."""
+    """Write JSON text through the package's atomic writer (beside the target, then renamed); strict JSON (no NaN)."""
+    from .audio import write_atomically
+
     text = json.dumps(data, indent=1, allow_nan=False)
-    partial = path.with_name(f".{path.name}.partial")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_text(text)
-        os.replace(partial, path)
+        write_atomically(path, lambda partial: partial.write_text(text))
     except OSError as error:
         raise UsageError(f"{flag}: cannot write {path}: {error.strerror or error}") from None
 
@@ -483,11 +482,13 @@ def _generate_and_write(pipe, args: argparse.Namespace, kwargs: dict, wording: d
             # The output audio is the source's own outside the region, not the decoding of these latents: keep it,
             # so that `--latents` edits of this take keep the original audio too (chained edits lose nothing).
             tensors["audio"] = torch.from_numpy(audio).float().contiguous()
-        partial = args.save_latents.with_name(f".{args.save_latents.name}.partial")
+        from .audio import write_atomically
+
         try:
-            args.save_latents.parent.mkdir(parents=True, exist_ok=True)
-            save_file(tensors, str(partial), metadata={"sampling_rate": str(sampling_rate)})
-            os.replace(partial, args.save_latents)
+            write_atomically(
+                args.save_latents,
+                lambda partial: save_file(tensors, str(partial), metadata={"sampling_rate": str(sampling_rate)}),
+            )
         except OSError as error:
             raise UsageError(
                 f"--save-latents: cannot write {args.save_latents}: {error.strerror or error} (the audio is in "

@@ -71,6 +71,13 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
+def _save_reason(error: BaseException) -> str:
+    """Why a file could not be written, in one line and with the plain path (never `PosixPath(...)`)."""
+    if isinstance(error, OSError) and error.strerror:
+        return f"{error.strerror} ({error.filename})" if error.filename else error.strerror
+    return _first_line(error)
+
+
 def _write_audio(folder: Path, stem: str, audio: np.ndarray, sampling_rate: int) -> tuple[Path, Path]:
     """WAV (float32, as `s2acc generate` writes it) and FLAC (24-bit, clipped), by the package's one audio writer
     ([`diffusers_s2acc.audio.write_audio`]: atomic, so a download never serves a half-written take)."""
@@ -236,6 +243,7 @@ class SpaceApp:
 
         seed, steps = settings["seed"], settings["steps"]
         guidance, lead_sheet_guidance = settings["guidance"], settings["lead_sheet_guidance"]
+        self._check_output_dir()  # before the model runs: a take that cannot be saved is not worth its minutes
         session = getattr(request, "session_hash", None) or "local"
         stop = threading.Event()
         self._stops[session] = stop
@@ -280,28 +288,37 @@ class SpaceApp:
         if progress is not None:
             progress(1.0, desc="Listening for the chords")
         heard, heard_key, note = self._analyse(audio)
-        take_id = uuid.uuid4().hex[:12]
-        folder = self.output_dir / take_id
-        folder.mkdir(parents=True)
-        stem = file_stem(plan.prompt, seed)
-        wav, flac = _write_audio(folder, stem, audio, self.sampling_rate)
         asked = plan.lead_sheet.chords if plan.lead_sheet is not None else None
         agreement = chord_agreement(asked, heard) if asked and heard is not None else None
         bpm_value, meter_text = float(settings["bpm"]), str(settings["meter"]).strip()
         title = f"{plan.prompt or '(no prompt)'}  ·  {bpm_value:g} BPM {meter_text}  ·  seed {seed}"
         if agreement is not None:
             title += f"  ·  heard roots match the chart {agreement:.0%} of the time"
-        picture = draw_take(
-            folder / f"{stem}.png",
-            audio,
-            self.sampling_rate,
-            plan.segments,
-            plan.seconds_per_bar,
-            asked,
-            heard,
-            title,
-            heard_note=note,
-        )
+        stem = file_stem(plan.prompt, seed)
+        try:
+            take_id, folder = self._new_take_folder()
+            # Checked like every output of the package: never replacing a file (the folder is new, so nothing of
+            # an earlier take, this visitor's or another's, can be there), and written atomically.
+            for suffix in (".wav", ".flac", ".png"):
+                check_output_path(folder / f"{stem}{suffix}")
+            wav, flac = _write_audio(folder, stem, audio, self.sampling_rate)
+            picture = draw_take(
+                folder / f"{stem}.png",
+                audio,
+                self.sampling_rate,
+                plan.segments,
+                plan.seconds_per_bar,
+                asked,
+                heard,
+                title,
+                heard_note=note,
+            )
+        except (OSError, ValueError) as error:  # the disk filled up or the folder went away during the take
+            logger.exception("Saving the take failed")
+            raise gr.Error(
+                f"The take was generated but could not be saved in the Space's output folder: {_save_reason(error)}",
+                title="Cannot save the take",
+            ) from None
         channels = "mono" if audio.shape[0] == 1 else f"{audio.shape[0]} channels"
         edited = ""
         if "section" in extra:
@@ -346,6 +363,29 @@ class SpaceApp:
         while len(self._takes) > SERVER_TAKES:
             self._takes.popitem(last=False)
         return str(wav), [str(wav), str(flac)], str(picture), summary, record
+
+    def _check_output_dir(self) -> None:
+        """A `gradio.Error` when the output folder can no longer be written (removed, made read-only, ...)."""
+        import gradio as gr
+
+        try:
+            check_output_path(self.output_dir, folder=True)
+        except ValueError as error:
+            raise gr.Error(
+                f"The Space cannot save takes: {error}. Ask its owner to free or fix the output folder.",
+                title="Cannot save the take",
+            ) from None
+
+    def _new_take_folder(self) -> tuple[str, Path]:
+        """A fresh id and its own new folder: `mkdir` without `exist_ok`, so a take never lands in another's folder."""
+        while True:
+            take_id = uuid.uuid4().hex[:12]
+            folder = self.output_dir / take_id
+            try:
+                folder.mkdir(parents=True)
+            except FileExistsError:
+                continue  # the 48-bit id collided: draw another rather than mix two takes' files
+            return take_id, folder
 
     def _analyse(self, audio: np.ndarray) -> tuple[list | None, str | None, str]:
         """Chords and key the analysis hears in the take, or (None, None, why not)."""

@@ -8,7 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..audio import to_mono
+from ..audio import to_mono, write_atomically
 from ..music import ChordEvent, Segment, parse_chord
 
 
@@ -129,7 +129,8 @@ def draw_take(
             ax.axvline(bar_time, color="0.6", linewidth=0.5, zorder=0)
     wave.set_xlim(0, duration)
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, format="png")
-    plt.close(fig)
-    return path
+    try:
+        # Through the package's one atomic writer, as the take's audio: a download never serves half a picture.
+        return write_atomically(path, lambda partial: fig.savefig(partial, format="png"))
+    finally:
+        plt.close(fig)
