@@ -56,14 +56,14 @@ def is_preset(name_or_path: str) -> bool:
     return name_or_path in PRESETS and not os.path.isdir(name_or_path)
 
 
-def load_pipeline(name_or_path: str, dtype: str = "float32"):
+def load_pipeline(name_or_path: str | os.PathLike, dtype: str = "float32"):
     """
     The pipeline `name_or_path` names, however it is named: a preset (`tiny`, `demo`, `paper`: UNTRAINED random
     weights), a shipped pipeline (`s2acc-demo`), a local folder or a Hub repo id. `s2acc`, the Space and the
     training scripts all load through this.
 
     Args:
-        name_or_path (`str`): The pipeline; `~` is expanded in paths.
+        name_or_path (`str` or `os.PathLike`): The pipeline; `~` is expanded in paths.
         dtype (`str`, defaults to `"float32"`): `"bfloat16"` runs the transformer and text encoder in bfloat16 and
             keeps the VAE in float32 (its weights are small and its decoder is what the ear hears).
 
@@ -77,6 +77,10 @@ def load_pipeline(name_or_path: str, dtype: str = "float32"):
 
     if dtype not in ("float32", "bfloat16"):
         raise ValueError(f"dtype must be 'float32' or 'bfloat16', got {dtype!r}.")
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise ValueError(f"`name_or_path` must be a preset, pipeline name or folder, got {type(name_or_path).__name__}.")
+    # A `Path` is a folder: named as the user wrote it in every message (never `PosixPath('...')`).
+    name_or_path = os.fspath(name_or_path)
     if is_preset(name_or_path):
         pipe = build_pipeline(name_or_path)
         if dtype == "bfloat16":

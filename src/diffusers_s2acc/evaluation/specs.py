@@ -67,6 +67,10 @@ def load_specs(path: str | os.PathLike) -> list[EvalSpec]:
         raise ValueError(f"spec file {path} is not valid JSON: {error.msg} (line {error.lineno})") from None
     except RecursionError:
         raise ValueError(f"spec file {path} is nested too deeply to be a spec file") from None
+    except UnicodeDecodeError as error:
+        raise ValueError(f"spec file {path} is not UTF-8 text (byte {error.start}); save it as UTF-8") from None
+    except OSError as error:  # a folder, a file without read permission, ...
+        raise ValueError(f"cannot read spec file {path}: {error.strerror or error}") from None
     if not isinstance(entries, list) or not entries:
         raise ValueError(f"spec file {path} must hold a non-empty list of specs")
     specs = []
