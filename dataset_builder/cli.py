@@ -67,6 +67,14 @@ def main(argv: list[str] | None = None) -> int:
         "and 16 styles of s2acc-demo v1/v2: the same --seed redraws their songs exactly)",
     )
     synth.add_argument("--chart-families", help="comma-separated chart families of the mixed generator (default: all)")
+    synth.add_argument(
+        "--render",
+        choices=["gm", "realistic"],
+        default="gm",
+        help="gm: one GM soundfont with FluidSynth defaults (the songs of earlier releases); realistic: per-song "
+        "soundfonts, AVL drum kit, humanised timing/velocity, pan/level, reverb/chorus and a master chain, all drawn "
+        "from the seed and recorded in metadata.json",
+    )
 
     build = sub.add_parser("build", help="turn an audio folder or a synth output into a corpus")
     build.add_argument("--input", required=True)
@@ -161,6 +169,7 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             tonics=_tonics(args.keys, args.exclude_keys),
             charts=args.charts,
             chart_families=_names(args.chart_families) if args.chart_families is not None else None,
+            render=args.render,
         )
         hours = sum(m["duration"] for m in metadata) / 3600
         print(f"synth: {len(metadata)} songs, {hours:.2f} hours in {args.out}")

@@ -11,7 +11,7 @@
 #                         through /usr/bin/chromium: `playwright install` would download a browser)
 # Not installed yet: musescore-general-soundfont(-lossless). Both put /usr/share/sounds/sf3/MuseScore_General.sf3 in
 # place, which dataset_builder/synth/render.py's KNOWN_SOUNDFONTS would then draw from by default, changing which font
-# a `--charts classic` song gets; it comes with the opt-in realistic render (issue 19).
+# a `--charts classic` song gets. `synth --render realistic` (issue 19) draws it by path when it is installed.
 # Set WITH_WESNOTH_MUSIC=1 to also install real recorded music (wesnoth-1.16-music) for the real-audio check.
 set -euo pipefail
 if [ "$(id -u)" -ne 0 ]; then

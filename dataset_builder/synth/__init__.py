@@ -33,12 +33,16 @@ def synthesize_corpus(
     tonics: list[int] | None = None,
     charts: str = "mixed",
     chart_families: list[str] | None = None,
+    render: str = "gm",
 ) -> list[dict[str, Any]]:
     """Write `n` songs to `out/song_XXXXX/`; song `i` uses seed `seed * 100003 + i`, so runs are reproducible and a
     rerun only renders the songs that are missing. `families` / `tonics` restrict the styles and keys drawn (see
     [`draw_plan`]); hold some out of a training corpus to build an out-of-distribution evaluation set. `charts`
     chooses the chart generator ("mixed", or "classic" to redraw the songs of s2acc-demo v1/v2 exactly) and
-    `chart_families` restricts the mixed generator's chart families."""
+    `chart_families` restricts the mixed generator's chart families. `render` is "gm" (one GM soundfont, FluidSynth
+    defaults: the songs of earlier releases) or "realistic" (per-song fonts, AVL drums, humanised performance, mix
+    and master, recorded in each song's metadata; see [`realistic`]); `soundfonts`, when given, are also the
+    realistic mode's melodic fonts."""
     if n < 1:
         raise ValueError(f"--n must be at least 1, got {n}.")
     if not 8000 <= sample_rate <= 96000:
@@ -49,6 +53,12 @@ def synthesize_corpus(
         raise ValueError(f"--charts must be one of {', '.join(CHART_MODES)}, got {charts!r}.")
     check_families(families)  # fail before rendering anything
     check_chart_families(chart_families)
+    from .realistic import RENDER_MODES
+
+    if render not in RENDER_MODES:
+        raise ValueError(f"--render must be one of {', '.join(RENDER_MODES)}, got {render!r}.")
+    if render == "realistic" and track_stems:
+        raise ValueError("--track-stems is not supported with --render realistic yet.")
     fonts = find_soundfonts(soundfonts)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -64,6 +74,8 @@ def synthesize_corpus(
         tonics=tonics,
         charts=charts,
         chart_families=chart_families,
+        # Only a non-default render adds arguments, so a gm run calls synthesize_song exactly as before.
+        **({"render": render, "render_fonts": fonts if soundfonts else None} if render != "gm" else {}),
     )
     results: dict[str, dict] = {}
     if num_workers <= 1:
@@ -82,6 +94,7 @@ def synthesize_corpus(
         "tonics": tonics,
         "charts": charts,
         "chart_families": chart_families,
+        **({"render": render} if render != "gm" else {}),
         "songs": [m["song_id"] for m in metadata],
         "hours": sum(m["duration"] for m in metadata) / 3600,
     }

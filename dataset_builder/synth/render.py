@@ -75,8 +75,14 @@ def run_mma(chart: str, workdir: Path, name: str = "accompaniment") -> Path:
     return midi
 
 
-def render_midi(midi: Path, soundfont: str, sample_rate: int, out_wav: Path) -> np.ndarray:
-    """Render with the FluidSynth command line; returns `(samples, 2)` float32."""
+def render_midi(
+    midi: Path, soundfont: str, sample_rate: int, out_wav: Path, settings: dict[str, float] | None = None
+) -> np.ndarray:
+    """Render with the FluidSynth command line; returns `(samples, 2)` float32.
+
+    `settings` are extra FluidSynth settings (`-o name=value`, e.g. `synth.reverb.room-size`); without them the
+    command is the one the `gm` render has always run.
+    """
     binary = shutil.which("fluidsynth")
     if binary is None:
         raise FluidSynthMissingError("`fluidsynth` is not installed; run scripts/install_system_deps.sh (as root).")
@@ -90,6 +96,7 @@ def render_midi(midi: Path, soundfont: str, sample_rate: int, out_wav: Path) -> 
         str(sample_rate),
         "-g",
         str(FLUIDSYNTH_GAIN),
+        *[arg for name, value in (settings or {}).items() for arg in ("-o", f"{name}={value}")],
         soundfont,
         str(midi),
     ]

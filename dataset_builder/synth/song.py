@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import mido
 import numpy as np
 import pretty_midi
 import soundfile as sf
@@ -20,6 +21,7 @@ from diffusers_s2acc.music import ChordEvent, LeadSheet, Note, Segment
 from .grooves import require_mma
 from .melody import LEAD_INSTRUMENTS, compose, melody_midi
 from .plan import SongPlan, draw_plan, genre_of
+from .realistic import RENDER_MODES, draw_render, master, render_accompaniment, render_melody
 from .render import bar_slots, mma_chart, render_midi, run_mma
 
 
@@ -78,16 +80,30 @@ def synthesize_song(
     tonics: list[int] | None = None,
     charts: str = "mixed",
     chart_families: list[str] | None = None,
+    render: str = "gm",
+    render_fonts: list[str] | None = None,
 ) -> dict[str, Any]:
     """Write `out_dir/<song_id>/` (mix.flac, accompaniment.flac, melody.flac, MIDI, MMA chart, metadata.json).
+
+    `render="gm"` plays MMA's MIDI through one of `soundfonts` with FluidSynth's defaults; `"realistic"` draws fonts
+    (`render_fonts` or the installed defaults, plus an AVL drum kit), performance and mix from the seed (see
+    [`realistic`]) and records the draw under `"render"`. Plan, chart and melody are the same in both.
 
     The song directory is assembled in a temporary sibling and renamed into place, so an interrupted run never
     leaves a half-written song that a rerun would mistake for a finished one.
     """
+    if render not in RENDER_MODES:
+        raise ValueError(f"Unknown render mode {render!r}; choose from {', '.join(RENDER_MODES)}.")
+    if render == "realistic" and track_stems:
+        raise ValueError("--track-stems is not supported with --render realistic yet.")
     out_dir = Path(out_dir)
     final = out_dir / song_id
     if (final / METADATA_NAME).exists():
-        return json.loads((final / METADATA_NAME).read_text())
+        done = json.loads((final / METADATA_NAME).read_text())
+        if done.get("render", {}).get("mode", "gm") != render:  # a resume must not mix two renders in one corpus
+            raise ValueError(f"{final} was rendered with --render {done.get('render', {}).get('mode', 'gm')}, "
+                             f"not {render}; use another --out.")
+        return done
     rng = random.Random(f"song-{seed}")
     plan = draw_plan(
         song_id,
@@ -116,7 +132,12 @@ def synthesize_song(
             # A groove file whose MIDI time signature disagrees with its `Time` (vienesewaltz writes 4/4 over
             # three-beat bars): the bars are MMA's, every `meter` beats.
             downbeats = beats[:: plan.meter]
-        accompaniment = render_midi(midi_path, soundfont, sample_rate, work / "accompaniment.wav")
+        realistic = None
+        if render == "realistic":
+            realistic, fonts = draw_render(seed, mido.MidiFile(str(midi_path)), render_fonts)
+            accompaniment = render_accompaniment(midi_path, realistic, fonts, seed, sample_rate, work)
+        else:
+            accompaniment = render_midi(midi_path, soundfont, sample_rate, work / "accompaniment.wav")
         stems = {"accompaniment": accompaniment}
         has_melody = rng.random() < melody_prob
         melody_notes, lead_name = None, None
@@ -124,14 +145,26 @@ def synthesize_song(
             program, lead_name = rng.choice(LEAD_INSTRUMENTS)
             melody_notes = compose(plan, downbeats + [end_of_music], beat_seconds, rng)
             melody_midi(melody_notes, program, str(work / "melody.mid"))
-            stems["melody"] = render_midi(work / "melody.mid", soundfont, sample_rate, work / "melody.wav")
+            if realistic is not None:
+                stems["melody"] = render_melody(work / "melody.mid", realistic, fonts, seed, sample_rate, work)
+            else:
+                stems["melody"] = render_midi(work / "melody.mid", soundfont, sample_rate, work / "melody.wav")
         if track_stems:
             stems.update({f"track_{k}": v for k, v in _split_stems(midi_path, work, soundfont, sample_rate).items()})
-        mix_parts = _pad([stems["accompaniment"]] + ([stems["melody"] * 0.9] if has_melody else []))
-        mix = np.sum(mix_parts, axis=0)
-        peak = float(np.abs(mix).max())
-        if peak > 0.99:  # keep the mix unclipped; stems are scaled alike so they still sum to the mix
-            mix /= peak / 0.99
+        if realistic is not None:
+            # One master gain for both stems: the written stems sum to the written mix.
+            stems["accompaniment"], melody, mix, measured = master(
+                stems["accompaniment"], stems.get("melody"), sample_rate, realistic
+            )
+            if melody is not None:
+                stems["melody"] = melody
+            realistic["measured"] = measured
+        else:
+            mix_parts = _pad([stems["accompaniment"]] + ([stems["melody"] * 0.9] if has_melody else []))
+            mix = np.sum(mix_parts, axis=0)
+            peak = float(np.abs(mix).max())
+            if peak > 0.99:  # keep the mix unclipped; stems are scaled alike so they still sum to the mix
+                mix /= peak / 0.99
         duration = mix.shape[0] / sample_rate
         files = {"mix": "mix.flac"}
         sf.write(work / "mix.flac", mix, sample_rate, subtype="PCM_16")
@@ -196,7 +229,7 @@ def synthesize_song(
             "key": plan.key,
             "charts": charts,
             **({"chart_family": plan.chart_family, "chart_style": plan.chart_style} if charts != "classic" else {}),
-            "soundfont": Path(soundfont).name,
+            "soundfont": Path(soundfont).name if realistic is None else realistic["soundfont"],
             "lead_instrument": lead_name,
             "files": files,
             "sections": sections,
@@ -204,6 +237,7 @@ def synthesize_song(
             "downbeats": downbeats,
             "lead_sheet": sheet.to_dict(),
             "mma_chart": mma_chart(plan),
+            **({"render": realistic} if realistic is not None else {}),
         }
         (work / METADATA_NAME).write_text(json.dumps(metadata, indent=1))
         for leftover in list(work.glob("*.mid")) + list(work.glob("*.mma")):
