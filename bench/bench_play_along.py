@@ -82,6 +82,13 @@ MUSIC21_KINDS = {
 }
 
 
+# The project's quality families -> their chart suffix.
+_QUALITY_SUFFIX = {
+    "maj": "", "min": "m", "dim": "dim", "aug": "aug", "sus2": "sus2", "sus4": "sus4", "7": "7", "maj7": "maj7",
+    "min7": "m7", "hdim7": "m7b5", "dim7": "dim7", "maj6": "6", "min6": "m6", "minmaj7": "mM7",
+}
+
+
 def _pitch_name(pitch) -> str:
     """A music21 pitch name in chart spelling (`B-` -> `Bb`, `C##` -> `C##` refused later by parse_chord)."""
     return pitch.name.replace("-", "b")
@@ -97,9 +104,17 @@ def music21_chord_symbol(symbol) -> str | None:
 
     if isinstance(symbol, harmony.NoChord):
         return "N.C."
-    kind = MUSIC21_KINDS.get(symbol.chordKind)
+    from diffusers_s2acc.music.chords import QUALITIES
+
     root = symbol.root() if symbol.pitches else None
-    if kind is None or root is None:
+    if root is None:
+        return None
+    # The sounding notes first: music21 reads "Bm7b5" as kind minor-seventh with a flattened-fifth modification, so
+    # the kind alone would lose the alteration. Extended chords (9ths, 13ths) match no family and go by their kind.
+    intervals = tuple(sorted({(p.pitchClass - root.pitchClass) % 12 for p in symbol.pitches}))
+    by_notes = {tones: quality for quality, tones in QUALITIES.items()}.get(intervals)
+    kind = _QUALITY_SUFFIX[by_notes] if by_notes else MUSIC21_KINDS.get(symbol.chordKind)
+    if kind is None:
         return None
     text = _pitch_name(root) + kind
     bass = symbol.bass()
