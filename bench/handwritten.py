@@ -204,7 +204,9 @@ def beat_slots(sheet: LeadSheet) -> list[str]:
     for event in sheet.chords:
         first, last = event.start / step, event.end / step
         if abs(first - round(first)) > 1e-6 or abs(last - round(last)) > 1e-6:
-            raise ValueError(f"Chord {event.symbol!r} at {event.start:g}-{event.end:g} s does not start and end on beats.")
+            raise ValueError(
+                f"Chord {event.symbol!r} at {event.start:g}-{event.end:g} s does not start and end on beats."
+            )
         slots += [event.symbol] * (round(last) - round(first))
     return slots
 

@@ -38,12 +38,17 @@ def score_references(spec_path: Path, tags: dict[str, list[str]]) -> dict[str, d
         audio, rate = spec.load_reference()
         scores = score_clip(audio, rate, spec)
         rows.append((spec.id, tags[spec.id], scores))
-        print(f"{spec.id:28s} majmin {scores['chord_majmin']:.3f}  root {scores['chord_root']:.3f}  "
-              f"tempo_acc1 {scores['tempo_acc1']:.0f}  {'non_diatonic' if 'non_diatonic' in tags[spec.id] else ''}",
-              file=sys.stderr)
+        print(
+            f"{spec.id:28s} majmin {scores['chord_majmin']:.3f}  root {scores['chord_root']:.3f}  "
+            f"tempo_acc1 {scores['tempo_acc1']:.0f}  {'non_diatonic' if 'non_diatonic' in tags[spec.id] else ''}",
+            file=sys.stderr,
+        )
     summary = {}
-    for name, keep in (("all", lambda t: True), ("non_diatonic", lambda t: "non_diatonic" in t),
-                       ("diatonic", lambda t: "diatonic" in t)):
+    for name, keep in (
+        ("all", lambda t: True),
+        ("non_diatonic", lambda t: "non_diatonic" in t),
+        ("diatonic", lambda t: "diatonic" in t),
+    ):
         chosen = [s for _, t, s in rows if keep(t)]
         summary[name] = {
             "charts": len(chosen),
@@ -96,8 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.score:
         summary = score_references(spec_path, tags)
         for name, row in summary.items():
-            print(f"reference {name:13s} ({row['charts']:2d} charts): chord majmin {row['chord_majmin']:.3f}, "
-                  f"root {row['chord_root']:.3f}, tempo_acc1 {row['tempo_acc1']:.3f}")
+            print(
+                f"reference {name:13s} ({row['charts']:2d} charts): chord majmin {row['chord_majmin']:.3f}, "
+                f"root {row['chord_root']:.3f}, tempo_acc1 {row['tempo_acc1']:.3f}"
+            )
         if args.json:
             args.json.write_text(json.dumps(summary, indent=1))
     return 0

@@ -25,7 +25,6 @@ from bench.handwritten import (  # noqa: E402
     parse_key,
     tonality,
 )
-
 from diffusers_s2acc.music import normalize_label  # noqa: E402
 
 
@@ -91,7 +90,6 @@ def test_render_two_charts_to_specs(tmp_path):
     except FluidSynthMissingError as error:
         pytest.skip(str(error))
     from bench.render_handwritten import main
-
     from diffusers_s2acc.evaluation.specs import load_specs
 
     out = tmp_path / "bench"
