@@ -84,8 +84,20 @@ MUSIC21_KINDS = {
 
 # The project's quality families -> their chart suffix.
 _QUALITY_SUFFIX = {
-    "maj": "", "min": "m", "dim": "dim", "aug": "aug", "sus2": "sus2", "sus4": "sus4", "7": "7", "maj7": "maj7",
-    "min7": "m7", "hdim7": "m7b5", "dim7": "dim7", "maj6": "6", "min6": "m6", "minmaj7": "mM7",
+    "maj": "",
+    "min": "m",
+    "dim": "dim",
+    "aug": "aug",
+    "sus2": "sus2",
+    "sus4": "sus4",
+    "7": "7",
+    "maj7": "maj7",
+    "min7": "m7",
+    "hdim7": "m7b5",
+    "dim7": "dim7",
+    "maj6": "6",
+    "min6": "m6",
+    "minmaj7": "mM7",
 }
 
 
@@ -309,7 +321,10 @@ def tune_from_score(score, chords: str = "symbols", tempo: float | None = None) 
 
     Returns None when the tune has no meter, no notes or fewer than four chords.
     """
-    from music21 import harmony, meter as m21meter, note as m21note, chord as m21chord
+    from music21 import chord as m21chord
+    from music21 import harmony
+    from music21 import meter as m21meter
+    from music21 import note as m21note
 
     signatures = list(score.recurse().getElementsByClass(m21meter.TimeSignature))
     if not signatures:
@@ -454,8 +469,8 @@ def bench_generate(pipe_path: str, songs: Sequence[Path], steps: int | None, sec
     from diffusers_s2acc.analysis.song import analyze_song
     from diffusers_s2acc.audio import read_audio
     from diffusers_s2acc.evaluation.scores import chord_scores
-    from diffusers_s2acc.pipelines.play_along import play_along
     from diffusers_s2acc.pipelines.pipeline_s2accompanist import S2AccompanistPipeline
+    from diffusers_s2acc.pipelines.play_along import play_along
 
     pipe = S2AccompanistPipeline.from_pretrained(pipe_path)
     rows = []
@@ -518,13 +533,19 @@ def format_table(title: str, rows: list[dict[str, Any]], inputs: Sequence[str], 
             for richness in richnesses:
                 result = row.get(source, {})
                 cells.append("refused" if "error" in result else f"{result[richness]['chord_majmin']:.2f}")
-        lines.append(f"| {row['song']} | {row['family']} | {row['meter']} | {' / '.join(keys)} | " + " | ".join(cells) + " |")
+        lines.append(
+            f"| {row['song']} | {row['family']} | {row['meter']} | {' / '.join(keys)} | " + " | ".join(cells) + " |"
+        )
     summary = summarise(rows, inputs, richnesses)
     cells = []
     for source in inputs:
         for richness in richnesses:
             cells.append(f"**{summary[source][richness]['chord_majmin']:.3f}**")
-    lines.append(f"| **mean** ({', '.join(str(summary[s]['songs']) + ' ' + s for s in inputs)}) | | | | " + " | ".join(cells) + " |")
+    lines.append(
+        f"| **mean** ({', '.join(str(summary[s]['songs']) + ' ' + s for s in inputs)}) | | | | "
+        + " | ".join(cells)
+        + " |"
+    )
     refused = {s: summary[s]["refused"] for s in inputs if summary[s]["refused"]}
     if refused:
         lines.append("")
@@ -533,7 +554,9 @@ def format_table(title: str, rows: list[dict[str, Any]], inputs: Sequence[str], 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--songs", action="append", default=[], help="a synth output folder (repeatable)")
     parser.add_argument("--music21", action="store_true", help="also the music21 corpus tunes")
     parser.add_argument("--chorales", type=int, default=20, help="Bach chorales in the music21 set (default 20)")
@@ -600,9 +623,7 @@ def main(argv: list[str] | None = None) -> int:
         result["music21"] = {"rows": rows, "summary": summarise(rows, inputs, args.richness), "groups": groups}
         report.append(format_table("music21 corpus tunes", rows, inputs, args.richness))
         for family, summary in groups.items():
-            figures = ", ".join(
-                f"{s} {r} {summary[s][r]['chord_majmin']:.3f}" for s in inputs for r in args.richness
-            )
+            figures = ", ".join(f"{s} {r} {summary[s][r]['chord_majmin']:.3f}" for s in inputs for r in args.richness)
             report.append(f"\n{family} ({summary[inputs[0]]['songs']}): {figures}")
 
     if args.generate:

@@ -10,7 +10,9 @@ from diffusers_s2acc.music.lead_sheet import ChordEvent
 
 
 # The bench script is not a package module: load it from its file, so the test never skips for an import path.
-_SPEC = importlib.util.spec_from_file_location("bench_play_along", Path(__file__).parents[1] / "bench" / "bench_play_along.py")
+_SPEC = importlib.util.spec_from_file_location(
+    "bench_play_along", Path(__file__).parents[1] / "bench" / "bench_play_along.py"
+)
 bench = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(bench)
 

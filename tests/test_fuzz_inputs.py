@@ -26,7 +26,23 @@ pytestmark = pytest.mark.timeout(120)  # a hang is a failure, not a stuck CI job
 
 RATE = 16000  # the tiny preset
 SYMBOLS_OK = ["C", "Am", "F", "G7", "Bbmaj7", "F#m7b5", "CΔ", "C∆7", "Cø", "E°7", "C/E", "D/F#", "A:min7", "Csus4"]
-SYMBOLS_BAD = ["H", "Cxyz", "x", "none", "n", "C/H", "C//E", "/E", "Ab♭♭♭", "Z7", "C#9#9#9", "🎸", "ℂ", "Ｃ", "C\u200b"]
+SYMBOLS_BAD = [
+    "H",
+    "Cxyz",
+    "x",
+    "none",
+    "n",
+    "C/H",
+    "C//E",
+    "/E",
+    "Ab♭♭♭",
+    "Z7",
+    "C#9#9#9",
+    "🎸",
+    "ℂ",
+    "Ｃ",
+    "C\u200b",
+]
 NO_CHORD = ["N.C.", "NC", "n.c.", "N"]
 TOKENS = SYMBOLS_OK * 3 + SYMBOLS_BAD + NO_CHORD + ["%", "-", "|", "||", "\n", "\r\n", " ", "\t", "|\n|"]
 
@@ -94,7 +110,20 @@ LABELS = ["verse", "Chorus 2", "intro", "refrain", "Bridge", "solo", "banana", "
 
 def _segments(rng, length=0.5):
     number = lambda: rng.choice(  # noqa: E731
-        [0.0, 0.1, 0.25, length, length + 1, -0.1, float("nan"), float("inf"), "0.2", None, True, rng.random() * length]
+        [
+            0.0,
+            0.1,
+            0.25,
+            length,
+            length + 1,
+            -0.1,
+            float("nan"),
+            float("inf"),
+            "0.2",
+            None,
+            True,
+            rng.random() * length,
+        ]
     )
     out = []
     for _ in range(rng.randint(0, 4)):
@@ -202,7 +231,7 @@ def test_pipeline_on_random_segments_and_charts_runs_or_is_one_value_error(pipes
 def test_repaint_regions_keep_everything_outside_or_are_one_value_error(pipes):
     pipe, repaint = pipes
     source = pipe("pop", audio_length_in_s=0.5, num_inference_steps=1, generator=torch.Generator().manual_seed(0))
-    audio = source.audios[0][:, : rng_len] if (rng_len := int(0.47 * RATE)) else None  # not a whole VAE frame
+    audio = source.audios[0][:, :rng_len] if (rng_len := int(0.47 * RATE)) else None  # not a whole VAE frame
     rng = random.Random(2306)
     for case in range(5):
         start, end = (rng.choice([0.0, 0.1, 0.2, 0.45, -0.1, 0.6, float("nan"), None]) for _ in range(2))

@@ -112,7 +112,9 @@ def test_a_read_only_output_folder_is_refused_before_the_model_runs(app, monkeyp
     real_access = os.access
     folder = os.fspath(app.output_dir)
     # os.access, not chmod: the tests may run as root, for whom every folder is writable.
-    monkeypatch.setattr(os, "access", lambda path, mode: False if os.fspath(path) == folder else real_access(path, mode))
+    monkeypatch.setattr(
+        os, "access", lambda path, mode: False if os.fspath(path) == folder else real_access(path, mode)
+    )
     calls = _count_pipeline_calls(app, monkeypatch)
     with pytest.raises(gr.Error, match=r"cannot save takes: cannot write to .*takes \(permission denied\)"):
         _take(app)

@@ -212,9 +212,7 @@ def _tempo(midi: mido.MidiFile) -> int:
     return 500000
 
 
-def perform(
-    midi: mido.MidiFile, tracks: list[dict[str, Any]], rng: random.Random, keep: Any = None
-) -> mido.MidiFile:
+def perform(midi: mido.MidiFile, tracks: list[dict[str, Any]], rng: random.Random, keep: Any = None) -> mido.MidiFile:
     """A humanised copy of `midi`: per-track CCs at time 0, note timing and velocity varied as `tracks` says.
 
     `keep(channel, note) -> bool` selects the notes to keep (the drum split); other messages are always kept.
@@ -245,10 +243,21 @@ def perform(
         for channel in channels:
             if channel in by_channel:
                 t = by_channel[channel]
-                for control, value in ((7, round(100 * t["level"])), (10, t["pan"]), (91, t["reverb_send"]),
-                                       (93, t["chorus_send"])):
-                    events.append((0, 0, mido.Message("control_change", channel=channel, control=control,
-                                                      value=int(np.clip(value, 0, 127)))))
+                for control, value in (
+                    (7, round(100 * t["level"])),
+                    (10, t["pan"]),
+                    (91, t["reverb_send"]),
+                    (93, t["chorus_send"]),
+                ):
+                    events.append(
+                        (
+                            0,
+                            0,
+                            mido.Message(
+                                "control_change", channel=channel, control=control, value=int(np.clip(value, 0, 127))
+                            ),
+                        )
+                    )
         end = tick
         by_key: dict[tuple[int, int], list[list]] = {}
         for on, off, channel, pitch, velocity in notes:
@@ -323,7 +332,9 @@ def render_accompaniment(
         kit_part = _as_kit_part(perform(performed, [], rng, keep=on_kit))
         if any(m.type == "note_on" for t in kit_part.tracks for m in t):
             kit_part.save(str(work / "kit_part.mid"))
-            parts.append(render_midi(work / "kit_part.mid", fonts["drum_kit"], sample_rate, work / "kit.wav", settings))
+            parts.append(
+                render_midi(work / "kit_part.mid", fonts["drum_kit"], sample_rate, work / "kit.wav", settings)
+            )
     return _pad_sum(parts)
 
 

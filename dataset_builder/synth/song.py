@@ -101,8 +101,10 @@ def synthesize_song(
     if (final / METADATA_NAME).exists():
         done = json.loads((final / METADATA_NAME).read_text())
         if done.get("render", {}).get("mode", "gm") != render:  # a resume must not mix two renders in one corpus
-            raise ValueError(f"{final} was rendered with --render {done.get('render', {}).get('mode', 'gm')}, "
-                             f"not {render}; use another --out.")
+            raise ValueError(
+                f"{final} was rendered with --render {done.get('render', {}).get('mode', 'gm')}, "
+                f"not {render}; use another --out."
+            )
         return done
     rng = random.Random(f"song-{seed}")
     plan = draw_plan(

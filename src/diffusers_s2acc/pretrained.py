@@ -78,7 +78,9 @@ def load_pipeline(name_or_path: str | os.PathLike, dtype: str = "float32"):
     if dtype not in ("float32", "bfloat16"):
         raise ValueError(f"dtype must be 'float32' or 'bfloat16', got {dtype!r}.")
     if not isinstance(name_or_path, (str, os.PathLike)):
-        raise ValueError(f"`name_or_path` must be a preset, pipeline name or folder, got {type(name_or_path).__name__}.")
+        raise ValueError(
+            f"`name_or_path` must be a preset, pipeline name or folder, got {type(name_or_path).__name__}."
+        )
     # A `Path` is a folder: named as the user wrote it in every message (never `PosixPath('...')`).
     name_or_path = os.fspath(name_or_path)
     if is_preset(name_or_path):

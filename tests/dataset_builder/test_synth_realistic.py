@@ -50,7 +50,9 @@ def test_realistic_records_its_draw_and_stems_sum_to_the_mix(tiny_realistic):
     assert "synth.reverb.room-size" in render["fluidsynth"]
     mix, rate = _read(song / "mix.flac")
     assert rate == SR and np.isfinite(mix).all() and 0.01 < np.abs(mix).max() < 1.0
-    stems = [_read(song / meta["files"][n], mix.shape[0])[0] for n in ("accompaniment", "melody") if n in meta["files"]]
+    stems = [
+        _read(song / meta["files"][n], mix.shape[0])[0] for n in ("accompaniment", "melody") if n in meta["files"]
+    ]
     # The master gain is applied to both stems, so they sum to the mix up to 16-bit rounding.
     assert np.abs(mix - np.sum(stems, axis=0)).max() <= 3 / 32768
 
@@ -73,14 +75,17 @@ def test_realistic_is_deterministic(tiny_realistic, tmp_path):
     # A resume with the other render mode is refused instead of mixing two renders in one corpus.
     result = run_cli("synth", "--n", "1", "--out", str(tmp_path), *TINY, check=False)
     assert result.returncode != 0 and "--render realistic" in result.stderr
-    refused = run_cli("synth", "--n", "1", "--out", str(tmp_path / "x"), "--render", "realistic", "--track-stems",
-                      check=False)
+    refused = run_cli(
+        "synth", "--n", "1", "--out", str(tmp_path / "x"), "--render", "realistic", "--track-stems", check=False
+    )
     assert refused.returncode != 0 and "--track-stems" in refused.stderr
 
 
 def _midi(notes, channel=0):
     midi = mido.MidiFile(ticks_per_beat=192)
-    track = mido.MidiTrack([mido.MetaMessage("track_name", name="Chord-Piano"), mido.MetaMessage("set_tempo", tempo=500000)])
+    track = mido.MidiTrack(
+        [mido.MetaMessage("track_name", name="Chord-Piano"), mido.MetaMessage("set_tempo", tempo=500000)]
+    )
     tick = 0
     events = sorted([(on, 1, p) for on, off, p in notes] + [(off, 0, p) for on, off, p in notes])
     for t, kind, pitch in events:
