@@ -235,7 +235,7 @@ def test_repaint_regions_keep_everything_outside_or_are_one_value_error(pipes):
     rng = random.Random(2306)
     for case in range(5):
         start, end = (rng.choice([0.0, 0.1, 0.2, 0.45, -0.1, 0.6, float("nan"), None]) for _ in range(2))
-        region = {k: v for k, v in (("repaint_start_in_s", start), ("repaint_end_in_s", end)) if v is not None}
+        region = {k: v for k, v in (("region_start_in_s", start), ("region_end_in_s", end)) if v is not None}
         output = _one_line_value_error(
             lambda: repaint(
                 "pop",
@@ -251,8 +251,8 @@ def test_repaint_regions_keep_everything_outside_or_are_one_value_error(pipes):
             continue
         out = output.audios[0]
         assert out.shape == audio.shape, (case, region)
-        first = int(round(region.get("repaint_start_in_s", 0.0) * RATE))
-        last = int(round(region.get("repaint_end_in_s", audio.shape[-1] / RATE) * RATE))
+        first = int(round(region.get("region_start_in_s", 0.0) * RATE))
+        last = int(round(region.get("region_end_in_s", audio.shape[-1] / RATE) * RATE))
         # Outside the region, with the cross-fade's margin, every sample is the source's own.
         margin = int(0.25 * RATE)
         np.testing.assert_array_equal(out[:, : max(0, first - margin)], audio[:, : max(0, first - margin)])
