@@ -9,7 +9,7 @@
 # from its latest checkpoint. DIT_STEPS sets the budget (cosine decay over the whole run), TRAIN_SONGS how many of
 # the corpus's songs (its first rows) are encoded and trained on.
 #
-# The shipped v3 ran exactly this with the defaults below (700 steps, 128 songs) on a 2-core AMD EPYC Zen 3 (AVX2, no
+# The v3 candidate of 2026-12-02 (measured, not shipped: see the model card) ran exactly this with the defaults below (700 steps, 128 songs) on a 2-core AMD EPYC Zen 3 (AVX2, no
 # native bf16, so float32), with other jobs beside it: synth + build about 23 min, latent cache about 27 min (11-17 s
 # per song), DiT 47 min 20 s (4.06 s/step). A 2,600-step run on 240 songs (bf16, Intel Sapphire Rapids, 1.36 s/step)
 # was made in an earlier session and lost with its machine; see the model card.

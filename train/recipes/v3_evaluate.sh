@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The evaluation of s2acc-demo v3's model card, after train/recipes/v3.sh:
+# The evaluation of the v3 candidate in the model card, after train/recipes/v3.sh:
 #
 #   bash train/recipes/v3_evaluate.sh [WORK_DIR] [PIPELINE]      # defaults: runs/v3, WORK_DIR/dit
+#   bash train/recipes/v3_evaluate.sh runs/v3 s2acc-demo         # the shipped v2 on the same specs, beside it
 #
 # Every take uses the pipeline's recommended settings (its model_index.json). The sizes are environment knobs; the
-# defaults are the budget the shipped figures were measured with on 2 CPU cores (one 3-hour session): 30 of the 52
+# defaults are the budget its figures were measured with on 2 CPU cores (one 3-hour session): 30 of the 52
 # hand-written charts (a seeded sample), both seeds of each; the no-lead-sheet floor on 15 of those 30, seed 0; the
 # first 8 held-out and 4 OOD windows of v2's own spec files; 4 melody-only windows with their floor. BENCH_CHARTS=52
 # FLOOR_CHARTS=52 V2_HELDOUT=24 V2_OOD=12 MELODY=12 is the full set.
