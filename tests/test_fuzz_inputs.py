@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from diffusers_s2acc import LeadSheet, S2AccompanistRepaintPipeline, presets
+from diffusers_s2acc import LeadSheet
 from diffusers_s2acc.audio import check_output_path
 from diffusers_s2acc.music.chords import parse_chord
 from diffusers_s2acc.music.structure import coerce_segments
@@ -200,15 +200,6 @@ def test_output_paths_are_a_path_or_one_value_error(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------ the pipelines
-
-
-@pytest.fixture(scope="module")
-def pipes():
-    pipe = presets.build_pipeline("tiny", seed=0)
-    pipe.set_progress_bar_config(disable=True)
-    repaint = S2AccompanistRepaintPipeline.from_pipe(pipe)
-    repaint.set_progress_bar_config(disable=True)
-    return pipe, repaint
 
 
 def test_pipeline_on_random_segments_and_charts_runs_or_is_one_value_error(pipes):

@@ -15,7 +15,7 @@ import pytest
 import soundfile
 import torch
 
-from diffusers_s2acc import LeadSheet, S2AccompanistPipeline, S2AccompanistRepaintPipeline, presets
+from diffusers_s2acc import LeadSheet, S2AccompanistPipeline
 from diffusers_s2acc.audio import check_output_path, pcm_to_float, read_audio, write_audio
 from diffusers_s2acc.cli import main
 from diffusers_s2acc.evaluation import run
@@ -34,15 +34,6 @@ SECTIONS = [
 
 def _seed(seed):
     return torch.Generator().manual_seed(seed)
-
-
-@pytest.fixture(scope="module")
-def pipes():
-    pipe = presets.build_pipeline("tiny", seed=0)
-    pipe.set_progress_bar_config(disable=True)
-    repaint = S2AccompanistRepaintPipeline.from_pipe(pipe)
-    repaint.set_progress_bar_config(disable=True)
-    return pipe, repaint
 
 
 @pytest.fixture(scope="module")

@@ -24,15 +24,6 @@ def _seed(seed):
 
 
 @pytest.fixture(scope="module")
-def pipes():
-    pipe = presets.build_pipeline("tiny", seed=0)
-    pipe.set_progress_bar_config(disable=True)
-    repaint = S2AccompanistRepaintPipeline.from_pipe(pipe)
-    repaint.set_progress_bar_config(disable=True)
-    return pipe, repaint
-
-
-@pytest.fixture(scope="module")
 def original(pipes):
     return pipes[0]("pop", segments=SECTIONS, lead_sheet="C | G", num_inference_steps=3, generator=_seed(0))
 
