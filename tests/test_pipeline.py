@@ -236,6 +236,7 @@ def test_unset_steps_and_guidance_come_from_the_saved_config(tiny_pipe, tmp_path
         "num_inference_steps": 50,
         "guidance_scale": 4.0,
         "lead_sheet_guidance_scale": 1.0,
+        "guidance_interval": (0.0, 1.0),
     }  # a folder that names none: the diffusers-style fallbacks
     tiny_pipe.register_to_config(default_num_inference_steps=3, default_lead_sheet_guidance_scale=2.5)
     tiny_pipe.save_pretrained(tmp_path)
@@ -256,3 +257,19 @@ def test_unset_steps_and_guidance_come_from_the_saved_config(tiny_pipe, tmp_path
     steps.clear()
     loaded(prompt="x", lead_sheet=sheet, audio_length_in_s=0.5, num_inference_steps=2, callback_on_step_end=count)
     assert len(steps) == 2
+
+
+def test_guidance_interval_runs_the_full_condition_alone_outside_it(tiny_pipe):
+    """Outside `guidance_interval` one transformer pass per step (the full condition), inside all branches; bad
+    intervals are refused with a message naming the argument."""
+    passes = []
+    handle = tiny_pipe.transformer.register_forward_hook(lambda module, args, output: passes.append(args[0].shape[0]))
+    kwargs = dict(prompt="piano", lead_sheet="C | G", audio_length_in_s=1.0, num_inference_steps=4)
+    try:
+        tiny_pipe(**kwargs, lead_sheet_guidance_scale=2.0, guidance_interval=(0.0, 0.5))
+    finally:
+        handle.remove()
+    assert passes == [3, 3, 1, 1]
+    for bad in [(0.5, 0.5), (0.0, 2.0), (0.0,), "ab"]:
+        with pytest.raises(ValueError, match="guidance_interval"):
+            tiny_pipe(**kwargs, guidance_interval=bad)

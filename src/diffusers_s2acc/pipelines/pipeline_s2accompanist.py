@@ -168,7 +168,28 @@ def _parse_lead_sheet(value: LeadSheet | Mapping[str, Any] | str | None) -> Lead
 
 #: What `__call__` uses when neither the caller nor the checkpoint's `model_index.json` names a setting (an untrained
 #: preset, a folder saved before the recommended settings were stored).
-FALLBACK_SETTINGS = {"num_inference_steps": 50, "guidance_scale": 4.0, "lead_sheet_guidance_scale": 1.0}
+FALLBACK_SETTINGS = {
+    "num_inference_steps": 50,
+    "guidance_scale": 4.0,
+    "lead_sheet_guidance_scale": 1.0,
+    "guidance_interval": (0.0, 1.0),
+}
+
+
+def check_guidance_interval(guidance_interval: Any) -> tuple[float, float]:
+    """`guidance_interval` as a `(start, stop)` tuple of floats with `0 <= start < stop <= 1`, or a ValueError."""
+    try:
+        start, stop = (float(_plain(value)) for value in guidance_interval)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"`guidance_interval` must be two numbers (start, stop), fractions of the steps, got {guidance_interval!r}."
+        ) from None
+    if not (math.isfinite(start) and math.isfinite(stop) and 0.0 <= start < stop <= 1.0):
+        raise ValueError(
+            f"`guidance_interval` must satisfy 0 <= start < stop <= 1 (fractions of the steps), got ({start:g}, "
+            f"{stop:g})."
+        )
+    return start, stop
 
 
 class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
@@ -197,6 +218,7 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         default_num_inference_steps: int = FALLBACK_SETTINGS["num_inference_steps"],
         default_guidance_scale: float = FALLBACK_SETTINGS["guidance_scale"],
         default_lead_sheet_guidance_scale: float = FALLBACK_SETTINGS["lead_sheet_guidance_scale"],
+        default_guidance_interval: tuple[float, float] | list[float] = FALLBACK_SETTINGS["guidance_interval"],
     ):
         super().__init__()
         self.register_modules(
@@ -208,12 +230,14 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
             default_num_inference_steps=int(default_num_inference_steps),
             default_guidance_scale=float(default_guidance_scale),
             default_lead_sheet_guidance_scale=float(default_lead_sheet_guidance_scale),
+            default_guidance_interval=list(check_guidance_interval(default_guidance_interval)),
         )
 
     def recommended_settings(self) -> dict[str, float | int]:
         """
         The sampling settings this pipeline's checkpoint recommends (from its `model_index.json`): what `__call__`
-        uses for `num_inference_steps`, `guidance_scale` and `lead_sheet_guidance_scale` when they are not given.
+        uses for `num_inference_steps`, `guidance_scale`, `lead_sheet_guidance_scale` and `guidance_interval` when
+        they are not given.
         Change them for a pipeline with `pipe.register_to_config(default_lead_sheet_guidance_scale=2.5)`; they are
         saved by `save_pretrained`.
         """
@@ -221,6 +245,7 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
             "num_inference_steps": self.config.default_num_inference_steps,
             "guidance_scale": self.config.default_guidance_scale,
             "lead_sheet_guidance_scale": self.config.default_lead_sheet_guidance_scale,
+            "guidance_interval": tuple(self.config.default_guidance_interval),
         }
 
     def sampling_settings(
@@ -667,6 +692,7 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         window_context_in_s: float = DEFAULT_WINDOW_CONTEXT_IN_S,
         crossfade_in_s: float = DEFAULT_CROSSFADE_IN_S,
         negative_prompt_embeds: PromptEmbedsArg = None,
+        guidance_interval: tuple[float, float] | None = None,
     ) -> S2AccompanistPipelineOutput | tuple:
         r"""
         Generate accompaniment.
@@ -717,6 +743,10 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
             negative_prompt_embeds (`torch.Tensor` or `tuple`, *optional*): Precomputed tokens of the negative
                 prompt (e.g. `pipe.encode_prompt("noise")`), instead of `negative_prompt`: with `prompt_embeds`, no
                 text encoder is needed.
+            guidance_interval (`tuple[float, float]`, *optional*): `(start, stop)`, fractions of the steps: guidance
+                (text and lead sheet) is applied on the steps `i` with `start <= i / num_inference_steps < stop`, as
+                diffusers' guiders' `start`/`stop` do; the other steps run the full condition alone (one transformer
+                pass instead of two or three). Defaults to the checkpoint's recommended value ((0, 1): every step).
 
         Examples:
 
@@ -730,6 +760,9 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         )
         audio_length_in_s, num_inference_steps, guidance_scale, lead_sheet_guidance_scale = map(
             _plain, (audio_length_in_s, num_inference_steps, guidance_scale, lead_sheet_guidance_scale)
+        )
+        guidance_interval = check_guidance_interval(
+            self.recommended_settings()["guidance_interval"] if guidance_interval is None else guidance_interval
         )
         num_waveforms_per_prompt, window_context_in_s, crossfade_in_s = map(
             _plain, (num_waveforms_per_prompt, window_context_in_s, crossfade_in_s)
@@ -776,6 +809,7 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
             window_context_in_s,
             crossfade_in_s,
             negative_prompt_embeds=negative_prompt_embeds,
+            guidance_interval=guidance_interval,
         )
         audio = latents if output_type == "latent" else self._decode_latents(latents, audio_length_in_s, output_type)
         self.maybe_free_model_hooks()
@@ -809,6 +843,7 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         weights: torch.Tensor | None = None,
         repaint_strength: float = 1.0,
         negative_prompt_embeds: PromptEmbedsArg = None,
+        guidance_interval: tuple[float, float] = FALLBACK_SETTINGS["guidance_interval"],
     ) -> torch.Tensor:
         """
         Denoise a whole piece, window by window, and return its latents `(batch * num_waveforms_per_prompt,
@@ -820,7 +855,8 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         `x_known = (1 - sigma) * source + sigma * noise` is the known latent brought to the step's noise level with
         the same noise the sample started from; at the last step `sigma = 0`, so frames of weight 0 come out as the
         source exactly. With `repaint_strength < 1` sampling starts from the source noised to that level instead of
-        pure noise (fewer steps, more of the source kept where it is regenerated).
+        pure noise (fewer steps, more of the source kept where it is regenerated). `guidance_interval` as in
+        `__call__`.
         """
         device = self._execution_device
         shape = self.latent_shape(batch_size * num_waveforms_per_prompt, audio_length_in_s)
@@ -878,6 +914,7 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
                     callback_on_step_end_tensor_inputs,
                     progress_bar,
                     step_offset=window_index * self._num_timesteps,
+                    guidance_interval=guidance_interval,
                 )
         return canvas
 
@@ -942,8 +979,10 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         callback_on_step_end_tensor_inputs: list[str],
         progress_bar,
         step_offset: int = 0,
+        guidance_interval: tuple[float, float] = FALLBACK_SETTINGS["guidance_interval"],
     ) -> torch.Tensor:
-        """The Euler loop of one window, keeping the frames of weight < 1 on the known latents' path (see `_sample`)."""
+        """The denoising loop of one window (Euler, or the pipeline's scheduler), keeping the frames of weight < 1 on
+        the known latents' path (see `_sample`)."""
         sigmas = np.linspace(1.0, 1.0 / num_inference_steps, num_inference_steps)
         timesteps, _ = retrieve_timesteps(self.scheduler, num_inference_steps, noise.device, sigmas=sigmas)
         sigmas = self.scheduler.sigmas.tolist()  # as the scheduler shifted them, ending with 0
@@ -956,15 +995,30 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         def known_at(sigma: float) -> torch.Tensor:
             return (1.0 - sigma) * known + sigma * noise
 
+        # Adapted from diffusers.guiders.ClassifierFreeGuidance._is_cfg_enabled: the step range of the interval.
+        guided_steps = range(
+            int(guidance_interval[0] * num_inference_steps), int(guidance_interval[1] * num_inference_steps)
+        )
         latents = noise if first_step == 0 else known_at(sigmas[first_step])
         for i, t in enumerate(timesteps):
             if self.interrupt:
                 continue
-            model_input = latents.repeat(num_branches, 1, 1)
-            velocity = self.transformer(
-                model_input, t.expand(model_input.shape[0]), attention_kwargs=attention_kwargs, **transformer_inputs
-            ).sample.float()
-            velocity = self._guide(velocity.chunk(num_branches), guidance_scale, lead_sheet_guidance_scale)
+            if num_branches > 1 and first_step + i not in guided_steps:
+                # Outside the interval only the full condition is evaluated: its rows are the last of every input.
+                rows = latents.shape[0]
+                full_inputs = {name: value[-rows:] for name, value in transformer_inputs.items()}
+                velocity = self.transformer(
+                    latents, t.expand(rows), attention_kwargs=attention_kwargs, **full_inputs
+                ).sample.float()
+            else:
+                model_input = latents.repeat(num_branches, 1, 1)
+                velocity = self.transformer(
+                    model_input,
+                    t.expand(model_input.shape[0]),
+                    attention_kwargs=attention_kwargs,
+                    **transformer_inputs,
+                ).sample.float()
+                velocity = self._guide(velocity.chunk(num_branches), guidance_scale, lead_sheet_guidance_scale)
             latents = self.scheduler.step(velocity, t, latents, return_dict=False)[0]
             if repaint:
                 target = known_at(sigmas[first_step + i + 1])

@@ -22,6 +22,7 @@ from .pipeline_s2accompanist import (
     SegmentsArg,
     _is_real,
     _plain,
+    check_guidance_interval,
     check_num_waveforms,
 )
 from .repaint_windows import region_weights
@@ -102,6 +103,7 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
         window_context_in_s: float = DEFAULT_WINDOW_CONTEXT_IN_S,
         crossfade_in_s: float = DEFAULT_CROSSFADE_IN_S,
         negative_prompt_embeds: PromptEmbedsArg = None,
+        guidance_interval: tuple[float, float] | None = None,
     ) -> S2AccompanistPipelineOutput | tuple:
         r"""
         Regenerate a region of the source piece and/or extend it.
@@ -110,7 +112,7 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
             prompt, segments, lead_sheet, negative_prompt, num_inference_steps, guidance_scale,
             lead_sheet_guidance_scale (defaults: the checkpoint's `recommended_settings()`), num_waveforms_per_prompt, generator, latents, prompt_embeds, output_type,
             attention_kwargs, callback_on_step_end, callback_on_step_end_tensor_inputs, window_context_in_s,
-            negative_prompt_embeds:
+            negative_prompt_embeds, guidance_interval:
                 As for [`S2AccompanistPipeline.__call__`]; `segments` and `lead_sheet` describe the whole output
                 piece (old sections and new), in its time.
             source_audio (`str`, `os.PathLike`, `np.ndarray` or `torch.Tensor`, *optional*): The piece to edit: an
@@ -148,6 +150,9 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
         )
         num_waveforms_per_prompt, window_context_in_s, crossfade_in_s = map(
             _plain, (num_waveforms_per_prompt, window_context_in_s, crossfade_in_s)
+        )
+        guidance_interval = check_guidance_interval(
+            self.recommended_settings()["guidance_interval"] if guidance_interval is None else guidance_interval
         )
         region_start_in_s, region_end_in_s, repaint_strength, section = map(
             _plain, (region_start_in_s, region_end_in_s, repaint_strength, section)
@@ -243,6 +248,7 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
             weights=weights,
             repaint_strength=repaint_strength,
             negative_prompt_embeds=negative_prompt_embeds,
+            guidance_interval=guidance_interval,
         )
         if output_type == "latent":
             output = latents
