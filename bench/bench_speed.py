@@ -34,6 +34,7 @@ import torch
 
 from diffusers_s2acc import LeadSheet, S2AccompanistPipeline, Segment
 from diffusers_s2acc.audio import check_output_path
+from diffusers_s2acc.cli import DTYPES
 from diffusers_s2acc.devices import resolve_dtype
 from diffusers_s2acc.pretrained import DEFAULT_PIPELINE, load_pipeline
 
@@ -90,6 +91,7 @@ def time_lever(pipe: S2AccompanistPipeline, schedulers: dict, lever: dict, secon
 def peer_step_ratio(pipe: S2AccompanistPipeline, seconds: float, repeats: int) -> dict:
     """Median seconds of one transformer pass, ours against `StableAudioDiTModel` of the same size and input."""
     from diffusers import StableAudioDiTModel
+    from diffusers.models.embeddings import get_1d_rotary_pos_embed
 
     ours = pipe.transformer
     config = ours.config
@@ -130,14 +132,11 @@ def peer_step_ratio(pipe: S2AccompanistPipeline, seconds: float, repeats: int) -
         "timestep": torch.full((branches,), 500, dtype=torch.long),
         "encoder_hidden_states": torch.randn(branches, text_tokens, pipe.text_encoder.config.hidden_size, dtype=dtype),
         "global_hidden_states": torch.randn(branches, 1, pipe.text_encoder.config.hidden_size, dtype=dtype),
-        "rotary_embedding": None,
+        # As StableAudioPipeline builds it: half the head dimension, one position per frame (+1: its duration token).
+        "rotary_embedding": get_1d_rotary_pos_embed(
+            peer.config.attention_head_dim // 2, frames + 1, use_real=True, repeat_interleave_real=False
+        ),
     }
-    from diffusers.models.embeddings import get_1d_rotary_pos_embed
-
-    rotary_dim = peer.config.attention_head_dim // 2
-    peer_inputs["rotary_embedding"] = get_1d_rotary_pos_embed(
-        rotary_dim, frames + 1, use_real=True, repeat_interleave_real=False
-    )
 
     def run(model, args, kw) -> float:
         start = time.perf_counter()
@@ -169,7 +168,7 @@ def main() -> None:
     parser.add_argument("--levers", nargs="+", default=["default", "euler-25"])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--peer-repeats", type=int, default=10, help="0 skips the peer comparison")
-    parser.add_argument("--dtype", choices=("auto", "float32", "bfloat16"), default="auto")
+    parser.add_argument("--dtype", choices=DTYPES, default="auto")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     levers = [parse_lever(text) for text in args.levers]

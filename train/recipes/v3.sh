@@ -9,16 +9,17 @@
 # from its latest checkpoint. DIT_STEPS sets the budget (cosine decay over the whole run), TRAIN_SONGS how many of
 # the corpus's songs (its first rows) are encoded and trained on.
 #
-# The v3 candidate of 2026-12-02 (measured, not shipped: see the model card) ran exactly this with the defaults below (700 steps, 128 songs) on a 2-core AMD EPYC Zen 3 (AVX2, no
-# native bf16, so float32), with other jobs beside it: synth + build about 23 min, latent cache about 27 min (11-17 s
-# per song), DiT 47 min 20 s (4.06 s/step). A 2,600-step run on 240 songs (bf16, Intel Sapphire Rapids, 1.36 s/step)
-# was made in an earlier session and lost with its machine; see the model card.
+# The defaults below are the run of 2026-12-03 (850 steps, 240 songs; its DiT is in train/candidates/, not yet
+# evaluated), on a 2-core AMD EPYC Zen 4 (native bf16, so bf16 autocast), nothing else beside it, times from
+# runs/v3.log: synth + build about 9 min, latent cache 16 min, DiT 36.5 min (2.6 s/step for 8 samples, two
+# processes). The candidate of 2026-12-02 in the model card (measured, not shipped) ran 700 steps on 128 songs in one
+# process on a Zen 3 (AVX2, float32): DiT 47 min 20 s (4.06 s/step for 4 samples).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 WORK=${1:-runs/v3}
 PY=${PYTHON:-.venv/bin/python}
 ACCELERATE=${ACCELERATE:-.venv/bin/accelerate}
-DIT_STEPS=${DIT_STEPS:-1350}
+DIT_STEPS=${DIT_STEPS:-850}
 TRAIN_SONGS=${TRAIN_SONGS:-240}
 SONGS=${SONGS:-240}
 mkdir -p "$WORK"

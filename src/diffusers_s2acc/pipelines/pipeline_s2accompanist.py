@@ -248,6 +248,13 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
             "guidance_interval": tuple(self.config.default_guidance_interval),
         }
 
+    def _resolve_guidance_interval(self, guidance_interval: Any = None) -> tuple[float, float]:
+        """`guidance_interval` checked, or the recommended one when it is None (as `sampling_settings` does for the
+        scales; kept apart so that its three-value return stays as callers unpack it)."""
+        if guidance_interval is None:
+            guidance_interval = self.recommended_settings()["guidance_interval"]
+        return check_guidance_interval(guidance_interval)
+
     def sampling_settings(
         self,
         num_inference_steps: int | None = None,
@@ -761,9 +768,7 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         audio_length_in_s, num_inference_steps, guidance_scale, lead_sheet_guidance_scale = map(
             _plain, (audio_length_in_s, num_inference_steps, guidance_scale, lead_sheet_guidance_scale)
         )
-        guidance_interval = check_guidance_interval(
-            self.recommended_settings()["guidance_interval"] if guidance_interval is None else guidance_interval
-        )
+        guidance_interval = self._resolve_guidance_interval(guidance_interval)
         num_waveforms_per_prompt, window_context_in_s, crossfade_in_s = map(
             _plain, (num_waveforms_per_prompt, window_context_in_s, crossfade_in_s)
         )

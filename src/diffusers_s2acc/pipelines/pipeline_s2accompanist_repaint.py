@@ -22,7 +22,6 @@ from .pipeline_s2accompanist import (
     SegmentsArg,
     _is_real,
     _plain,
-    check_guidance_interval,
     check_num_waveforms,
 )
 from .repaint_windows import region_weights
@@ -151,9 +150,7 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
         num_waveforms_per_prompt, window_context_in_s, crossfade_in_s = map(
             _plain, (num_waveforms_per_prompt, window_context_in_s, crossfade_in_s)
         )
-        guidance_interval = check_guidance_interval(
-            self.recommended_settings()["guidance_interval"] if guidance_interval is None else guidance_interval
-        )
+        guidance_interval = self._resolve_guidance_interval(guidance_interval)
         region_start_in_s, region_end_in_s, repaint_strength, section = map(
             _plain, (region_start_in_s, region_end_in_s, repaint_strength, section)
         )
