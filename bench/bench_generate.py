@@ -24,6 +24,7 @@ import torch
 
 from diffusers_s2acc import LeadSheet, S2AccompanistPipeline, Segment
 from diffusers_s2acc.audio import check_output_path
+from diffusers_s2acc.devices import component_dtypes
 from diffusers_s2acc.pretrained import DEFAULT_PIPELINE
 
 
@@ -66,9 +67,7 @@ def main() -> None:
 
     configs = {
         "float32": S2AccompanistPipeline.from_pretrained(args.pipeline),
-        "bfloat16": S2AccompanistPipeline.from_pretrained(
-            args.pipeline, dtype={"default": torch.bfloat16, "vae": torch.float32}
-        ),
+        "bfloat16": S2AccompanistPipeline.from_pretrained(args.pipeline, dtype=component_dtypes("bfloat16")),
     }
     args.steps, _, args.lead_sheet_guidance = configs["float32"].sampling_settings(
         args.steps, None, args.lead_sheet_guidance

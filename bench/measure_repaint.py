@@ -38,6 +38,7 @@ from diffusers_s2acc.analysis.beats import track_beats
 from diffusers_s2acc.analysis.features import compute_features
 from diffusers_s2acc.analysis.song import ANALYSIS_SR, analyze_song, load_for_analysis
 from diffusers_s2acc.audio import check_output_path
+from diffusers_s2acc.devices import component_dtypes
 from diffusers_s2acc.evaluation.scores import chord_scores, seam_scores
 from diffusers_s2acc.evaluation.specs import EvalSpec, load_specs
 from diffusers_s2acc.music.chords import PITCH_CLASS_NAMES, parse_chord
@@ -153,7 +154,7 @@ def main() -> None:
     ][: args.limit]
     if not specs:
         raise SystemExit(f"no spec in {args.specs} has >= 3 sections with first and last >= {args.min_kept:g} s")
-    dtype = {"dtype": {"default": torch.bfloat16, "vae": torch.float32}} if args.dtype == "bfloat16" else {}
+    dtype = {"dtype": component_dtypes(args.dtype)} if args.dtype == "bfloat16" else {}
     pipe = S2AccompanistPipeline.from_pretrained(args.pipeline, **dtype)
     pipe.set_progress_bar_config(disable=True)
     repaint = S2AccompanistRepaintPipeline(**pipe.components)

@@ -15,14 +15,22 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = SRC / "diffusers_s2acc"
 #: Top-level packages that import `diffusers_s2acc` and must never be imported by it.
 ABOVE = ("dataset_builder", "train")
-#: Layers, lowest first; a module may import its own layer and those below. `pipelines`, `presets` and `pretrained`
-#: are one layer: a pipeline resolves shipped names, a preset is a pipeline's configuration.
+#: Layers, lowest first; a module may import its own layer and those below. A unit is a top-level module or package of
+#: `diffusers_s2acc`, or a module inside one that is named here on its own (`pipelines.loading_utils`): the most
+#: specific name wins. Where the shipped models come from sits below the pipelines that load them, the presets build
+#: pipelines, `pretrained` loads and writes all of them; the commands sit on top of the Space.
 LAYERS = [
     {"music", "audio", "devices"},
     {"analysis", "models", "corpus_schema", "loaders"},
-    {"pipelines", "presets", "pretrained"},
+    {"pipelines.loading_utils"},
+    {"pipelines"},
+    {"presets"},
+    {"pretrained"},
     {"training", "evaluation"},
-    {"space", "cli", "cli_accompany"},
+    {"space"},
+    {"cli_common"},
+    {"cli_accompany"},
+    {"cli"},
 ]
 RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
 
@@ -56,8 +64,66 @@ def _imports(path: Path, module: str) -> list[tuple[str, int]]:
 
 
 def _unit(module: str) -> str:
-    parts = module.split(".")
-    return parts[1] if len(parts) > 1 else "__init__"
+    parts = module.split(".")[1:]
+    for end in range(len(parts), 1, -1):  # `pipelines.loading_utils` before `pipelines`
+        if ".".join(parts[:end]) in RANK:
+            return ".".join(parts[:end])
+    return parts[0] if parts else "__init__"
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> the package's modules it imports, at any depth (function-level imports included). `from .x import
+    name` counts as importing `x`; a package counts as its `__init__`."""
+    modules = _modules()
+    known = set(modules)
+    graph = {}
+    for path, module in zip(sorted(PACKAGE.rglob("*.py")), modules):
+        targets = set()
+        for target, _ in _imports(path, module):
+            while target not in known and "." in target:  # `pkg.module.Class` -> `pkg.module`
+                target = target.rsplit(".", 1)[0]
+            if target in known and target != module:
+                targets.add(target)
+        graph[module] = targets
+    return graph
+
+
+def _import_loops(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of `graph` with more than one module (Tarjan's algorithm, iterative)."""
+    index, low, stack, on_stack, loops = {}, {}, [], set(), []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    loops.append(sorted(component))
+    return loops
 
 
 def test_no_package_module_imports_the_builder_or_the_training_scripts_even_lazily():
@@ -81,6 +147,27 @@ def test_imports_only_go_down_the_layers():
             if target.startswith("diffusers_s2acc.") and _unit(target) in RANK and RANK[_unit(target)] > RANK[source]:
                 offenders.append(f"{path.relative_to(SRC)}:{line}: {source} (layer {RANK[source]}) imports {target}")
     assert not offenders, "\n".join(offenders)
+
+
+def test_no_import_loops_even_through_function_level_imports():
+    """No two modules of the package import each other, directly or through others: a function-level import hides
+    a loop at import time, but the modules still cannot be understood (or moved) one without the other."""
+    loops = _import_loops(_import_graph())
+    assert not loops, "import loops:\n" + "\n".join(" <-> ".join(loop) for loop in loops)
+
+
+def test_the_loop_finder_finds_loops():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": {"e"}, "f": set()}
+    assert _import_loops(graph) == [["a", "b", "c"]]
+    assert _import_loops({"a": {"b"}, "b": set()}) == []
+
+
+def test_units_named_inside_a_package_are_their_own_layer():
+    assert _unit("diffusers_s2acc.pipelines.loading_utils") == "pipelines.loading_utils"
+    assert _unit("diffusers_s2acc.pipelines.pipeline_s2accompanist") == "pipelines"
+    assert _unit("diffusers_s2acc.pipelines") == "pipelines"
+    assert RANK["pipelines.loading_utils"] < RANK["pipelines"] < RANK["presets"] < RANK["pretrained"]
+    assert RANK["space"] < RANK["cli_common"] < RANK["cli_accompany"] < RANK["cli"]
 
 
 _IMPORT_ALL = r"""

@@ -10,7 +10,22 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .devices import resolve_dtype
+from .cli_common import (
+    _GENERATE_FLAGS,
+    _RECOMMENDED_HELP,
+    SEED_MAX,
+    SEED_MIN,
+    UsageError,
+    _apply_recommended,
+    _check_output,
+    _load_pipeline,
+    _load_segments,
+    _name_flags,
+    _read_input_text,
+    _resolve_device,
+    _write_audio,
+)
+from .devices import DTYPES
 from .pipelines.pipeline_s2accompanist import DEFAULT_CROSSFADE_IN_S
 from .presets import PRESETS
 from .pretrained import DEFAULT_PIPELINE
@@ -21,10 +36,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-class UsageError(Exception):
-    """A problem with the user's arguments or files: reported as one line, exit code 2."""
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -217,29 +228,6 @@ def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--latents", type=Path, help="or its latents, from --save-latents (exact, no re-encoding)")
 
 
-#: The seeds `torch.Generator.manual_seed` accepts.
-SEED_MIN, SEED_MAX = -(2**63), 2**64 - 1
-
-# Pipeline argument names -> the flags that set them, so that an error raised by the pipeline names what the user
-# typed. Backquoted, as the pipeline writes them, so `guidance_scale` never matches inside `lead_sheet_guidance_scale`.
-_GENERATE_FLAGS = {
-    "`audio_length_in_s`": "--duration",
-    "`num_inference_steps`": "--steps",
-    "`guidance_scale`": "--guidance",
-    "`lead_sheet_guidance_scale`": "--lead-sheet-guidance",
-    "`negative_prompt`": "--negative-prompt",
-    "`segments`": "--segments",
-    "`lead_sheet`": "--lead-sheet",
-    "`prompt`": "--prompt",
-    "`crossfade_in_s`": "--crossfade",
-    "`source_audio`": "--audio",
-    "`source_latents`": "--latents",
-    "`region_start_in_s`": "--start",
-    "`region_end_in_s`": "--end",
-    "`repaint_strength`": "--strength",
-    "`section`": "--section",
-    "`window_context_in_s`": "the window context",
-}
 _EVALUATE_FLAGS = {
     key: _GENERATE_FLAGS[key] for key in ("`num_inference_steps`", "`guidance_scale`", "`lead_sheet_guidance_scale`")
 }
@@ -252,39 +240,6 @@ _EXTEND_WORDING = {
 }
 
 
-def _name_flags(message: str, flags: dict[str, str]) -> str:
-    for argument, flag in flags.items():
-        message = message.replace(argument, flag)
-    return message
-
-
-def _read_input_text(flag: str, path: Path) -> str:
-    """The text of a file named by `flag`, or a one-line `UsageError` saying why it cannot be read."""
-    if path.is_dir():
-        raise UsageError(f"{flag}: {path} is a folder, not a file")
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{flag}: no such file {path}") from None
-    except UnicodeDecodeError as error:
-        raise UsageError(f"{flag}: {path} is not UTF-8 text (byte {error.start}); save it as UTF-8") from None
-    except OSError as error:
-        raise UsageError(f"{flag}: cannot read {path}: {error.strerror or error}") from None
-
-
-def _check_output(flag: str, path: Path | None, overwrite: bool, **kwargs) -> None:
-    """Refuse an output that cannot be written, before any work is done (generation can take minutes); see
-    [`diffusers_s2acc.audio.check_output_path`]."""
-    from .audio import check_output_path
-
-    if path is None:
-        return
-    try:
-        check_output_path(path, overwrite, **kwargs)
-    except ValueError as error:
-        raise UsageError(f"{flag}: {error}") from None
-
-
 def _write_json(flag: str, path: Path, data) -> None:
     """Write JSON text through the package's atomic writer (beside the target, then renamed); strict JSON (no NaN)."""
     from .audio import write_atomically
@@ -294,41 +249,6 @@ def _write_json(flag: str, path: Path, data) -> None:
         write_atomically(path, lambda partial: partial.write_text(text))
     except OSError as error:
         raise UsageError(f"{flag}: cannot write {path}: {error.strerror or error}") from None
-
-
-def _resolve_device(name: str | None) -> str:
-    """`--device`, checked against this torch build (a one-line error instead of a traceback deep inside)."""
-    import torch
-
-    if name is None:
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        device = torch.device(name)
-    except (RuntimeError, ValueError):
-        raise UsageError(f"--device {name}: not a torch device name (try cpu, cuda or cuda:0)") from None
-    try:
-        torch.empty(0, device=device)
-    except (RuntimeError, AssertionError, ValueError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        available = "cpu" + (", cuda" if torch.cuda.is_available() else "")
-        raise UsageError(f"--device {name}: not usable here ({reason}); available: {available}") from None
-    return name
-
-
-def _load_segments(path: Path | None) -> list | None:
-    if path is None:
-        return None
-    try:
-        data = json.loads(_read_input_text("--segments", path))
-    except json.JSONDecodeError as error:
-        raise UsageError(f"--segments: {path} is not valid JSON ({error.msg}, line {error.lineno})") from None
-    except RecursionError:
-        raise UsageError(f"--segments: {path} is nested too deeply to be a list of segments") from None
-    if isinstance(data, dict) and "segments" in data:
-        data = data["segments"]
-    if not isinstance(data, list):
-        raise UsageError(f"--segments: {path} must hold a list of segments")
-    return data
 
 
 def _load_lead_sheet(chart: str | None, bpm: float | None, meter: str | None):
@@ -350,71 +270,6 @@ def _load_lead_sheet(chart: str | None, bpm: float | None, meter: str | None):
         return LeadSheet.from_chart(chart, bpm=120.0 if bpm is None else bpm, meter="4/4" if meter is None else meter)
     except (ValueError, OSError) as error:
         raise UsageError(f"--lead-sheet: {error}") from None
-
-
-#: `--dtype` choices. "bfloat16" runs the transformer and text encoder in bfloat16 (about twice as fast on CPUs with
-#: native bf16, e.g. AMD Zen 4; see bench/bench_generate.py) and keeps the VAE's weights in float32.
-DTYPES = ("auto", "float32", "bfloat16")
-
-
-def _load_pipeline(name: str, device: str, dtype: str = "auto"):
-    import torch
-    from diffusers.utils import logging as diffusers_logging
-    from transformers.utils import logging as transformers_logging
-
-    from .pretrained import is_preset, load_pipeline
-
-    dtype = resolve_dtype(dtype, device)
-
-    # Loading bars (diffusers' components, transformers' "Loading weights"); the generation bar stays.
-    diffusers_logging.disable_progress_bar()
-    transformers_logging.disable_progress_bar()
-    if is_preset(name):
-        print(f"s2acc: warning: preset {name!r} has UNTRAINED random weights; its audio is noise.", file=sys.stderr)
-    try:
-        pipe = load_pipeline(name, dtype)
-    except ValueError as error:
-        raise UsageError(f"--pipeline: {error}") from None
-    return pipe.to(torch.device(device))
-
-
-def _write_audio(path: Path, audio, sampling_rate: int) -> None:
-    from .audio import write_audio
-
-    try:
-        write_audio(path, audio, sampling_rate)
-    except (OSError, ValueError) as error:
-        raise UsageError(f"--out: cannot write {path}: {getattr(error, 'strerror', None) or error}") from None
-
-
-#: Where the sampling flags' defaults come from.
-_RECOMMENDED_HELP = "the model's recommended value, from its model_index.json; s2acc-demo: 25 steps, 4, 3.5"
-
-
-def _apply_recommended(args: argparse.Namespace, pipe, kwargs: dict | None = None) -> None:
-    """Fill --steps, --guidance and --lead-sheet-guidance left unset from the loaded pipeline's recommended
-    settings (the same defaults Python, the Space and evaluate use), then check the combination."""
-    settings = pipe.recommended_settings()
-    for flag, key in (
-        ("steps", "num_inference_steps"),
-        ("guidance", "guidance_scale"),
-        ("lead_sheet_guidance", "lead_sheet_guidance_scale"),
-    ):
-        if getattr(args, flag) is None:
-            setattr(args, flag, settings[key])
-    if args.steps < 1:
-        raise UsageError("--steps must be >= 1")
-    if args.guidance <= 1 and getattr(args, "lead_sheet", True) is not None and args.lead_sheet_guidance != 1:
-        raise UsageError(
-            f"--guidance {args.guidance:g} turns guidance off, and with it --lead-sheet-guidance "
-            f"{args.lead_sheet_guidance:g}: pass --guidance > 1, or --lead-sheet-guidance 1 as well"
-        )
-    if kwargs is not None:
-        kwargs.update(
-            num_inference_steps=args.steps,
-            guidance_scale=args.guidance,
-            lead_sheet_guidance_scale=args.lead_sheet_guidance,
-        )
 
 
 def _prepare_generation(args: argparse.Namespace) -> tuple[dict, str]:
@@ -715,7 +570,10 @@ def space(args: argparse.Namespace) -> int:
         raise UsageError("the Space needs Gradio: pip install -e '.[space]'") from None
     from .space.app import launch
 
-    launch(args)
+    try:
+        launch(args)
+    except ValueError as error:  # the Space's one-line --pipeline/--device errors
+        raise UsageError(str(error)) from None
     return 0
 
 

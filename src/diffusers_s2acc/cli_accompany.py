@@ -7,9 +7,8 @@ import math
 from pathlib import Path
 
 from .audio import WRITE_EXTENSIONS
-from .cli import (
+from .cli_common import (
     _GENERATE_FLAGS,
-    DTYPES,
     SEED_MAX,
     SEED_MIN,
     UsageError,
@@ -21,6 +20,7 @@ from .cli import (
     _resolve_device,
     _write_audio,
 )
+from .devices import DTYPES
 from .pretrained import DEFAULT_PIPELINE
 
 

