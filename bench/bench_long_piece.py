@@ -86,7 +86,6 @@ def child(args: argparse.Namespace) -> None:
     from diffusers_s2acc.devices import component_dtypes
     from diffusers_s2acc.pipelines.pipeline_s2accompanist import DEFAULT_CROSSFADE_IN_S, DEFAULT_WINDOW_CONTEXT_IN_S
     from diffusers_s2acc.pipelines.repaint_windows import plan_windows
-    from diffusers_s2acc.pretrained import DEFAULT_LEAD_SHEET_GUIDANCE
 
     dtype = {"dtype": component_dtypes(args.dtype)} if args.dtype == "bfloat16" else {}
     pipe = S2AccompanistPipeline.from_pretrained(args.pipeline, **dtype)
@@ -100,7 +99,6 @@ def child(args: argparse.Namespace) -> None:
         lead_sheet=LeadSheet.from_chart(chart, bpm=BPM),
         audio_length_in_s=args.child,
         num_inference_steps=args.steps,
-        lead_sheet_guidance_scale=DEFAULT_LEAD_SHEET_GUIDANCE,
         generator=torch.Generator().manual_seed(0),
     )
     seconds = time.perf_counter() - start
