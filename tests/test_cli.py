@@ -179,6 +179,10 @@ def _bad_inputs(tmp_path):
         # item 3: through the pipeline's check_inputs, named as the flag
         (["--lead-sheet", "C", "--lead-sheet-guidance", "nan"], "--lead-sheet-guidance must be a finite number >= 0"),
         (["--lead-sheet", "C", "--lead-sheet-guidance", "-5"], "--lead-sheet-guidance must be a finite number >= 0"),
+        # the sampler's flags
+        (["--guidance-interval", "0.5", "0.5"], "--guidance-interval must satisfy 0 <= start < stop <= 1"),
+        (["--guidance-interval", "0", "2"], "--guidance-interval must satisfy"),
+        (["--sampler", "fast"], "--sampler: invalid choice"),
     ]
 
 

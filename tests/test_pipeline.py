@@ -259,6 +259,53 @@ def test_unset_steps_and_guidance_come_from_the_saved_config(tiny_pipe, tmp_path
     assert len(steps) == 2
 
 
+def test_multistep_scheduler_and_the_reference_sampler(tiny_pipe, tmp_path):
+    """A folder saved with UniPC (flow sigmas) loads and samples with it; `sampler="reference"` is Euler with 25
+    steps and guidance on every step whatever the folder recommends, sample for sample what the Euler pipeline
+    gives; the folder's own scheduler is left as it was; a bad sampler is refused by name."""
+    from diffusers import FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler
+
+    from diffusers_s2acc import S2AccompanistRepaintPipeline
+
+    unipc = UniPCMultistepScheduler(use_flow_sigmas=True, prediction_type="flow_prediction", flow_shift=1.0)
+    fast = S2AccompanistPipeline(**{**tiny_pipe.components, "scheduler": unipc})
+    fast.register_to_config(default_num_inference_steps=4, default_guidance_interval=[0.0, 0.5])
+    fast.save_pretrained(tmp_path)
+    fast = S2AccompanistPipeline.from_pretrained(tmp_path)
+    fast.set_progress_bar_config(disable=True)
+    assert isinstance(fast.scheduler, UniPCMultistepScheduler)
+    assert fast.sampling_settings(sampler="reference")[0] == 25
+    assert fast.resolve_guidance_interval(sampler="reference") == (0.0, 1.0)
+    assert fast.resolve_guidance_interval() == (0.0, 0.5)
+    assert isinstance(fast.sampling_scheduler("reference"), FlowMatchEulerDiscreteScheduler)
+
+    kwargs = dict(prompt="piano", lead_sheet="C | G", audio_length_in_s=1.0, output_type="latent")
+
+    def run(pipe, **extra):
+        return pipe(**kwargs, **extra, generator=torch.Generator().manual_seed(3)).audios
+
+    euler = run(tiny_pipe, num_inference_steps=3)
+    assert torch.equal(run(fast, sampler="reference", num_inference_steps=3), euler)
+    assert isinstance(fast.scheduler, UniPCMultistepScheduler)  # not replaced by the call
+    recommended = run(fast)
+    assert torch.isfinite(recommended).all() and not torch.equal(recommended, run(fast, sampler="reference"))
+    repaint = S2AccompanistRepaintPipeline.from_pipe(fast)
+    assert torch.equal(
+        repaint(
+            **kwargs,
+            source_latents=euler,
+            region_start_in_s=0.5,
+            sampler="reference",
+            num_inference_steps=3,
+            generator=torch.Generator().manual_seed(4),
+        ).audios[..., :4],
+        euler[..., :4],
+    )  # the reference sampler in repaint too: frames well before the region come back exactly
+    for bad in ["fast", 1, "Reference"]:
+        with pytest.raises(ValueError, match="`sampler`"):
+            fast(**kwargs, sampler=bad)
+
+
 def test_guidance_interval_runs_the_full_condition_alone_outside_it(tiny_pipe):
     """Outside `guidance_interval` one transformer pass per step (the full condition), inside all branches; bad
     intervals are refused with a message naming the argument."""

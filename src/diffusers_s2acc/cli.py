@@ -16,6 +16,7 @@ from .cli_common import (
     SEED_MAX,
     SEED_MIN,
     UsageError,
+    _add_sampler_arguments,
     _apply_recommended,
     _check_output,
     _load_pipeline,
@@ -78,6 +79,7 @@ def _build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--steps", type=int, default=None, help="as for generate")
     ev.add_argument("--guidance", type=float, default=None, help="as for generate")
     ev.add_argument("--lead-sheet-guidance", type=float, default=None, help="as for generate")
+    _add_sampler_arguments(ev)
     ev.add_argument("--seeds", type=int, default=1, help="takes per spec (seeds spec.seed + 1000 k); scores are means")
     ev.add_argument(
         "--no-lead-sheet-floor",
@@ -190,6 +192,7 @@ def _add_generation_arguments(parser: argparse.ArgumentParser, duration_help: st
         help="lead-sheet guidance scale; > 1 pushes the audio further towards the chart at the cost of a third model "
         f"pass per step; 1 turns it off (default: {_RECOMMENDED_HELP})",
     )
+    _add_sampler_arguments(parser)
     parser.add_argument(
         "--seed",
         type=int,
@@ -479,6 +482,8 @@ def evaluate(args: argparse.Namespace) -> int:
             num_seeds=args.seeds,
             lead_sheet_guidance_scale=args.lead_sheet_guidance,
             lead_sheet_floor=args.no_lead_sheet_floor,
+            guidance_interval=args.guidance_interval,
+            sampler=args.sampler,
         )
     except ValueError as error:
         raise UsageError(_name_flags(str(error), _EVALUATE_FLAGS)) from None

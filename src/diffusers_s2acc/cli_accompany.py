@@ -12,6 +12,7 @@ from .cli_common import (
     SEED_MAX,
     SEED_MIN,
     UsageError,
+    _add_sampler_arguments,
     _apply_recommended,
     _check_output,
     _load_pipeline,
@@ -76,6 +77,7 @@ def add_accompany_parser(commands) -> None:
     parser.add_argument("--steps", type=int, default=None, help="as for generate")
     parser.add_argument("--guidance", type=float, default=None, help="as for generate")
     parser.add_argument("--lead-sheet-guidance", type=float, default=None, help="as for generate")
+    _add_sampler_arguments(parser)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default=None)
     parser.add_argument("--dtype", choices=DTYPES, default="auto", help="as for generate")
@@ -172,6 +174,8 @@ def accompany(args: argparse.Namespace) -> int:
             num_inference_steps=args.steps,
             guidance_scale=args.guidance,
             lead_sheet_guidance_scale=args.lead_sheet_guidance,
+            guidance_interval=args.guidance_interval,
+            sampler=args.sampler,
             generator=torch.Generator(device=device).manual_seed(args.seed),
         )
     except ValueError as error:

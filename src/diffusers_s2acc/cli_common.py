@@ -40,6 +40,8 @@ _GENERATE_FLAGS = {
     "`repaint_strength`": "--strength",
     "`section`": "--section",
     "`window_context_in_s`": "the window context",
+    "`guidance_interval`": "--guidance-interval",
+    "`sampler`": "--sampler",
 }
 
 
@@ -121,20 +123,45 @@ def _write_audio(path: Path, audio, sampling_rate: int) -> None:
 
 
 #: Where the sampling flags' defaults come from.
-_RECOMMENDED_HELP = "the model's recommended value, from its model_index.json; s2acc-demo: 25 steps, 4, 3.5"
+_RECOMMENDED_HELP = "the model's recommended value, from its model_index.json (see `s2acc generate --help`)"
+
+
+def _add_sampler_arguments(parser: argparse.ArgumentParser) -> None:
+    """--sampler and --guidance-interval, for every command that samples (beside --steps and the guidance)."""
+    from .pipelines.pipeline_s2accompanist import REFERENCE_SAMPLER, SAMPLERS
+
+    parser.add_argument(
+        "--sampler",
+        choices=SAMPLERS,
+        default="recommended",
+        help="recommended (default): the model folder's scheduler, steps and guidance interval (for s2acc-demo the "
+        f"fast sampler in its model card); reference: Euler, {REFERENCE_SAMPLER['num_inference_steps']} steps, "
+        "guidance on every step, the slower sampler the model is trained for (--steps and --guidance-interval "
+        "still win)",
+    )
+    parser.add_argument(
+        "--guidance-interval",
+        type=float,
+        nargs=2,
+        default=None,
+        metavar=("START", "STOP"),
+        help="guide only the steps i with START <= i / steps < STOP (fractions); the others take one model pass "
+        "instead of two or three (default: the sampler's; 0 1 guides every step)",
+    )
 
 
 def _apply_recommended(args: argparse.Namespace, pipe, kwargs: dict | None = None) -> None:
-    """Fill --steps, --guidance and --lead-sheet-guidance left unset from the loaded pipeline's recommended
-    settings (the same defaults Python, the Space and evaluate use), then check the combination."""
-    settings = pipe.recommended_settings()
-    for flag, key in (
-        ("steps", "num_inference_steps"),
-        ("guidance", "guidance_scale"),
-        ("lead_sheet_guidance", "lead_sheet_guidance_scale"),
-    ):
-        if getattr(args, flag) is None:
-            setattr(args, flag, settings[key])
+    """Fill --steps, --guidance, --lead-sheet-guidance and --guidance-interval left unset from the loaded
+    pipeline's settings for --sampler (the same defaults Python, the Space and evaluate use), then check the
+    combination."""
+    sampler = getattr(args, "sampler", None)
+    args.steps, args.guidance, args.lead_sheet_guidance = pipe.sampling_settings(
+        args.steps, args.guidance, args.lead_sheet_guidance, sampler=sampler
+    )
+    try:
+        args.guidance_interval = pipe.resolve_guidance_interval(getattr(args, "guidance_interval", None), sampler)
+    except ValueError as error:
+        raise UsageError(_name_flags(str(error), _GENERATE_FLAGS)) from None
     if args.steps < 1:
         raise UsageError("--steps must be >= 1")
     if args.guidance <= 1 and getattr(args, "lead_sheet", True) is not None and args.lead_sheet_guidance != 1:
@@ -147,4 +174,6 @@ def _apply_recommended(args: argparse.Namespace, pipe, kwargs: dict | None = Non
             num_inference_steps=args.steps,
             guidance_scale=args.guidance,
             lead_sheet_guidance_scale=args.lead_sheet_guidance,
+            guidance_interval=args.guidance_interval,
+            sampler=sampler,
         )

@@ -51,6 +51,8 @@ def evaluate_specs(
     num_seeds: int = 1,
     lead_sheet_guidance_scale: float | None = None,
     lead_sheet_floor: bool = False,
+    guidance_interval: tuple[float, float] | None = None,
+    sampler: str | None = None,
 ) -> dict:
     """
     Generate every spec and score it; score the references (when the specs name them) with the same metrics.
@@ -61,7 +63,9 @@ def evaluate_specs(
     the mean over those takes. With `lead_sheet_floor=True`, every take is also generated with the lead sheet
     dropped (the learned null condition) and scored against the spec's lead sheet: the "no_lead_sheet" column is
     the no-control floor that the conditioned figures must clearly beat. Steps and guidance left as None are the
-    pipeline's `recommended_settings()` (the no_lead_sheet takes use no lead-sheet guidance: there is no sheet).
+    pipeline's `recommended_settings()` (the no_lead_sheet takes use no lead-sheet guidance: there is no sheet);
+    `guidance_interval` and `sampler` as for the pipeline (`sampler="reference"`: Euler, 25 steps, guidance on every
+    step).
 
     Returns:
         `{"rows": [...], "generated": {metric: mean}, "no_lead_sheet": {...}, "reference": {...},
@@ -74,8 +78,10 @@ def evaluate_specs(
     if save_audio_dir is not None:
         take_file_names(specs, num_seeds, lead_sheet_floor)  # refuses two takes that would share a file
     num_inference_steps, guidance_scale, lead_sheet_guidance_scale = pipe.sampling_settings(
-        num_inference_steps, guidance_scale, lead_sheet_guidance_scale
+        num_inference_steps, guidance_scale, lead_sheet_guidance_scale, sampler=sampler
     )
+    guidance_interval = pipe.resolve_guidance_interval(guidance_interval, sampler)
+    scheduler = type(pipe.sampling_scheduler(sampler)).__name__
     rate = pipe.vae.config.sampling_rate
     rows, generated_clips, reference_clips = [], [], []
     variants = [("generated", True)] + ([("no_lead_sheet", False)] if lead_sheet_floor else [])
@@ -93,6 +99,8 @@ def evaluate_specs(
                     num_inference_steps=num_inference_steps,
                     guidance_scale=guidance_scale,
                     lead_sheet_guidance_scale=lead_sheet_guidance_scale if with_sheet else 1.0,
+                    guidance_interval=guidance_interval,
+                    sampler=sampler,
                     generator=torch.Generator().manual_seed(seed),
                 ).audios[0]
                 if save_audio_dir is not None:
@@ -116,6 +124,8 @@ def evaluate_specs(
         "num_inference_steps": num_inference_steps,
         "guidance_scale": guidance_scale,
         "lead_sheet_guidance_scale": lead_sheet_guidance_scale,
+        "guidance_interval": list(guidance_interval),
+        "scheduler": scheduler,
         "num_seeds": num_seeds,
     }
     for column in ("no_lead_sheet", "reference", "reconstruction"):

@@ -10,7 +10,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
-from diffusers import DiffusionPipeline, FlowMatchEulerDiscreteScheduler
+from diffusers import DiffusionPipeline, FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler
+from diffusers.schedulers.scheduling_utils import SchedulerMixin
 from diffusers.utils import logging, replace_example_docstring
 from diffusers.utils.torch_utils import randn_tensor
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -181,6 +182,23 @@ FALLBACK_SETTINGS = {
 }
 
 
+#: `sampler="reference"`: the sampler the DiT is trained for and that every figure before the fast default was
+#: measured with: Euler on the flow's own sigmas, 25 steps, guidance (text and lead sheet) on every step. The
+#: recommended sampler (`sampler=None` or `"recommended"`) is the folder's scheduler with its `model_index.json`
+#: settings; for `s2acc-demo` a few-step multistep solver with guidance on part of the trajectory (model card).
+REFERENCE_SAMPLER = {"num_inference_steps": 25, "guidance_interval": (0.0, 1.0)}
+SAMPLERS = ("recommended", "reference")
+
+
+def check_sampler(sampler: Any) -> str:
+    """`sampler` as one of `SAMPLERS` (None is `"recommended"`), or a ValueError naming it."""
+    if sampler is None:
+        return "recommended"
+    if not isinstance(sampler, str) or sampler not in SAMPLERS:
+        raise ValueError(f"`sampler` must be one of {', '.join(map(repr, SAMPLERS))} or None, got {sampler!r}.")
+    return sampler
+
+
 def check_guidance_interval(guidance_interval: Any) -> tuple[float, float]:
     """`guidance_interval` as a `(start, stop)` tuple of floats with `0 <= start < stop <= 1`, or a ValueError."""
     try:
@@ -207,7 +225,9 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
             the caption tokens.
         tokenizer ([`~transformers.PreTrainedTokenizerBase`]): The text encoder's tokenizer.
         transformer ([`S2DiTTransformer`]): The flow-matching transformer.
-        scheduler ([`~diffusers.FlowMatchEulerDiscreteScheduler`]): The sampler.
+        scheduler ([`~diffusers.FlowMatchEulerDiscreteScheduler`] or [`~diffusers.UniPCMultistepScheduler`]): The
+            sampler: Euler (the training scheduler), or a multistep solver with flow sigmas
+            (`use_flow_sigmas=True, prediction_type="flow_prediction"`), which needs fewer steps.
     """
 
     model_cpu_offload_seq = "text_encoder->transformer->vae"
@@ -219,7 +239,7 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         text_encoder: PreTrainedModel,
         tokenizer: PreTrainedTokenizerBase,
         transformer: S2DiTTransformer,
-        scheduler: FlowMatchEulerDiscreteScheduler,
+        scheduler: FlowMatchEulerDiscreteScheduler | UniPCMultistepScheduler,
         default_num_inference_steps: int = FALLBACK_SETTINGS["num_inference_steps"],
         default_guidance_scale: float = FALLBACK_SETTINGS["guidance_scale"],
         default_lead_sheet_guidance_scale: float = FALLBACK_SETTINGS["lead_sheet_guidance_scale"],
@@ -253,22 +273,44 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
             "guidance_interval": tuple(self.config.default_guidance_interval),
         }
 
-    def _resolve_guidance_interval(self, guidance_interval: Any = None) -> tuple[float, float]:
-        """`guidance_interval` checked, or the recommended one when it is None (as `sampling_settings` does for the
-        scales; kept apart so that its three-value return stays as callers unpack it)."""
+    def resolve_guidance_interval(
+        self, guidance_interval: Any = None, sampler: str | None = None
+    ) -> tuple[float, float]:
+        """`guidance_interval` as `__call__` will use it: checked, or the `sampler`'s default when it is None (the
+        recommended one, or the reference sampler's), as `sampling_settings` does for the steps and scales."""
         if guidance_interval is None:
-            guidance_interval = self.recommended_settings()["guidance_interval"]
+            if check_sampler(sampler) == "reference":
+                guidance_interval = REFERENCE_SAMPLER["guidance_interval"]
+            else:
+                guidance_interval = self.recommended_settings()["guidance_interval"]
         return check_guidance_interval(guidance_interval)
+
+    def sampling_scheduler(self, sampler: str | None = None) -> SchedulerMixin:
+        """
+        The scheduler `__call__` denoises with for `sampler`: the pipeline's own (`"recommended"`, the default), or
+        for `"reference"` a [`~diffusers.FlowMatchEulerDiscreteScheduler`] with the same flow shift and training
+        timesteps, built from the pipeline's scheduler config (the pipeline's scheduler is not replaced).
+        """
+        if check_sampler(sampler) == "recommended" or type(self.scheduler) is FlowMatchEulerDiscreteScheduler:
+            return self.scheduler
+        config = self.scheduler.config
+        # Multistep solvers with flow sigmas name the shift `flow_shift`; the flow-matching schedulers `shift`.
+        shift = config.get("flow_shift", config.get("shift", 1.0))
+        return FlowMatchEulerDiscreteScheduler(num_train_timesteps=config.num_train_timesteps, shift=shift)
 
     def sampling_settings(
         self,
         num_inference_steps: int | None = None,
         guidance_scale: float | None = None,
         lead_sheet_guidance_scale: float | None = None,
+        sampler: str | None = None,
     ) -> tuple[int, float, float]:
         """`(num_inference_steps, guidance_scale, lead_sheet_guidance_scale)` as `__call__` will use them: the
-        values given, and `recommended_settings()` for those left as None."""
+        values given, and for those left as None `recommended_settings()` (the reference sampler's 25 steps for
+        `sampler="reference"`)."""
         settings = self.recommended_settings()
+        if check_sampler(sampler) == "reference":
+            settings["num_inference_steps"] = REFERENCE_SAMPLER["num_inference_steps"]
         return (
             settings["num_inference_steps"] if num_inference_steps is None else num_inference_steps,
             settings["guidance_scale"] if guidance_scale is None else guidance_scale,
@@ -690,6 +732,7 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         crossfade_in_s: float = DEFAULT_CROSSFADE_IN_S,
         negative_prompt_embeds: PromptEmbedsArg = None,
         guidance_interval: tuple[float, float] | None = None,
+        sampler: str | None = None,
     ) -> S2AccompanistPipelineOutput | tuple:
         r"""
         Generate accompaniment.
@@ -710,7 +753,7 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
                 another tempo. A chart shorter than the audio repeats as a form (with a logged notice).
             audio_length_in_s (`float`, *optional*): Duration, up to [`MAX_PIECE_LENGTH_IN_S`]. Defaults to the end
                 of the last segment, else the lead sheet's length, else 10 s (or the model's window if shorter).
-            num_inference_steps (`int`, *optional*): Euler steps. Defaults to the checkpoint's recommended value
+            num_inference_steps (`int`, *optional*): Denoising steps. Defaults to the checkpoint's recommended value
                 ([`~S2AccompanistPipeline.recommended_settings`], from `model_index.json`; 50 where it names none).
             guidance_scale (`float`, *optional*): Classifier-free guidance on the text (captions and structure); 1
                 disables it. Defaults to the checkpoint's recommended value (4.0 where it names none).
@@ -743,7 +786,12 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
             guidance_interval (`tuple[float, float]`, *optional*): `(start, stop)`, fractions of the steps: guidance
                 (text and lead sheet) is applied on the steps `i` with `start <= i / num_inference_steps < stop`, as
                 diffusers' guiders' `start`/`stop` do; the other steps run the full condition alone (one transformer
-                pass instead of two or three). Defaults to the checkpoint's recommended value ((0, 1): every step).
+                pass instead of two or three). Defaults to the checkpoint's recommended value ((0, 1): every step
+                where it names none).
+            sampler (`str`, *optional*): `"recommended"` (the default): the pipeline's scheduler with the
+                checkpoint's recommended steps and guidance interval. `"reference"`: Euler, 25 steps, guidance on
+                every step ([`REFERENCE_SAMPLER`]), the slower sampler the model is trained for; steps and interval
+                given explicitly still win.
 
         Examples:
 
@@ -753,12 +801,12 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         """
         # 1. Batch, structure and duration.
         num_inference_steps, guidance_scale, lead_sheet_guidance_scale = self.sampling_settings(
-            num_inference_steps, guidance_scale, lead_sheet_guidance_scale
+            num_inference_steps, guidance_scale, lead_sheet_guidance_scale, sampler=sampler
         )
         audio_length_in_s, num_inference_steps, guidance_scale, lead_sheet_guidance_scale = map(
             _plain, (audio_length_in_s, num_inference_steps, guidance_scale, lead_sheet_guidance_scale)
         )
-        guidance_interval = self._resolve_guidance_interval(guidance_interval)
+        guidance_interval = self.resolve_guidance_interval(guidance_interval, sampler)
         num_waveforms_per_prompt, window_context_in_s, crossfade_in_s = map(
             _plain, (num_waveforms_per_prompt, window_context_in_s, crossfade_in_s)
         )
@@ -805,6 +853,7 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
             crossfade_in_s,
             negative_prompt_embeds=negative_prompt_embeds,
             guidance_interval=guidance_interval,
+            scheduler=self.sampling_scheduler(sampler),
         )
         audio = latents if output_type == "latent" else self._decode_latents(latents, audio_length_in_s, output_type)
         self.maybe_free_model_hooks()
@@ -839,6 +888,7 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         repaint_strength: float = 1.0,
         negative_prompt_embeds: PromptEmbedsArg = None,
         guidance_interval: tuple[float, float] = FALLBACK_SETTINGS["guidance_interval"],
+        scheduler: SchedulerMixin | None = None,
     ) -> torch.Tensor:
         """
         Denoise a whole piece, window by window, and return its latents `(batch * num_waveforms_per_prompt,
@@ -851,7 +901,7 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         the same noise the sample started from; at the last step `sigma = 0`, so frames of weight 0 come out as the
         source exactly. With `repaint_strength < 1` sampling starts from the source noised to that level instead of
         pure noise (fewer steps, more of the source kept where it is regenerated). `guidance_interval` as in
-        `__call__`.
+        `__call__`; `scheduler` (see `sampling_scheduler`) defaults to the pipeline's.
         """
         device = self._execution_device
         shape = self.latent_shape(batch_size * num_waveforms_per_prompt, audio_length_in_s)
@@ -910,6 +960,7 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
                     progress_bar,
                     step_offset=window_index * self._num_timesteps,
                     guidance_interval=guidance_interval,
+                    scheduler=self.scheduler if scheduler is None else scheduler,
                 )
         return canvas
 
@@ -975,15 +1026,17 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         progress_bar,
         step_offset: int = 0,
         guidance_interval: tuple[float, float] = FALLBACK_SETTINGS["guidance_interval"],
+        scheduler: SchedulerMixin | None = None,
     ) -> torch.Tensor:
-        """The denoising loop of one window (Euler, or the pipeline's scheduler), keeping the frames of weight < 1 on
-        the known latents' path (see `_sample`)."""
+        """The denoising loop of one window with `scheduler` (the pipeline's by default: Euler, or a multistep
+        solver with flow sigmas), keeping the frames of weight < 1 on the known latents' path (see `_sample`)."""
+        scheduler = self.scheduler if scheduler is None else scheduler
         sigmas = np.linspace(1.0, 1.0 / num_inference_steps, num_inference_steps)
-        timesteps, _ = retrieve_timesteps(self.scheduler, num_inference_steps, noise.device, sigmas=sigmas)
-        sigmas = self.scheduler.sigmas.tolist()  # as the scheduler shifted them, ending with 0
+        timesteps, _ = retrieve_timesteps(scheduler, num_inference_steps, noise.device, sigmas=sigmas)
+        sigmas = scheduler.sigmas.tolist()  # as the scheduler shifted them, ending with 0
         timesteps = timesteps[first_step:]
         if first_step:
-            self.scheduler.set_begin_index(first_step)
+            scheduler.set_begin_index(first_step)
         repaint = not bool((weights == 1).all())
         weights = weights.view(1, 1, -1)
 
@@ -1014,7 +1067,7 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
                     **transformer_inputs,
                 ).sample.float()
                 velocity = self._guide(velocity.chunk(num_branches), guidance_scale, lead_sheet_guidance_scale)
-            latents = self.scheduler.step(velocity, t, latents, return_dict=False)[0]
+            latents = scheduler.step(velocity, t, latents, return_dict=False)[0]
             if repaint:
                 target = known_at(sigmas[first_step + i + 1])
                 latents = target + weights * (latents - target)

@@ -103,6 +103,7 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
         crossfade_in_s: float = DEFAULT_CROSSFADE_IN_S,
         negative_prompt_embeds: PromptEmbedsArg = None,
         guidance_interval: tuple[float, float] | None = None,
+        sampler: str | None = None,
     ) -> S2AccompanistPipelineOutput | tuple:
         r"""
         Regenerate a region of the source piece and/or extend it.
@@ -111,7 +112,7 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
             prompt, segments, lead_sheet, negative_prompt, num_inference_steps, guidance_scale,
             lead_sheet_guidance_scale (defaults: the checkpoint's `recommended_settings()`), num_waveforms_per_prompt, generator, latents, prompt_embeds, output_type,
             attention_kwargs, callback_on_step_end, callback_on_step_end_tensor_inputs, window_context_in_s,
-            negative_prompt_embeds, guidance_interval:
+            negative_prompt_embeds, guidance_interval, sampler:
                 As for [`S2AccompanistPipeline.__call__`]; `segments` and `lead_sheet` describe the whole output
                 piece (old sections and new), in its time.
             source_audio (`str`, `os.PathLike`, `np.ndarray` or `torch.Tensor`, *optional*): The piece to edit: an
@@ -142,7 +143,7 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
             [`S2AccompanistPipelineOutput`] with the whole piece's `audios` and `latents`.
         """
         num_inference_steps, guidance_scale, lead_sheet_guidance_scale = self.sampling_settings(
-            num_inference_steps, guidance_scale, lead_sheet_guidance_scale
+            num_inference_steps, guidance_scale, lead_sheet_guidance_scale, sampler=sampler
         )
         audio_length_in_s, num_inference_steps, guidance_scale, lead_sheet_guidance_scale = map(
             _plain, (audio_length_in_s, num_inference_steps, guidance_scale, lead_sheet_guidance_scale)
@@ -150,7 +151,7 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
         num_waveforms_per_prompt, window_context_in_s, crossfade_in_s = map(
             _plain, (num_waveforms_per_prompt, window_context_in_s, crossfade_in_s)
         )
-        guidance_interval = self._resolve_guidance_interval(guidance_interval)
+        guidance_interval = self.resolve_guidance_interval(guidance_interval, sampler)
         region_start_in_s, region_end_in_s, repaint_strength, section = map(
             _plain, (region_start_in_s, region_end_in_s, repaint_strength, section)
         )
@@ -246,6 +247,7 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
             repaint_strength=repaint_strength,
             negative_prompt_embeds=negative_prompt_embeds,
             guidance_interval=guidance_interval,
+            scheduler=self.sampling_scheduler(sampler),
         )
         if output_type == "latent":
             output = latents
