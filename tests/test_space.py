@@ -321,3 +321,27 @@ def test_a_take_has_a_section_regenerated_and_is_extended(space):
         app.edit("section", repainted["id"], "pop", 240, "4/4", None, longer, 1, 0, 2, 4.0, 1.0)
     with pytest.raises(gr.Error, match="choose a take made on this server"):
         app.edit("section", "nope", "pop", 240, "4/4", None, edited, 1, 0, 2, 4.0, 1.0)
+
+
+def test_the_reference_sampler_is_one_launch_flag_away(tiny_pipe, tmp_path):
+    """`--sampler reference` (the Space's flag, as the CLI's) starts the form at the reference sampler's 25 steps
+    and takes every take with it; anything else is refused by name."""
+    import argparse
+
+    from diffusers_s2acc.space.app import SpaceApp, add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert parser.parse_args([]).sampler == "recommended"
+    app = SpaceApp(tiny_pipe, "tiny", tmp_path, sampler=parser.parse_args(["--sampler", "reference"]).sampler)
+    assert app.recommended["num_inference_steps"] == 25 and app.recommended["guidance_interval"] == (0.0, 1.0)
+    assert SpaceApp(tiny_pipe, "tiny", tmp_path).recommended == tiny_pipe.recommended_settings()
+    seen = []
+    handle = tiny_pipe.transformer.register_forward_hook(lambda module, args, output: seen.append(1))
+    try:
+        app.generate("pop", 240, "4/4", None, [["verse", 1, "", "C"]], 0, 2, 4.0, 1.0)
+    finally:
+        handle.remove()
+    assert len(seen) == 2  # the form's steps win over the sampler's default (guidance 4, no sheet guidance: 2 rows, 1 pass)
+    with pytest.raises(ValueError, match="`sampler`"):
+        SpaceApp(tiny_pipe, "tiny", tmp_path, sampler="fast")

@@ -95,16 +95,29 @@ class SpaceApp:
         pipe: an [`S2AccompanistPipeline`], already on its device.
         pipeline_name: shown on the page (and whether it is an untrained preset).
         output_dir: where takes are written (default: a fresh temporary folder).
+        sampler: the pipeline's `sampler` for every take: `"recommended"` (default) or `"reference"` (Euler, 25
+            steps, guidance on every step; slower).
     """
 
-    def __init__(self, pipe, pipeline_name: str = DEFAULT_PIPELINE, output_dir: str | os.PathLike | None = None):
+    def __init__(
+        self,
+        pipe,
+        pipeline_name: str = DEFAULT_PIPELINE,
+        output_dir: str | os.PathLike | None = None,
+        sampler: str | None = None,
+    ):
+        from ..pipelines.pipeline_s2accompanist import check_sampler
+
         self.pipe = pipe
+        self.sampler = check_sampler(sampler)
         self.pipe.set_progress_bar_config(disable=True)  # the page shows its own bar
         self.pipeline_name = pipeline_name
         self.max_seconds = float(pipe.max_audio_length_in_s)
         self.sampling_rate = int(pipe.vae.config.sampling_rate)
         # The form starts from the checkpoint's recommended steps and guidance, as Python and the CLI do.
         self.recommended = pipe.recommended_settings()
+        self.recommended["num_inference_steps"] = pipe.sampling_settings(sampler=self.sampler)[0]
+        self.recommended["guidance_interval"] = pipe.resolve_guidance_interval(sampler=self.sampler)
         self.output_dir = Path(output_dir or tempfile.mkdtemp(prefix="s2acc-space-"))
         check_output_path(self.output_dir, folder=True)  # before the first take, not after it is generated
         self.output_dir.mkdir(parents=True, exist_ok=True)
@@ -270,6 +283,7 @@ class SpaceApp:
                     lead_sheet_guidance_scale=lead_sheet_guidance,
                     generator=torch.Generator(device=self.pipe.device).manual_seed(seed),
                     callback_on_step_end=on_step,
+                    sampler=self.sampler,
                     **extra,
                 )
         except ValueError as error:
@@ -523,13 +537,18 @@ class SpaceApp:
         return rows, target + 1
 
 
-def build_demo(pipe, pipeline_name: str = DEFAULT_PIPELINE, output_dir: str | os.PathLike | None = None):
-    """The Space's `gr.Blocks` around `pipe` (queue on, one generation at a time)."""
+def build_demo(
+    pipe,
+    pipeline_name: str = DEFAULT_PIPELINE,
+    output_dir: str | os.PathLike | None = None,
+    sampler: str | None = None,
+):
+    """The Space's `gr.Blocks` around `pipe` (queue on, one generation at a time); `sampler` as for `SpaceApp`."""
     import gradio as gr
 
     from ..presets import PRESETS
 
-    app = SpaceApp(pipe, pipeline_name, output_dir)
+    app = SpaceApp(pipe, pipeline_name, output_dir, sampler)
     first = EXAMPLES[0]
     recommended = app.recommended
     untrained = pipeline_name in PRESETS and not os.path.isdir(pipeline_name)
@@ -835,12 +854,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     parser.add_argument("--share", action="store_true", help="also open a temporary public gradio.live link")
+    parser.add_argument(
+        "--sampler",
+        choices=("recommended", "reference"),
+        default="recommended",
+        help="recommended (default): the model's fast sampler; reference: Euler, 25 steps, guidance every step",
+    )
 
 
 def launch(args: argparse.Namespace, block: bool = True):
     """Load the pipeline named by `args` and serve the Space; returns the running `gr.Blocks` when not blocking."""
     name = args.pipeline or os.environ.get(PIPELINE_ENV) or DEFAULT_PIPELINE
-    demo = build_demo(load_pipeline(name, args.device), name)
+    demo = build_demo(load_pipeline(name, args.device), name, sampler=getattr(args, "sampler", None))
     demo.launch(
         server_name=args.host, server_port=args.port, share=args.share, prevent_thread_lock=not block, show_error=True
     )
