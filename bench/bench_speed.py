@@ -41,14 +41,19 @@ from diffusers_s2acc.pretrained import DEFAULT_PIPELINE, load_pipeline
 LEVER = re.compile(r"^(euler|unipc)-(\d+)(?:@([\d.]+)-([\d.]+))?$")
 
 
-def make_scheduler(solver: str, config):
-    """The scheduler of `solver`, built from the pipeline's scheduler config (same shift and training timesteps)."""
-    from diffusers import FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler
+def make_scheduler(solver: str, pipe: S2AccompanistPipeline):
+    """The scheduler of `solver` with the pipeline's flow shift and training timesteps: `euler` is the pipeline's
+    reference sampler's (`pipe.sampling_scheduler("reference")`), `unipc` UniPC (order 2) on flow sigmas."""
+    from diffusers import UniPCMultistepScheduler
 
     if solver == "euler":
-        return FlowMatchEulerDiscreteScheduler.from_config(config)
-    return UniPCMultistepScheduler.from_config(
-        config, use_flow_sigmas=True, prediction_type="flow_prediction", flow_shift=config.get("shift", 1.0)
+        return pipe.sampling_scheduler("reference")
+    config = pipe.scheduler.config
+    return UniPCMultistepScheduler(
+        num_train_timesteps=config.num_train_timesteps,
+        use_flow_sigmas=True,
+        prediction_type="flow_prediction",
+        flow_shift=config.get("flow_shift", config.get("shift", 1.0)),
     )
 
 
@@ -185,7 +190,7 @@ def main() -> None:
     schedulers = {"default": pipe.scheduler}
     for lever in levers:
         if "solver" in lever and lever["solver"] not in schedulers:
-            schedulers[lever["solver"]] = make_scheduler(lever["solver"], pipe.scheduler.config)
+            schedulers[lever["solver"]] = make_scheduler(lever["solver"], pipe)
     times: dict[str, list[float]] = {lever["name"]: [] for lever in levers}
     for lever in levers:  # warm-up: first-call allocations and kernel selection
         time_lever(pipe, schedulers, lever, args.seconds)
