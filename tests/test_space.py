@@ -342,6 +342,8 @@ def test_the_reference_sampler_is_one_launch_flag_away(tiny_pipe, tmp_path):
         app.generate("pop", 240, "4/4", None, [["verse", 1, "", "C"]], 0, 2, 4.0, 1.0)
     finally:
         handle.remove()
-    assert len(seen) == 2  # the form's steps win over the sampler's default (guidance 4, no sheet guidance: 2 rows, 1 pass)
+    assert (
+        len(seen) == 2
+    )  # the form's steps win over the sampler's default (guidance 4, no sheet guidance: 2 rows, 1 pass)
     with pytest.raises(ValueError, match="`sampler`"):
         SpaceApp(tiny_pipe, "tiny", tmp_path, sampler="fast")

@@ -205,8 +205,9 @@ def _add_generation_arguments(parser: argparse.ArgumentParser, duration_help: st
         "--dtype",
         choices=DTYPES,
         default="auto",
-        help="bfloat16: transformer and text encoder in bf16 (faster where the hardware has bf16); auto (default): "
-        "bfloat16 on CPUs with native bf16 (AVX512-BF16/AMX) and on CUDA devices that support it, else float32",
+        help="bfloat16: transformer and text encoder in bf16 (faster where the hardware has bf16); int8 (CPU): the "
+        "transformer's linear layers quantised to dynamic int8, the rest float32; auto (default): bfloat16 on CPUs "
+        "with native bf16 (AVX512-BF16/AMX) and on CUDA devices that support it, else float32",
     )
     parser.add_argument(
         "--crossfade",

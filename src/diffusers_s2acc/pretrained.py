@@ -18,7 +18,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from .devices import component_dtypes, resolve_dtype
+from .devices import component_dtypes, quantize_linear_layers_int8, resolve_dtype
 
 # Shipped names, the packaged text encoder and name-to-folder resolution live below the pipeline, which needs them
 # while loading; they are re-exported here, where they have always been importable from.
@@ -70,7 +70,9 @@ def load_pipeline(name_or_path: str | os.PathLike, dtype: str = "float32") -> S2
     Args:
         name_or_path (`str` or `os.PathLike`): The pipeline; `~` is expanded in paths.
         dtype (`str`, defaults to `"float32"`): `"bfloat16"` runs the transformer and text encoder in bfloat16 and
-            keeps the VAE in float32 (its weights are small and its decoder is what the ear hears).
+            keeps the VAE in float32 (its weights are small and its decoder is what the ear hears). `"int8"` (CPU)
+            quantises the transformer blocks' linear layers to dynamic int8
+            ([`~diffusers_s2acc.devices.quantize_linear_layers_int8`]) and keeps the rest in float32.
 
     Raises:
         `ValueError` naming `name_or_path` and the reason when it cannot be loaded.
@@ -84,6 +86,10 @@ def load_pipeline(name_or_path: str | os.PathLike, dtype: str = "float32") -> S2
         )
     # A `Path` is a folder: named as the user wrote it in every message (never `PosixPath('...')`).
     name_or_path = os.fspath(name_or_path)
+    if dtype == "int8":
+        pipe = load_pipeline(name_or_path, "float32")
+        quantize_linear_layers_int8(pipe.transformer)
+        return pipe
     if is_preset(name_or_path):
         pipe = build_pipeline(name_or_path)
         if dtype == "bfloat16":
