@@ -48,6 +48,13 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=1, help="takes per spec (seeds spec.seed + 1000 k)")
     parser.add_argument("--dtype", choices=DTYPES, default="auto")
     parser.add_argument("--json", type=Path, default=None, help="write every lever's scores here")
+    parser.add_argument(
+        "--baseline-json",
+        type=Path,
+        default=None,
+        help="take the first lever's scores from this earlier --json of the same sets and seeds instead of "
+        "generating them again (e.g. to compare --dtype int8 with a float run's reference sampler)",
+    )
     args = parser.parse_args()
     if args.json is not None:
         check_output_path(args.json, overwrite=True, extensions=(".json",))
@@ -57,7 +64,17 @@ def main() -> None:
     pipe.set_progress_bar_config(disable=True)
     default_scheduler = pipe.scheduler
     results: dict[str, dict[str, dict]] = {}
+    if args.baseline_json is not None:
+        earlier = json.loads(args.baseline_json.read_text())
+        first = levers[0]["name"]
+        for name, path, limit in sets:
+            ids = [spec.id for spec in load_specs(path)[:limit]]
+            if [row["id"] for row in earlier.get(first, {}).get(name, {}).get("rows", [])] != ids:
+                raise SystemExit(f"error: --baseline-json: its {first!r} scores on {name!r} are not of these specs")
+        results[first] = {name: earlier[first][name] for name, _, _ in sets}
     for lever in levers:
+        if lever["name"] in results:
+            continue
         pipe.scheduler = make_scheduler(lever["solver"], pipe) if "solver" in lever else default_scheduler
         results[lever["name"]] = {}
         for name, path, limit in sets:
@@ -76,7 +93,7 @@ def main() -> None:
         pipe.scheduler = default_scheduler
 
     baseline = results[levers[0]["name"]]
-    print(f"\n{args.pipeline}, {args.seeds} seed(s); baseline {levers[0]['name']}")
+    print(f"\n{args.pipeline}, --dtype {args.dtype}, {args.seeds} seed(s); baseline {levers[0]['name']}")
     print("| lever | settings | set | specs | chord majmin | change | tempo Acc1 | FAD change | seconds |")
     print("|---|---|---|---|---|---|---|---|---|")
     for lever in levers:
