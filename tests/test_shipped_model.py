@@ -95,9 +95,11 @@ def test_recommended_settings_are_the_model_cards_and_everyones_default(pipe):
     card = (Path(__file__).resolve().parents[1] / "model_card.md").read_text(encoding="utf-8")
     line = next(line for line in card.split("\n\n") if line.startswith("Recommended settings:"))
     stated = {key: float(value) for key, value in re.findall(r"`(\w+)=([\d.]+)`", line)}
+    interval = re.search(r"`guidance_interval=\(([\d.]+), ([\d.]+)\)`", line)
     recommended = dict(pipe.recommended_settings())
-    assert recommended.pop("guidance_interval") == (0.0, 1.0)  # the card's settings guide every step
+    assert recommended.pop("guidance_interval") == (float(interval[1]), float(interval[2]))
     assert stated == {k: float(v) for k, v in recommended.items()}
+    assert f"`{type(pipe.scheduler).__name__}`" in line  # the card names the scheduler the folder stores
     assert pipe.sampling_settings() == tuple(recommended.values())
     parser = _build_parser()
     for command in (["generate", "--prompt", "x", "--out", "o.wav"], ["evaluate", "--specs", "s.json"]):
