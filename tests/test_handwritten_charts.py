@@ -116,10 +116,11 @@ def test_render_outputs_are_checked_before_any_render(tmp_path):
     from bench.render_handwritten import main
 
     (tmp_path / "afile").write_text("x")
+    (tmp_path / "scores.json").mkdir()
     for argv, message in (
         (["--out", str(tmp_path / "afile")], "error: --out: .*afile is a file, not a folder"),
         (["--out", str(tmp_path / "afile" / "bench")], "error: --out: .*afile is a file"),
-        (["--out", str(tmp_path / "bench"), "--json", str(tmp_path)], "error: --json: .*is a folder"),
+        (["--out", str(tmp_path / "bench"), "--json", str(tmp_path / "scores.json")], "error: --json: .*is a folder"),
     ):
         with pytest.raises(SystemExit, match=message):
             main([*argv, "--only", "folk_68_d"])
