@@ -44,6 +44,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
 
+from diffusers_s2acc.audio import check_output_path  # noqa: E402
 from diffusers_s2acc.music import LeadSheet, Note  # noqa: E402
 from diffusers_s2acc.music.chords import parse_chord  # noqa: E402
 from diffusers_s2acc.music.harmonizer import RICHNESS  # noqa: E402
@@ -570,6 +571,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generate-seconds", type=float, default=8.0)
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
+    if args.json is not None:  # before the songs are scored (minutes), not after; a bench result is replaced
+        try:
+            check_output_path(args.json, overwrite=True, extensions=(".json",))
+        except ValueError as error:
+            raise SystemExit(f"error: --json: {error}") from None
     inputs = ("audio", "midi") if args.input == "both" else (args.input,)
     if args.generate and not args.pipeline:
         parser.error("--generate needs --pipeline")

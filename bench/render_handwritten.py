@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `bench` and `dataset_builder` from a checkout
 
 from bench.handwritten import CHARTS_PATH, chart_specs, chart_tags, load_charts, render_chart  # noqa: E402
+from diffusers_s2acc.audio import check_output_path  # noqa: E402
 
 
 def score_references(spec_path: Path, tags: dict[str, list[str]]) -> dict[str, dict[str, float]]:
@@ -69,6 +70,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--score", action="store_true", help="score the references against their charts")
     parser.add_argument("--json", type=Path, help="write the --score summary here")
     args = parser.parse_args(argv)
+    # Checked before any rendering (minutes): the folder is reused by later runs, --json is replaced (a bench result).
+    for flag, path, kind in (
+        ("--out", args.out, dict(folder=True)),
+        ("--json", args.json, dict(extensions=(".json",))),
+    ):
+        try:
+            if path is not None:
+                check_output_path(path, overwrite=True, protect=(args.charts,), **kind)
+        except ValueError as error:
+            raise SystemExit(f"error: {flag}: {error}") from None
 
     from dataset_builder.synth.render import find_soundfonts
 

@@ -109,3 +109,19 @@ def test_render_two_charts_to_specs(tmp_path):
             chart_duration(next(c for c in CHARTS if spec.id.startswith(c["id"])))
         )
     assert "Time 4" in (out / "folk_68_d" / "accompaniment.mma").read_text()
+
+
+def test_render_outputs_are_checked_before_any_render(tmp_path):
+    """Issue 23: an --out under a file or a --json naming a folder is one line before minutes of rendering."""
+    from bench.render_handwritten import main
+
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "scores.json").mkdir()
+    for argv, message in (
+        (["--out", str(tmp_path / "afile")], "error: --out: .*afile is a file, not a folder"),
+        (["--out", str(tmp_path / "afile" / "bench")], "error: --out: .*afile is a file"),
+        (["--out", str(tmp_path / "bench"), "--json", str(tmp_path / "scores.json")], "error: --json: .*is a folder"),
+    ):
+        with pytest.raises(SystemExit, match=message):
+            main([*argv, "--only", "folk_68_d"])
+    assert not (tmp_path / "bench").exists()

@@ -126,6 +126,31 @@ def test_bad_save_latents_parent_is_refused_before_the_audio_is_written(tmp_path
     assert not out.exists()
 
 
+def test_evaluate_keeps_the_scores_made_before_an_interruption_or_a_failure(tmp_path, monkeypatch, capsys):
+    specs = _spec_file(tmp_path, [{"id": i, "prompt": "pop", "duration": 0.5, "seed": 0} for i in "abc"])
+    scores = tmp_path / "scores.json"
+    argv = ["evaluate", "--pipeline", "tiny", "--specs", str(specs), "--steps", "1", "--json", str(scores)]
+    for stop, code_wanted, pattern in (
+        (KeyboardInterrupt(), 130, "interrupted after 2 of 3 specs"),
+        (ValueError("boom"), 2, "boom"),
+    ):
+        calls = []
+
+        def score(audio, rate, spec, agreement, stop=stop, calls=calls):
+            # Scoring is not what is tested (and takes a minute on the CPU): the third spec stops the run.
+            calls.append(spec.id)
+            if len(calls) == 3:
+                raise stop
+            return {"level": float(np.abs(audio).mean())}
+
+        monkeypatch.setattr(run, "score_clip", score)
+        code, _, err = _run([*argv, "--overwrite"], capsys)
+        assert code == code_wanted and len(err.splitlines()) == 1, (code, err)
+        assert re.search(pattern, err) and f"scores of the 2 spec(s) done are in {scores}" in err, err
+        kept = json.loads(scores.read_text())
+        assert kept["partial"] == "2 of 3 specs" and [row["id"] for row in kept["rows"]] == ["a", "b"]
+
+
 def test_fad_on_one_clip_keeps_every_other_score(pipes, tmp_path, monkeypatch):
     pipe, _ = pipes
     reference = tmp_path / "ref.wav"
@@ -151,6 +176,31 @@ def test_repaint_of_a_source_not_in_whole_frames_keeps_every_sample_outside_and_
     assert out.audios.shape[-1] == source.shape[-1]
     np.testing.assert_array_equal(out.audios[0, :, :RATE], source[:, :RATE])
     np.testing.assert_array_equal(out.audios[0, :, 2 * RATE :], source[:, 2 * RATE :])
+
+
+def test_repaint_region_borders_inside_a_frame_keep_every_sample_outside(pipes, original):
+    _, repaint = pipes
+    source = original.audios[0]
+    # 0.5 s and 1.3 s are 62.5 and 162.5 frames: the latent region rounds to whole frames, the audio may not.
+    out = repaint(
+        "pop",
+        segments=SECTIONS,
+        source_audio=source,
+        region_start_in_s=0.5,
+        region_end_in_s=1.3,
+        num_inference_steps=2,
+        generator=_seed(1),
+    )
+    first, last = RATE // 2, int(1.3 * RATE)
+    assert first % HOP and last % HOP
+    np.testing.assert_array_equal(out.audios[0, :, :first], source[:, :first])
+    np.testing.assert_array_equal(out.audios[0, :, last:], source[:, last:])
+    assert (
+        np.abs(
+            out.audios[0, :, first + RATE // 4 : last - RATE // 4] - source[:, first + RATE // 4 : last - RATE // 4]
+        ).max()
+        > 1e-3
+    )
 
 
 def test_repaint_does_not_silently_grow_the_source(pipes, original):
@@ -286,6 +336,15 @@ def test_integer_pcm_is_scaled(pipes, original):
     out = repaint("pop", segments=SECTIONS, source_audio=pcm, section=1, num_inference_steps=1, generator=_seed(1))
     np.testing.assert_array_equal(out.audios[0, :, :RATE], pcm_to_float(pcm)[:, :RATE])
     assert np.abs(out.audios).max() <= 1.5  # taken as float, int16 samples are thousands
+    as_tensor = repaint(
+        "pop",
+        segments=SECTIONS,
+        source_audio=torch.from_numpy(pcm),
+        section=1,
+        num_inference_steps=1,
+        generator=_seed(1),
+    )
+    np.testing.assert_array_equal(as_tensor.audios[0, :, :RATE], pcm_to_float(pcm)[:, :RATE])
 
 
 # ------------------------------------------------------------------------------------------ issue 21 items

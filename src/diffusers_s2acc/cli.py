@@ -470,6 +470,17 @@ def evaluate(args: argparse.Namespace) -> int:
     pipe = _load_pipeline(args.pipeline, device, args.dtype)
     pipe.set_progress_bar_config(disable=True)
     _apply_recommended(args, pipe)
+    done: list[dict] = []
+
+    def keep(row: dict) -> None:
+        # Each spec's scores go to --json as soon as they exist: a run interrupted or failing on a later spec keeps
+        # every score made so far (marked partial); the complete result replaces them at the end.
+        done.append(row)
+        _write_json("--json", args.json, _finite_json({"partial": f"{len(done)} of {len(specs)} specs", "rows": done}))
+
+    def kept() -> str:
+        return f" (the scores of the {len(done)} spec(s) done are in {args.json})" if done else ""
+
     try:
         result = evaluate_specs(
             pipe,
@@ -485,9 +496,13 @@ def evaluate(args: argparse.Namespace) -> int:
             lead_sheet_floor=args.no_lead_sheet_floor,
             guidance_interval=args.guidance_interval,
             sampler=args.sampler,
+            on_row=keep if args.json is not None else None,
         )
     except ValueError as error:
-        raise UsageError(_name_flags(str(error), _EVALUATE_FLAGS)) from None
+        raise UsageError(_name_flags(str(error), _EVALUATE_FLAGS) + kept()) from None
+    except KeyboardInterrupt:
+        print(f"s2acc evaluate: interrupted after {len(done)} of {len(specs)} specs{kept()}", file=sys.stderr)
+        return 130
     if args.json is not None:  # first: the scores are the run's result, the table only shows them
         _write_json("--json", args.json, _finite_json(result))
     print(format_report(result))

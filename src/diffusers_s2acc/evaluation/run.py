@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -53,6 +54,7 @@ def evaluate_specs(
     lead_sheet_floor: bool = False,
     guidance_interval: tuple[float, float] | None = None,
     sampler: str | None = None,
+    on_row: Callable[[dict], None] | None = None,
 ) -> dict:
     """
     Generate every spec and score it; score the references (when the specs name them) with the same metrics.
@@ -66,6 +68,8 @@ def evaluate_specs(
     pipeline's `recommended_settings()` (the no_lead_sheet takes use no lead-sheet guidance: there is no sheet);
     `guidance_interval` and `sampler` as for the pipeline (`sampler="reference"`: Euler, 25 steps, guidance on every
     step).
+    `on_row(row)` is called with each spec's row as soon as it is scored, so that a caller can keep the scores of a
+    long run that is interrupted or fails on a later spec (`s2acc evaluate --json` writes them as it goes).
 
     Returns:
         `{"rows": [...], "generated": {metric: mean}, "no_lead_sheet": {...}, "reference": {...},
@@ -118,6 +122,8 @@ def evaluate_specs(
             if reconstruction:
                 row["reconstruction"] = score_clip(vae_round_trip(pipe.vae, *reference), rate, spec, agreement)
         rows.append(row)
+        if on_row is not None:
+            on_row(row)
     result = {"rows": rows, "generated": mean_scores([r["generated"] for r in rows])}
     # What the takes were made with, so that a scores file says which settings its figures belong to.
     result["settings"] = {

@@ -200,7 +200,7 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
                 f"`audio_length_in_s`={audio_length_in_s:g} is shorter than the source ({source_seconds:.3f} s); "
                 "cut the source instead."
             )
-        regions = self._regions(
+        regions, spans = self._regions(
             section, region_start_in_s, region_end_in_s, _given_order(segments), source_seconds, audio_length_in_s
         )
         num_frames = self.latent_shape(1, audio_length_in_s)[2]
@@ -254,7 +254,7 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
         else:
             output = self._decode_latents(latents, audio_length_in_s, "pt")
             if audio is not None:
-                output = self._splice_source_audio(output, audio, regions, crossfade_in_s)
+                output = self._splice_source_audio(output, audio, spans, crossfade_in_s)
             output = output.cpu().numpy() if output_type == "np" else output
         self.maybe_free_model_hooks()
         if not return_dict:
@@ -325,7 +325,9 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
                 raise ValueError(f"`source_audio`: {error}") from None
         else:
             if isinstance(source_audio, torch.Tensor):
-                source_audio = source_audio.detach().float().cpu().numpy()
+                # Integer PCM stays integer, so that pcm_to_float scales it (a .float() first would not).
+                source_audio = source_audio.detach().cpu()
+                source_audio = (source_audio.float() if source_audio.is_floating_point() else source_audio).numpy()
             if not isinstance(source_audio, np.ndarray) or source_audio.dtype.kind not in "fiu":
                 raise ValueError(
                     "`source_audio` must be an audio file path or a numeric array (channels, samples), got "
@@ -379,8 +381,10 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
         given_sections: list[Segment] | None,
         source_seconds: float,
         audio_length_in_s: float,
-    ) -> list[tuple[int, int]]:
-        """Frame spans to regenerate; a `ValueError` names the argument that puts one outside the piece or empty."""
+    ) -> tuple[list[tuple[int, int]], list[tuple[float, float]]]:
+        """The latent-frame spans to regenerate and the same spans in seconds, as asked (the audio splice keeps every
+        sample outside those, even where they fall inside a frame); a `ValueError` names the argument that puts one
+        outside the piece or empty."""
         spans: list[tuple[float, float, str]] = []
         if section is not None:
             if region_start_in_s is not None or region_end_in_s is not None:
@@ -428,17 +432,19 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
             if last <= first:
                 raise ValueError(f"`{name}`: the region [{start:g}, {end:g}) s is shorter than one latent frame.")
             regions.append((first, last))
-        return regions
+        return regions, [(start, end) for start, end, _ in spans]
 
     def _splice_source_audio(
-        self, decoded: torch.Tensor, source: np.ndarray, regions: list[tuple[int, int]], crossfade_in_s: float
+        self, decoded: torch.Tensor, source: np.ndarray, spans: list[tuple[float, float]], crossfade_in_s: float
     ) -> torch.Tensor:
-        """The source audio outside the regions, the decoded audio inside them and after the source's end,
-        cross-faded over `crossfade_in_s` inside each region border (see the class docstring)."""
-        total, hop = decoded.shape[-1], self.vae.hop_length
+        """The source audio outside the regions (`spans`, in seconds), the decoded audio inside them and after the
+        source's end, cross-faded over `crossfade_in_s` inside each region border (see the class docstring)."""
+        total, rate = decoded.shape[-1], self.sampling_rate
         known = min(source.shape[-1], total)
-        fade = int(round(crossfade_in_s * self.sampling_rate))
-        sample_regions = [(first * hop, min(last * hop, total)) for first, last in regions]
+        fade = int(round(crossfade_in_s * rate))
+        # The asked times in samples, not the latent frames they round to: a border inside a frame (0.5 s is 62.5
+        # frames of the tiny preset) would otherwise let up to half a frame of new audio in outside the region.
+        sample_regions = [(int(round(start * rate)), min(int(round(end * rate)), total)) for start, end in spans]
         weights = region_weights(total, sample_regions, known, fade)
         if known < total and fade > 0:  # extension: the source's end blends into its reconstruction
             span = slice(max(0, known - fade), known)
