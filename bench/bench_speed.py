@@ -92,6 +92,10 @@ def time_lever(pipe: S2AccompanistPipeline, schedulers: dict, lever: dict, secon
     return time.perf_counter() - start
 
 
+def _is_int8(module) -> bool:
+    return type(module).__module__.startswith("torch.ao.nn.quantized")
+
+
 def peer_step_ratio(pipe: S2AccompanistPipeline, seconds: float, repeats: int) -> dict:
     """Median seconds of one transformer pass, ours against `StableAudioDiTModel` of the same size and input."""
     from diffusers import StableAudioDiTModel
@@ -126,9 +130,12 @@ def peer_step_ratio(pipe: S2AccompanistPipeline, seconds: float, repeats: int) -
         captured.update(kw, **dict(zip(("hidden_states", "timestep"), args)))
 
     handle = ours.register_forward_pre_hook(capture, with_kwargs=True)
-    pipe(**kwargs, num_inference_steps=1, generator=torch.Generator().manual_seed(0))
+    # Every branch in the captured pass (a guided step), whatever guidance interval the pipeline recommends.
+    pipe(**kwargs, num_inference_steps=1, guidance_interval=(0.0, 1.0), generator=torch.Generator().manual_seed(0))
     handle.remove()
     hidden = captured.pop("hidden_states")
+    if hidden.shape[0] != branches:  # the peer is fed `branches` rows: compare passes of equal batch only
+        raise SystemExit(f"error: the captured pass has {hidden.shape[0]} rows, the peer's {branches}")
     timestep = captured.pop("timestep")
     text_tokens = captured["encoder_hidden_states"].shape[1]
     peer_inputs = {
@@ -157,7 +164,9 @@ def peer_step_ratio(pipe: S2AccompanistPipeline, seconds: float, repeats: int) -
     return {
         "frames": frames,
         "batch": hidden.shape[0],
-        "params_ours": sum(p.numel() for p in ours.parameters()),
+        # Dynamic int8 linear layers keep their weights packed, outside `parameters()`: count them as well.
+        "params_ours": sum(p.numel() for p in ours.parameters())
+        + sum(m.weight().numel() + (m.bias() is not None) * m.bias().numel() for m in ours.modules() if _is_int8(m)),
         "params_peer": sum(p.numel() for p in peer.parameters()),
         "ours_s": statistics.median(results["ours"]),
         "peer_s": statistics.median(results["peer"]),

@@ -421,12 +421,18 @@ def test_repaint_and_extend_errors_are_one_line_naming_the_flag(pipeline_dir, pi
         assert not (tmp_path / "o.wav").exists()
 
 
-def test_auto_dtype_is_bfloat16_only_where_the_cpu_computes_it_natively(monkeypatch):
-    """Emulated bf16 is slower than float32, so "auto" (the default) must look at the hardware."""
+def test_auto_dtype_is_int8_on_a_cpu_else_bfloat16_only_where_it_is_native(monkeypatch):
+    """Emulated bf16 is slower than float32, so "auto" (the default) must look at the hardware; int8 kernels come
+    first on a CPU."""
     import torch
 
+    from diffusers_s2acc import devices
     from diffusers_s2acc.devices import resolve_dtype as _resolve_dtype
 
+    assert devices.has_int8_kernels("cpu") and not devices.has_int8_kernels("cuda")  # torch's x86 CPU wheels have them
+    assert _resolve_dtype("auto", "cpu") == "int8"  # first on a CPU that runs it (measured fastest on both kinds)
+    # Without int8 kernels: bf16 only where it is native.
+    monkeypatch.setattr(devices, "has_int8_kernels", lambda device="cpu": False)
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
     assert _resolve_dtype("auto", "cpu") == "bfloat16"
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)

@@ -206,8 +206,9 @@ def _add_generation_arguments(parser: argparse.ArgumentParser, duration_help: st
         choices=DTYPES,
         default="auto",
         help="bfloat16: transformer and text encoder in bf16 (faster where the hardware has bf16); int8 (CPU): the "
-        "transformer's linear layers quantised to dynamic int8, the rest float32; auto (default): bfloat16 on CPUs "
-        "with native bf16 (AVX512-BF16/AMX) and on CUDA devices that support it, else float32",
+        "transformer's linear layers quantised to dynamic int8, the rest float32; auto (default): int8 on CPUs (the "
+        "fastest measured there, with or without native bf16, at equal quality), bfloat16 on CUDA devices that "
+        "support it, else float32",
     )
     parser.add_argument(
         "--crossfade",
