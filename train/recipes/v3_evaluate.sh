@@ -2,9 +2,12 @@
 # The evaluation of the v3 candidate in the model card, after train/recipes/v3.sh:
 #
 #   bash train/recipes/v3_evaluate.sh [WORK_DIR] [PIPELINE]      # defaults: runs/v3, WORK_DIR/dit
-#   bash train/recipes/v3_evaluate.sh runs/v3 s2acc-demo         # the shipped v2 on the same specs, beside it
+#   git worktree add /tmp/v2 33ba79d && bash train/recipes/v3_evaluate.sh runs/v3 /tmp/v2/pretrained/s2acc-demo
+#                                                                # v2 (shipped until v3) on the same specs
 #
-# Every take uses the pipeline's recommended settings (its model_index.json). The sizes are environment knobs; the
+# Every take uses the pipeline's recommended settings (its model_index.json): WORK_DIR/dit, as train_dit.py wrote
+# it, recommends the reference sampler (Euler, 25 steps, guidance on every step), the settings of the model card's
+# v3 figures; the shipped folder recommends the fast sampler chosen on them (bench/bench_sampler_quality.py). The sizes are environment knobs; the
 # defaults are the budget its figures were measured with on 2 CPU cores (one 3-hour session): 30 of the 52
 # hand-written charts (a seeded sample), both seeds of each; the no-lead-sheet floor on 15 of those 30, seed 0; the
 # first 8 held-out and 4 OOD windows of v2's own spec files; 4 melody-only windows with their floor. BENCH_CHARTS=52
