@@ -9,8 +9,9 @@
 # from its latest checkpoint. DIT_STEPS sets the budget (cosine decay over the whole run), TRAIN_SONGS how many of
 # the corpus's songs (its first rows) are encoded and trained on.
 #
-# The defaults below are the run of 2026-12-03 (850 steps, 240 songs; its DiT is in train/candidates/, not yet
-# evaluated), on a 2-core AMD EPYC Zen 4 (native bf16, so bf16 autocast), nothing else beside it, times from
+# The defaults below are the run of 2026-12-03 that is s2acc-demo v3 (850 steps, 240 songs; evaluated by
+# train/recipes/v3_evaluate.sh, its sampler chosen by bench/bench_sampler_quality.py, both in the model card), on a
+# 2-core AMD EPYC Zen 4 (native bf16, so bf16 autocast), nothing else beside it, times from
 # runs/v3.log: synth + build about 9 min, latent cache 16 min, DiT 36.5 min (2.6 s/step for 8 samples, two
 # processes). The candidate of 2026-12-02 in the model card (measured, not shipped) ran 700 steps on 128 songs in one
 # process on a Zen 3 (AVX2, float32): DiT 47 min 20 s (4.06 s/step for 4 samples).
@@ -71,3 +72,9 @@ for set in heldout ood v2_heldout v2_ood; do
   [ -f "$WORK/specs_$set.json" ] || $PY -m diffusers_s2acc.cli make-specs --synth "$WORK/songs_$set" \
       --duration 20 --windows boundaries --windows-per-song 2 --phrasing $phrasing --out "$WORK/specs_$set.json"
 done
+
+# 5. With SHIP=1: write the DiT as the shipped folder with the sampler the model card chose on it (UniPC on flow
+#    sigmas, 6 steps, guidance on the first half), after the evaluation above and bench/bench_sampler_quality.py.
+if [ "${SHIP:-0}" = 1 ]; then
+  $PY train/recipes/ship.py "$WORK/dit" pretrained/s2acc-demo --scheduler unipc --steps 6 --guidance-interval 0 0.5
+fi
