@@ -12,11 +12,11 @@ from typing import Sequence
 
 from .cli_common import (
     _GENERATE_FLAGS,
-    _RECOMMENDED_HELP,
     SEED_MAX,
     SEED_MIN,
     UsageError,
-    _add_sampler_arguments,
+    _add_device_arguments,
+    _add_sampling_arguments,
     _apply_recommended,
     _check_output,
     _load_pipeline,
@@ -26,7 +26,6 @@ from .cli_common import (
     _resolve_device,
     _write_audio,
 )
-from .devices import DTYPES
 from .pipelines.pipeline_s2accompanist import DEFAULT_CROSSFADE_IN_S
 from .presets import PRESETS
 from .pretrained import DEFAULT_PIPELINE
@@ -76,10 +75,7 @@ def _build_parser() -> argparse.ArgumentParser:
     ev = commands.add_parser("evaluate", help="generate from a spec file and print every metric")
     ev.add_argument("--pipeline", default=DEFAULT_PIPELINE, help=f"as for generate (default: {DEFAULT_PIPELINE})")
     ev.add_argument("--specs", type=Path, required=True, help="JSON spec file (see diffusers_s2acc.evaluation.specs)")
-    ev.add_argument("--steps", type=int, default=None, help="as for generate")
-    ev.add_argument("--guidance", type=float, default=None, help="as for generate")
-    ev.add_argument("--lead-sheet-guidance", type=float, default=None, help="as for generate")
-    _add_sampler_arguments(ev)
+    _add_sampling_arguments(ev)
     ev.add_argument("--seeds", type=int, default=1, help="takes per spec (seeds spec.seed + 1000 k); scores are means")
     ev.add_argument(
         "--no-lead-sheet-floor",
@@ -96,8 +92,7 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also score each reference after a VAE round trip: the ceiling the VAE sets for any transformer",
     )
-    ev.add_argument("--device", default=None)
-    ev.add_argument("--dtype", choices=DTYPES, default="auto", help="as for generate")
+    _add_device_arguments(ev)
 
     specs = commands.add_parser("make-specs", help="evaluation specs from dataset_builder synth songs")
     specs.add_argument("--synth", type=Path, required=True, help="a `python -m dataset_builder synth` output folder")
@@ -178,21 +173,7 @@ def _add_generation_arguments(parser: argparse.ArgumentParser, duration_help: st
     )
     parser.add_argument("--meter", default=None, help="meter of a --lead-sheet chart (default 4/4)")
     parser.add_argument("--duration", type=float, help=duration_help)
-    parser.add_argument("--steps", type=int, default=None, help=f"denoising steps (default: {_RECOMMENDED_HELP})")
-    parser.add_argument(
-        "--guidance",
-        type=float,
-        default=None,
-        help=f"text guidance scale; 1 turns guidance off (default: {_RECOMMENDED_HELP})",
-    )
-    parser.add_argument(
-        "--lead-sheet-guidance",
-        type=float,
-        default=None,
-        help="lead-sheet guidance scale; > 1 pushes the audio further towards the chart at the cost of a third model "
-        f"pass per step; 1 turns it off (default: {_RECOMMENDED_HELP})",
-    )
-    _add_sampler_arguments(parser)
+    _add_sampling_arguments(parser)
     parser.add_argument(
         "--seed",
         type=int,
@@ -200,16 +181,7 @@ def _add_generation_arguments(parser: argparse.ArgumentParser, duration_help: st
         help=f"random seed, in [{SEED_MIN}, {SEED_MAX}] (generate: default 0; repaint and extend: default a new "
         "seed, printed, so that the region is not the source's own take again)",
     )
-    parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
-    parser.add_argument(
-        "--dtype",
-        choices=DTYPES,
-        default="auto",
-        help="bfloat16: transformer and text encoder in bf16 (faster where the hardware has bf16); int8 (CPU): the "
-        "transformer's linear layers quantised to dynamic int8, the rest float32; auto (default): int8 on CPUs (the "
-        "fastest measured there, with or without native bf16, at equal quality), bfloat16 on CUDA devices that "
-        "support it, else float32",
-    )
+    _add_device_arguments(parser)
     parser.add_argument(
         "--crossfade",
         type=float,

@@ -12,7 +12,8 @@ from .cli_common import (
     SEED_MAX,
     SEED_MIN,
     UsageError,
-    _add_sampler_arguments,
+    _add_device_arguments,
+    _add_sampling_arguments,
     _apply_recommended,
     _check_output,
     _load_pipeline,
@@ -21,7 +22,6 @@ from .cli_common import (
     _resolve_device,
     _write_audio,
 )
-from .devices import DTYPES
 from .pretrained import DEFAULT_PIPELINE
 
 
@@ -74,13 +74,9 @@ def add_accompany_parser(commands) -> None:
     parser.add_argument("--pipeline", default=DEFAULT_PIPELINE, help=f"as for generate (default: {DEFAULT_PIPELINE})")
     parser.add_argument("--prompt", default="", help="global description every section sees (optional)")
     parser.add_argument("--segments", type=Path, help="JSON file of sections, times in seconds of the melody file")
-    parser.add_argument("--steps", type=int, default=None, help="as for generate")
-    parser.add_argument("--guidance", type=float, default=None, help="as for generate")
-    parser.add_argument("--lead-sheet-guidance", type=float, default=None, help="as for generate")
-    _add_sampler_arguments(parser)
+    _add_sampling_arguments(parser)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default=None)
-    parser.add_argument("--dtype", choices=DTYPES, default="auto", help="as for generate")
+    _add_device_arguments(parser)
     parser.add_argument("--out", type=Path, default=None, help="the accompaniment alone (.wav or .flac)")
     parser.add_argument("--mix-out", type=Path, default=None, help="also write the melody and accompaniment mixed")
     parser.add_argument("--overwrite", action="store_true", help="replace --out / --mix-out if they exist")

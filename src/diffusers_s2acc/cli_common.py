@@ -11,7 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .devices import resolve_device
+from .devices import DTYPES, resolve_device
 
 
 class UsageError(Exception):
@@ -123,13 +123,28 @@ def _write_audio(path: Path, audio, sampling_rate: int) -> None:
 
 
 #: Where the sampling flags' defaults come from.
-_RECOMMENDED_HELP = "the model's recommended value, from its model_index.json (see `s2acc generate --help`)"
+_RECOMMENDED_HELP = "the model's recommended value, from its model_index.json: pipe.recommended_settings()"
 
 
-def _add_sampler_arguments(parser: argparse.ArgumentParser) -> None:
-    """--sampler and --guidance-interval, for every command that samples (beside --steps and the guidance)."""
+def _add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
+    """--steps, --guidance, --lead-sheet-guidance, --sampler and --guidance-interval: declared once for every command
+    that samples (generate, repaint, extend, evaluate, accompany), so their names, checks and help agree."""
     from .pipelines.pipeline_s2accompanist import REFERENCE_SAMPLER, SAMPLERS
 
+    parser.add_argument("--steps", type=int, default=None, help=f"denoising steps (default: {_RECOMMENDED_HELP})")
+    parser.add_argument(
+        "--guidance",
+        type=float,
+        default=None,
+        help=f"text guidance scale; 1 turns guidance off (default: {_RECOMMENDED_HELP})",
+    )
+    parser.add_argument(
+        "--lead-sheet-guidance",
+        type=float,
+        default=None,
+        help="lead-sheet guidance scale; > 1 pushes the audio further towards the chart at the cost of a third model "
+        f"pass per guided step; 1 turns it off (default: {_RECOMMENDED_HELP})",
+    )
     parser.add_argument(
         "--sampler",
         choices=SAMPLERS,
@@ -147,6 +162,20 @@ def _add_sampler_arguments(parser: argparse.ArgumentParser) -> None:
         metavar=("START", "STOP"),
         help="guide only the steps i with START <= i / steps < STOP (fractions); the others take one model pass "
         "instead of two or three (default: the sampler's; 0 1 guides every step)",
+    )
+
+
+def _add_device_arguments(parser: argparse.ArgumentParser) -> None:
+    """--device and --dtype, declared once for every command that loads a pipeline."""
+    parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    parser.add_argument(
+        "--dtype",
+        choices=DTYPES,
+        default="auto",
+        help="bfloat16: transformer and text encoder in bf16 (faster where the hardware has bf16); int8 (CPU): the "
+        "transformer's linear layers quantised to dynamic int8, the rest float32; auto (default): int8 on CPUs (the "
+        "fastest measured there, with or without native bf16, at equal quality), bfloat16 on CUDA devices that "
+        "support it, else float32",
     )
 
 
