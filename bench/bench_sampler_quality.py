@@ -31,8 +31,9 @@ from diffusers_s2acc.pretrained import DEFAULT_PIPELINE, load_pipeline
 
 def parse_set(text: str) -> tuple[str, Path, int | None]:
     """`name=path[:N]` -> (name, path, N or None); a SystemExit naming a bad one."""
-    name, sep, rest = text.partition("=")
-    path, _, limit = rest.rpartition(":") if rest.rpartition(":")[2].isdigit() else (rest, "", "")
+    name, sep, path = text.partition("=")
+    head, _, tail = path.rpartition(":")
+    path, limit = (head, tail) if head and tail.isdigit() else (path, "")
     if not sep or not name or not path:
         raise SystemExit(f"error: --specs: {text!r} is not name=path[:N]")
     if not Path(path).is_file():

@@ -35,6 +35,7 @@ import torch
 from diffusers_s2acc import LeadSheet, S2AccompanistPipeline, Segment
 from diffusers_s2acc.audio import check_output_path
 from diffusers_s2acc.devices import DTYPES, resolve_dtype
+from diffusers_s2acc.pipelines.pipeline_s2accompanist import make_flow_scheduler
 from diffusers_s2acc.pretrained import DEFAULT_PIPELINE, load_pipeline
 
 
@@ -44,17 +45,9 @@ LEVER = re.compile(r"^(euler|unipc)-(\d+)(?:@([\d.]+)-([\d.]+))?$")
 def make_scheduler(solver: str, pipe: S2AccompanistPipeline):
     """The scheduler of `solver` with the pipeline's flow shift and training timesteps: `euler` is the pipeline's
     reference sampler's (`pipe.sampling_scheduler("reference")`), `unipc` UniPC (order 2) on flow sigmas."""
-    from diffusers import UniPCMultistepScheduler
-
     if solver == "euler":
         return pipe.sampling_scheduler("reference")
-    config = pipe.scheduler.config
-    return UniPCMultistepScheduler(
-        num_train_timesteps=config.num_train_timesteps,
-        use_flow_sigmas=True,
-        prediction_type="flow_prediction",
-        flow_shift=config.get("flow_shift", config.get("shift", 1.0)),
-    )
+    return make_flow_scheduler(solver, pipe.scheduler.config)
 
 
 def parse_lever(text: str) -> dict:

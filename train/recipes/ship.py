@@ -22,6 +22,7 @@ from pathlib import Path
 
 from safetensors.torch import load_file
 
+from diffusers_s2acc.pipelines.pipeline_s2accompanist import make_flow_scheduler
 from diffusers_s2acc.pretrained import load_pipeline, save_shipped_pipeline
 
 
@@ -43,21 +44,9 @@ def main() -> None:
     parser.add_argument("--guidance-interval", type=float, nargs=2, default=None, metavar=("START", "STOP"))
     args = parser.parse_args()
 
-    from diffusers import UniPCMultistepScheduler
-
     pipe = load_pipeline(args.source, "float32")
-    reference = pipe.sampling_scheduler("reference")  # Euler with the trained flow shift, whatever is stored
-    if args.scheduler == "unipc":
-        config = reference.config
-        pipe.scheduler = UniPCMultistepScheduler(
-            num_train_timesteps=config.num_train_timesteps,
-            use_flow_sigmas=True,
-            prediction_type="flow_prediction",
-            flow_shift=config.shift,
-        )
-    else:
-        pipe.scheduler = reference
-    pipe.register_modules(scheduler=pipe.scheduler)  # model_index.json names the class stored
+    # The trained flow shift, whichever scheduler the source stores; register_modules: model_index.json names it.
+    pipe.register_modules(scheduler=make_flow_scheduler(args.scheduler, pipe.scheduler.config))
     updates = {
         "default_num_inference_steps": args.steps,
         "default_guidance_scale": args.guidance,

@@ -199,6 +199,25 @@ def check_sampler(sampler: Any) -> str:
     return sampler
 
 
+def make_flow_scheduler(solver: str, config: Mapping[str, Any]) -> SchedulerMixin:
+    """
+    A fresh scheduler of `solver` for this flow-matching model, with the flow shift and training timesteps of
+    `config` (the config of either kind): `"euler"` is [`~diffusers.FlowMatchEulerDiscreteScheduler`] (the training
+    scheduler), `"unipc"` [`~diffusers.UniPCMultistepScheduler`] on flow sigmas (order 2, one model evaluation per
+    step, as `s2acc-demo` ships it).
+    """
+    # Multistep solvers with flow sigmas name the shift `flow_shift`; the flow-matching schedulers `shift`.
+    shift = config.get("flow_shift", config.get("shift", 1.0))
+    timesteps = config.get("num_train_timesteps", 1000)
+    if solver == "euler":
+        return FlowMatchEulerDiscreteScheduler(num_train_timesteps=timesteps, shift=shift)
+    if solver == "unipc":
+        return UniPCMultistepScheduler(
+            num_train_timesteps=timesteps, use_flow_sigmas=True, prediction_type="flow_prediction", flow_shift=shift
+        )
+    raise ValueError(f"`solver` must be 'euler' or 'unipc', got {solver!r}.")
+
+
 def check_guidance_interval(guidance_interval: Any) -> tuple[float, float]:
     """`guidance_interval` as a `(start, stop)` tuple of floats with `0 <= start < stop <= 1`, or a ValueError."""
     try:
@@ -293,10 +312,7 @@ class S2AccompanistPipeline(DiffusionPipeline, S2AccompanistLoraLoaderMixin):
         """
         if check_sampler(sampler) == "recommended" or type(self.scheduler) is FlowMatchEulerDiscreteScheduler:
             return self.scheduler
-        config = self.scheduler.config
-        # Multistep solvers with flow sigmas name the shift `flow_shift`; the flow-matching schedulers `shift`.
-        shift = config.get("flow_shift", config.get("shift", 1.0))
-        return FlowMatchEulerDiscreteScheduler(num_train_timesteps=config.num_train_timesteps, shift=shift)
+        return make_flow_scheduler("euler", self.scheduler.config)
 
     def sampling_settings(
         self,

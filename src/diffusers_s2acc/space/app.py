@@ -21,6 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..audio import check_output_path
+from ..pipelines.pipeline_s2accompanist import SAMPLERS, check_sampler
 from ..pretrained import DEFAULT_PIPELINE
 from .figure import chord_agreement, draw_take
 from .form import (
@@ -106,8 +107,6 @@ class SpaceApp:
         output_dir: str | os.PathLike | None = None,
         sampler: str | None = None,
     ):
-        from ..pipelines.pipeline_s2accompanist import check_sampler
-
         self.pipe = pipe
         self.sampler = check_sampler(sampler)
         self.pipe.set_progress_bar_config(disable=True)  # the page shows its own bar
@@ -856,7 +855,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--share", action="store_true", help="also open a temporary public gradio.live link")
     parser.add_argument(
         "--sampler",
-        choices=("recommended", "reference"),
+        choices=SAMPLERS,
         default="recommended",
         help="recommended (default): the model's fast sampler; reference: Euler, 25 steps, guidance every step",
     )
