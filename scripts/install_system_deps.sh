@@ -9,9 +9,9 @@
 #   ffmpeg              - fallback decoder for formats libsndfile cannot read
 #   chromium            - headless browser for the Space's browser test (driven by Playwright's Python package
 #                         through /usr/bin/chromium: `playwright install` would download a browser)
-# Not installed yet: musescore-general-soundfont(-lossless). Both put /usr/share/sounds/sf3/MuseScore_General.sf3 in
-# place, which dataset_builder/synth/render.py's KNOWN_SOUNDFONTS would then draw from by default, changing which font
-# a `--charts classic` song gets. `synth --render realistic` (issue 19) draws it by path when it is installed.
+#   musescore-general-soundfont - MuseScore General (sf3, MIT), the best free GM font: `synth --render realistic`
+#                         (issue 19) draws it beside FluidR3; the `gm` render keeps its fixed two fonts
+#                         (dataset_builder/synth/render.py: KNOWN_SOUNDFONTS), so earlier songs are unchanged.
 # Set WITH_WESNOTH_MUSIC=1 to also install real recorded music (wesnoth-1.16-music) for the real-audio check.
 set -euo pipefail
 if [ "$(id -u)" -ne 0 ]; then
@@ -19,7 +19,7 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-packages=(mma fluidsynth fluid-soundfont-gm timgm6mb-soundfont
+packages=(mma fluidsynth fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont
     avldrums.lv2-soundfont sonic-pi-samples libsndfile1 ffmpeg chromium)
 if [ "${WITH_WESNOTH_MUSIC:-0}" = "1" ]; then
     packages+=(wesnoth-1.16-music)

@@ -13,11 +13,12 @@ from .grooves import require_mma
 from .plan import SongPlan
 
 
-#: GM soundfonts installed by scripts/install_system_deps.sh (first two) or optionally by the user.
+#: The `gm` render's default fonts (installed by scripts/install_system_deps.sh). Fixed, not "whatever is installed":
+#: a seeded `gm` song draws its font from this list, so installing another font (MuseScore General, which the
+#: realistic render uses) must not change the songs of earlier releases. Other fonts are one `--soundfont` away.
 KNOWN_SOUNDFONTS = (
     "/usr/share/sounds/sf2/FluidR3_GM.sf2",
     "/usr/share/sounds/sf2/TimGM6mb.sf2",
-    "/usr/share/sounds/sf3/MuseScore_General.sf3",
 )
 # Gain 0.8 clips on dense grooves; 0.4 leaves headroom for the melody stem that is summed on top.
 FLUIDSYNTH_GAIN = 0.4
