@@ -47,6 +47,18 @@ def test_shapes_and_dtypes(vae):
     assert vae.frame_rate == 16000 / hop
 
 
+def test_demo_stereo_preset_round_trips_44k_stereo_at_21_5_frames_per_second():
+    torch.manual_seed(0)
+    vae = SemanticAutoencoder(**vae_config("demo-stereo")).eval()
+    assert (vae.config.sampling_rate, vae.config.audio_channels, vae.hop_length) == (44100, 2, 2048)
+    assert vae.frame_rate == pytest.approx(21.53, abs=0.01)
+    audio = torch.randn(1, 2, 44100)  # one second, not a whole number of latent frames: padded to 22
+    with torch.no_grad():
+        latents = vae.encode(audio).latent_dist.mode()
+        decoded = vae.decode(latents).sample
+    assert latents.shape == (1, 64, 22) and decoded.shape == (1, 2, 22 * 2048)
+
+
 def test_bad_shapes_name_the_problem(vae):
     with pytest.raises(ValueError, match="audio of shape"):
         vae.encode(torch.randn(1, 2, 1000))

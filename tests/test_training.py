@@ -193,6 +193,22 @@ def test_train_vae_runs_with_adversarial_phase(corpus_dir, tmp_path):
     assert cached.std() == pytest.approx(1.0, abs=1e-3)
 
 
+def test_train_vae_from_a_config_json_trains_a_new_size_at_its_own_rate(corpus_dir, tmp_path):
+    # A new size is tried from a config.json (as transformers' --config_name): here a stereo 44.1 kHz VAE on a mono
+    # 16 kHz corpus, which the clip loader matches (duplicated channels, resampled) without touching the corpus.
+    config = {**presets.vae_config("tiny"), "audio_channels": 2, "sampling_rate": 44100, "latent_channels": 4}
+    (tmp_path / "size.json").write_text(json.dumps(config))
+    out = tmp_path / "vae"
+    args = ["--train_data_dir", str(corpus_dir), "--output_dir", str(out), "--max_train_steps", "1"]
+    args += ["--train_batch_size", "1", "--clip_seconds", "0.2", "--report_to", "none", "--lr_warmup_steps", "0"]
+    train_vae.main(["--pretrained_model_name_or_path", str(tmp_path / "size.json"), *args])
+    vae = SemanticAutoencoder.from_pretrained(out)
+    assert (vae.config.audio_channels, vae.config.sampling_rate, vae.config.latent_channels) == (2, 44100, 4)
+    assert vae.decode(torch.zeros(1, 4, 3)).sample.shape == (1, 2, 3 * vae.hop_length)
+    with pytest.raises(FileNotFoundError, match="missing.json"):
+        train_vae.main(["--pretrained_model_name_or_path", str(tmp_path / "missing.json"), *args])
+
+
 def _song_audio(row) -> torch.Tensor:
     song = song_from_row(row)
     assert song.sampling_rate == 16000
