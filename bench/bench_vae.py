@@ -154,7 +154,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.specs is None and args.real is None:
         parser.error("give --specs, --real or both")
     if args.json:
-        check_output_path(args.json, overwrite=args.overwrite)
+        try:
+            check_output_path(args.json, overwrite=args.overwrite, protect=(args.specs,) if args.specs else ())
+        except ValueError as error:
+            parser.error(f"--json: {error}")
 
     from diffusers_s2acc.evaluation.clip_scores import score_clip
     from diffusers_s2acc.evaluation.specs import load_specs

@@ -16,6 +16,8 @@ import json
 import statistics
 from pathlib import Path
 
+from diffusers_s2acc.audio import check_output_path
+
 
 METRICS = ("chord_majmin", "chord_root", "tempo_acc1")
 
@@ -47,13 +49,20 @@ def summarise(rows: list[dict], tags: dict[str, list[str]], column: str) -> dict
     return summary
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scores", type=Path, nargs="+", required=True, help="s2acc evaluate --json files")
     parser.add_argument("--tags", type=Path, required=True, help="tags.json of bench/render_handwritten.py")
     parser.add_argument("--floor", type=Path, nargs="*", default=[], help="runs with the lead sheet dropped")
     parser.add_argument("--json", type=Path, help="write the rows here")
-    args = parser.parse_args()
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
+    args = parser.parse_args(argv)
+    if args.json is not None:
+        # Before reading anything: never replace a file without --overwrite (the input score files included).
+        try:
+            check_output_path(args.json, overwrite=args.overwrite, protect=(*args.scores, *args.floor, args.tags))
+        except ValueError as error:
+            raise SystemExit(f"error: --json: {error}") from None
     tags = json.loads(args.tags.read_text(encoding="utf-8"))
     rows = _rows(args.scores)
     unknown = sorted({row["id"] for row in rows if row["id"] not in tags})

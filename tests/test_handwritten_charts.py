@@ -125,3 +125,19 @@ def test_render_outputs_are_checked_before_any_render(tmp_path):
         with pytest.raises(SystemExit, match=message):
             main([*argv, "--only", "folk_68_d"])
     assert not (tmp_path / "bench").exists()
+
+
+def test_report_json_is_checked_before_reading_and_never_replaces_an_input(tmp_path):
+    """Issue 23: `report_handwritten --json` refuses an existing file without --overwrite, and its own inputs always,
+    before it reads a score file."""
+    from bench.report_handwritten import main
+
+    scores, tags, out = tmp_path / "scores.json", tmp_path / "tags.json", tmp_path / "rows.json"
+    scores.write_text("not json: would fail if it were read first")
+    tags.write_text("{}")
+    out.write_text("kept")
+    with pytest.raises(SystemExit, match="error: --json: .*rows.json exists; pass --overwrite"):
+        main(["--scores", str(scores), "--tags", str(tags), "--json", str(out)])
+    with pytest.raises(SystemExit, match="error: --json: .*is an input of this run"):
+        main(["--scores", str(scores), "--tags", str(tags), "--json", str(scores), "--overwrite"])
+    assert out.read_text() == "kept" and scores.read_text().startswith("not json")

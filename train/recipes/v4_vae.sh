@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The 44.1 kHz stereo VAE of issue 19 (the VAE of the next shipped model): realistic renders of the v3 charts, a size
+# sweep at equal steps, then the chosen size continued with and without the adversarial phase.
+#
+#   bash train/recipes/v4_vae.sh [WORK_DIR]          # default WORK_DIR: runs/v4
+#
+# Every stage is resumable (finished songs, a built corpus and finished runs are skipped; a VAE run resumes from its
+# latest checkpoint). Stages:
+# 1. songs: the v3 recipe's charts and seeds (train/recipes/v3.sh) rendered with `--render realistic`: per-song GM
+#    font (FluidR3 or MuseScore General), AVL acoustic drum kits, humanised timing and velocity, pan, sends,
+#    reverb/chorus and a master chain, all at 44.1 kHz stereo. Same held-out families and keys as v3.
+# 2. corpus: accompaniment stems at 44.1 kHz stereo with oracle lead sheets (the DiT of the next model trains on it).
+# 3. sweep: sizes at the paper's hop 2048 (21.5 latent frames/s) and one at hop 1024 (43 Hz), each from a
+#    config.json, all trained for SWEEP_STEPS at the same batch and clip length, side by side (one thread each, so
+#    they share the two cores alike), then scored by bench/bench_vae.py on held-out songs and real recordings.
+# 4. final: the size named FINAL continued to FINAL_STEPS twice, with and without the adversarial phase (what the
+#    discriminator buys, at equal steps), and scored again.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+WORK=${1:-runs/v4}
+PY=${PYTHON:-.venv/bin/python}
+ACCELERATE=${ACCELERATE:-.venv/bin/accelerate}
+SONGS=${SONGS:-240}
+VAE_SONGS=${VAE_SONGS:-240}
+SWEEP_STEPS=${SWEEP_STEPS:-600}
+SWEEP=${SWEEP:-w16c64h2048 w16c32h2048 w16c32h1024}
+FINAL=${FINAL:-}
+FINAL_STEPS=${FINAL_STEPS:-1500}
+REAL=${REAL:-/usr/share/games/wesnoth/1.16/data/core/music}  # scripts/install_system_deps.sh WITH_WESNOTH_MUSIC=1
+mkdir -p "$WORK"
+HELD_FAMILIES=bossanova,jazzwaltz
+HELD_KEYS="F#,Db"
+
+# 1. Songs (v3's seeds: the same charts, plans and melodies, realistic audio).
+$PY -m dataset_builder synth --n 16 --out "$WORK/songs_heldout" --seed 11 --max-sections 4 --render realistic \
+    --num-workers 2 --exclude-families $HELD_FAMILIES --exclude-keys "$HELD_KEYS"
+$PY -m dataset_builder synth --n "$SONGS" --out "$WORK/songs_train" --seed 10 --max-sections 4 --render realistic \
+    --num-workers 2 --exclude-families $HELD_FAMILIES --exclude-keys "$HELD_KEYS"
+$PY -m dataset_builder synth --n 12 --out "$WORK/songs_ood" --seed 12 --max-sections 4 --render realistic \
+    --num-workers 2 --families $HELD_FAMILIES --keys "$HELD_KEYS"
+for set in heldout ood; do
+  phrasing=$([[ $set == ood ]] && echo heldout || echo train)
+  [ -f "$WORK/specs_$set.json" ] || $PY -m diffusers_s2acc.cli make-specs --synth "$WORK/songs_$set" \
+      --duration 20 --windows boundaries --windows-per-song 2 --phrasing $phrasing --out "$WORK/specs_$set.json"
+done
+
+# 2. Corpus at 44.1 kHz stereo (the accompaniment stem, melody notes in the lead sheet).
+if [ ! -f "$WORK/corpus/dataset_info.json" ]; then
+  $PY -m dataset_builder build --input "$WORK/songs_train" --out "$WORK/corpus" --segmenter oracle \
+      --captioner metadata --separation stems --sample-rate 44100 --lead-sheets oracle --clip-unit song \
+      --num-workers 2
+fi
+
+# 3. The size sweep. A name is w<width>c<latent channels>h<hop>; strides are the paper's 2-4-4-8-8 for hop 2048 and
+#    2-4-4-4-8 for hop 1024, widths and semantic head as the demo-stereo preset otherwise.
+mkdir -p "$WORK/sizes"
+for name in $SWEEP; do
+  $PY - "$name" "$WORK/sizes/$name.json" <<'EOF'
+import json, re, sys
+from diffusers_s2acc.presets import vae_config
+width, channels, hop = map(int, re.fullmatch(r"w(\d+)c(\d+)h(\d+)", sys.argv[1]).groups())
+strides = {2048: [2, 4, 4, 8, 8], 1024: [2, 4, 4, 4, 8], 4096: [2, 4, 8, 8, 8]}[hop]
+config = {**vae_config("demo-stereo"), "encoder_hidden_size": width, "decoder_channels": width,
+          "latent_channels": channels, "downsampling_ratios": strides}
+json.dump(config, open(sys.argv[2], "w"), indent=1)
+EOF
+done
+vae_run() {  # name, output, steps, adversarial start step
+  [ -f "$2/config.json" ] && [ -f "$2/diffusion_pytorch_model.safetensors" ] && return 0
+  OMP_NUM_THREADS=1 $ACCELERATE launch --num_processes 1 --cpu train/train_vae.py \
+      --pretrained_model_name_or_path "$WORK/sizes/$1.json" --train_data_dir "$WORK/corpus" --output_dir "$2" \
+      --max_train_samples "$VAE_SONGS" --train_batch_size 4 --clip_seconds 1 --learning_rate 4e-4 \
+      --adversarial_start_step "$4" --max_train_steps "$3" --checkpointing_steps 100 --checkpoints_total_limit 1 \
+      --resume_from_checkpoint latest --report_to none --calibration_songs 32
+}
+if [ -z "$FINAL" ]; then
+  for name in $SWEEP; do
+    vae_run "$name" "$WORK/sweep/$name" "$SWEEP_STEPS" 1000000 > "$WORK/sweep_$name.log" 2>&1 &
+  done
+  wait
+  vaes=(--vae s2acc-demo); for name in $SWEEP; do vaes+=(--vae "$WORK/sweep/$name"); done
+  [ -f "$WORK/bench_vae_sweep.json" ] || $PY bench/bench_vae.py "${vaes[@]}" --specs "$WORK/specs_heldout.json" \
+      --limit 16 --real "$REAL" --json "$WORK/bench_vae_sweep.json" | tee "$WORK/bench_vae_sweep.md"
+  exit 0
+fi
+
+# 4. The chosen size continued from its sweep run's last checkpoint (the sweep's steps count towards FINAL_STEPS),
+#    with the discriminator from the sweep's end and without it.
+for arm in adversarial plain; do
+  out="$WORK/final_$arm"
+  if [ ! -d "$out" ]; then
+    mkdir -p "$out" && cp -r "$WORK/sweep/$FINAL"/checkpoint-* "$WORK/sweep/$FINAL/train_log.jsonl" "$out"/
+  fi
+  start=$([[ $arm == adversarial ]] && echo "$SWEEP_STEPS" || echo 1000000)
+  vae_run "$FINAL" "$out" "$FINAL_STEPS" "$start" > "$WORK/final_$arm.log" 2>&1 &
+done
+wait
+[ -f "$WORK/bench_vae_final.json" ] || $PY bench/bench_vae.py --vae s2acc-demo --vae "$WORK/final_plain" \
+    --vae "$WORK/final_adversarial" --specs "$WORK/specs_heldout.json" --real "$REAL" \
+    --json "$WORK/bench_vae_final.json" | tee "$WORK/bench_vae_final.md"
