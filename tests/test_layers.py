@@ -27,7 +27,13 @@ LAYERS = [
     {"presets"},
     {"pretrained"},
     {"training", "evaluation"},
-    {"space"},
+    # The Space: the form (its `__init__` re-exports it) and the picture, the take store and history, the controller,
+    # the page, the process entry point.
+    {"space.form", "space.figure", "space"},
+    {"space.takes"},
+    {"space.controller"},
+    {"space.layout"},
+    {"space.app"},
     # The commands share `cli.common` and never import each other; `cli` (main and the parser) imports them all.
     {"cli.common"},
     {"cli.generate", "cli.evaluate", "cli.accompany", "cli.space"},
@@ -167,7 +173,8 @@ def test_units_named_inside_a_package_are_their_own_layer():
     assert _unit("diffusers_s2acc.pipelines.pipeline_s2accompanist") == "pipelines"
     assert _unit("diffusers_s2acc.pipelines") == "pipelines"
     assert RANK["pipelines.loading_utils"] < RANK["pipelines"] < RANK["presets"] < RANK["pretrained"]
-    assert RANK["space"] < RANK["cli.common"] < RANK["cli.generate"] == RANK["cli.space"] < RANK["cli"]
+    assert RANK["space.takes"] < RANK["space.controller"] < RANK["space.layout"] < RANK["space.app"]
+    assert RANK["space.app"] < RANK["cli.common"] < RANK["cli.generate"] == RANK["cli.space"] < RANK["cli"]
     assert _unit("diffusers_s2acc.cli.common") == "cli.common" and _unit("diffusers_s2acc.cli.__main__") == "cli"
 
 
