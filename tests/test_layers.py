@@ -176,6 +176,8 @@ def test_units_named_inside_a_package_are_their_own_layer():
     assert RANK["space.takes"] < RANK["space.controller"] < RANK["space.layout"] < RANK["space.app"]
     assert RANK["space.app"] < RANK["cli.common"] < RANK["cli.generate"] == RANK["cli.space"] < RANK["cli"]
     assert _unit("diffusers_s2acc.cli.common") == "cli.common" and _unit("diffusers_s2acc.cli.__main__") == "cli"
+    # `from . import generate` in cli/__init__.py imports the module `cli.generate`, not the package itself.
+    assert "diffusers_s2acc.cli.generate" in _import_graph()["diffusers_s2acc.cli"]
 
 
 _IMPORT_ALL = r"""
