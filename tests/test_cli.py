@@ -268,16 +268,16 @@ def test_bfloat16_generation_keeps_the_vae_float32(pipeline_dir, tmp_path, monke
     import numpy as np
     import torch
 
-    from diffusers_s2acc import cli
+    from diffusers_s2acc.cli import generate as generate_command
 
     loaded = {}
-    real = cli._load_pipeline
+    real = generate_command._load_pipeline
 
     def spy(*args, **kwargs):
         loaded["pipe"] = real(*args, **kwargs)
         return loaded["pipe"]
 
-    monkeypatch.setattr(cli, "_load_pipeline", spy)
+    monkeypatch.setattr(generate_command, "_load_pipeline", spy)
     out = tmp_path / "bf16.wav"
     code = main(
         [

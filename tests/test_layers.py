@@ -27,9 +27,16 @@ LAYERS = [
     {"presets"},
     {"pretrained"},
     {"training", "evaluation"},
-    {"space"},
-    {"cli_common"},
-    {"cli_accompany"},
+    # The Space: the form (its `__init__` re-exports it) and the picture, the take store and history, the controller,
+    # the page, the process entry point.
+    {"space.form", "space.figure", "space"},
+    {"space.takes"},
+    {"space.controller"},
+    {"space.layout"},
+    {"space.app"},
+    # The commands share `cli.common` and never import each other; `cli` (main and the parser) imports them all.
+    {"cli.common"},
+    {"cli.generate", "cli.evaluate", "cli.accompany", "cli.space"},
     {"cli"},
 ]
 RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
@@ -56,10 +63,9 @@ def _imports(path: Path, module: str) -> list[tuple[str, int]]:
                 target = ".".join(base + ([node.module] if node.module else []))
             else:
                 target = node.module or ""
-            if target == "diffusers_s2acc":  # `from diffusers_s2acc import audio` names a submodule
-                found += [(f"diffusers_s2acc.{alias.name}", node.lineno) for alias in node.names]
-            else:
-                found.append((target, node.lineno))
+            # `from . import accompany` and `from diffusers_s2acc import audio` name submodules, `from .x import name`
+            # a name in `x`: both are kept as `target.name`, which the readers below cut back to the module.
+            found += [(f"{target}.{alias.name}" if target else alias.name, node.lineno) for alias in node.names]
     return found
 
 
@@ -167,7 +173,11 @@ def test_units_named_inside_a_package_are_their_own_layer():
     assert _unit("diffusers_s2acc.pipelines.pipeline_s2accompanist") == "pipelines"
     assert _unit("diffusers_s2acc.pipelines") == "pipelines"
     assert RANK["pipelines.loading_utils"] < RANK["pipelines"] < RANK["presets"] < RANK["pretrained"]
-    assert RANK["space"] < RANK["cli_common"] < RANK["cli_accompany"] < RANK["cli"]
+    assert RANK["space.takes"] < RANK["space.controller"] < RANK["space.layout"] < RANK["space.app"]
+    assert RANK["space.app"] < RANK["cli.common"] < RANK["cli.generate"] == RANK["cli.space"] < RANK["cli"]
+    assert _unit("diffusers_s2acc.cli.common") == "cli.common" and _unit("diffusers_s2acc.cli.__main__") == "cli"
+    # `from . import generate` in cli/__init__.py imports the module `cli.generate`, not the package itself.
+    assert "diffusers_s2acc.cli.generate" in _import_graph()["diffusers_s2acc.cli"]
 
 
 _IMPORT_ALL = r"""

@@ -90,7 +90,7 @@ def test_recommended_settings_are_the_model_cards_and_everyones_default(pipe):
     import re
 
     from diffusers_s2acc.cli import _build_parser
-    from diffusers_s2acc.space.app import SpaceApp
+    from diffusers_s2acc.space.controller import SpaceApp
 
     card = (Path(__file__).resolve().parents[1] / "model_card.md").read_text(encoding="utf-8")
     line = next(line for line in card.split("\n\n") if line.startswith("Recommended settings:"))

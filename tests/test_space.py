@@ -43,7 +43,7 @@ def _table(rows):
 @pytest.fixture(scope="module")
 def space(tmp_path_factory):
     """The Space on a free localhost port: (url, the `SpaceApp` behind it)."""
-    from diffusers_s2acc.space.app import build_demo
+    from diffusers_s2acc.space.layout import build_demo
 
     pipe = presets.build_pipeline("tiny", seed=0)
     # The example songs are written for the default model (up to 32.8 s); the tiny preset stops at 8.2 s. Its frame
@@ -328,7 +328,8 @@ def test_the_reference_sampler_is_one_launch_flag_away(tiny_pipe, tmp_path):
     and takes every take with it; anything else is refused by name."""
     import argparse
 
-    from diffusers_s2acc.space.app import SpaceApp, add_arguments
+    from diffusers_s2acc.space.app import add_arguments
+    from diffusers_s2acc.space.controller import SpaceApp
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)

@@ -28,7 +28,7 @@ def pipe():
 
 @pytest.fixture
 def app(pipe, tmp_path):
-    from diffusers_s2acc.space.app import SpaceApp
+    from diffusers_s2acc.space.controller import SpaceApp
 
     return SpaceApp(pipe, "tiny", output_dir=tmp_path / "takes")
 
@@ -79,7 +79,7 @@ def test_a_second_take_with_the_same_settings_never_replaces_the_first(app):
 
 
 def test_a_colliding_take_id_gets_a_new_folder(app, monkeypatch):
-    from diffusers_s2acc.space import app as app_module
+    from diffusers_s2acc.space import takes
 
     first = _take(app)
     taken = first[4]["id"]
@@ -93,7 +93,7 @@ def test_a_colliding_take_id_gets_a_new_folder(app, monkeypatch):
         def uuid4():
             return type("U", (), {"hex": next(Ids.values)})()
 
-    monkeypatch.setattr(app_module, "uuid", Ids)
+    monkeypatch.setattr(takes, "uuid", Ids)
     second = _take(app)
     assert second[4]["id"] == "f" * 12 and os.path.exists(first[0]) and os.path.exists(second[0])
 

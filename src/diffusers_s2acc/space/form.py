@@ -3,7 +3,8 @@
 A song is a global prompt, a tempo, a meter, an optional key and a table of sections (label, length in bars, caption,
 chords written bar by bar). Times are derived from bars and tempo, so sections can neither overlap nor leave gaps.
 Every problem becomes a [`FormError`] that names the field as the page labels it; chord symbols and charts are read
-by the package's own [`LeadSheet.from_chart`] (the chart language), never re-parsed here.
+by the package's own [`LeadSheet.from_chart`] (the chart language), never re-parsed here. The table's row editing
+(add, remove, move a row) is here too.
 """
 
 from __future__ import annotations
@@ -277,6 +278,66 @@ def file_stem(prompt: str, seed: int) -> str:
     """A download name from the prompt and seed: `warm-indie-pop-accompaniment_seed7`."""
     slug = re.sub(r"[^a-z0-9]+", "-", (prompt or "").lower()).strip("-")[:48].strip("-")
     return f"{slug or 's2acc'}_seed{seed}"
+
+
+# ---------------------------------------------------------------------- editing the sections table
+
+
+def table_rows(table: Any) -> list[list]:
+    """The sections table (a list of rows, or a pandas DataFrame) as a new list of lists, for editing."""
+    if hasattr(table, "values") and hasattr(table, "columns"):
+        table = table.values.tolist()
+    return [list(row) for row in table or []]
+
+
+def row_index(rows: list, row: Any) -> int | None:
+    """The 0-based index of the page's 1-based row number `row`, or None when it names no row of `rows`."""
+    try:
+        index = int(row) - 1
+    except (TypeError, ValueError):
+        return None
+    return index if 0 <= index < len(rows) else None
+
+
+def _chosen_row(rows: list, row: Any) -> int:
+    index = row_index(rows, row)
+    if index is None:
+        raise FormError("Row", f"choose a row between 1 and {len(rows)} (click a cell of the table).")
+    return index
+
+
+def add_row(table: Any, row: Any) -> tuple[list[list], int]:
+    """A blank section after row `row` (at the end when no row is chosen): the rows and the new row's number."""
+    rows = table_rows(table)
+    index = row_index(rows, row)
+    at = len(rows) if index is None else index + 1
+    rows.insert(at, ["verse", 4, "", ""])
+    return rows, at + 1
+
+
+def remove_row(table: Any, row: Any) -> tuple[list[list], int]:
+    """The table without row `row` (one blank row if it was the last) and the row number to choose next.
+
+    Raises:
+        FormError: `row` names no row of the table.
+    """
+    rows = table_rows(table)
+    index = _chosen_row(rows, row)
+    del rows[index]
+    return rows or [["", "", "", ""]], min(index + 1, max(len(rows), 1))
+
+
+def move_row(table: Any, row: Any, offset: int) -> tuple[list[list], int]:
+    """The table with row `row` moved `offset` places (stopping at either end) and its new number.
+
+    Raises:
+        FormError: `row` names no row of the table.
+    """
+    rows = table_rows(table)
+    index = _chosen_row(rows, row)
+    target = min(max(index + offset, 0), len(rows) - 1)
+    rows.insert(target, rows.pop(index))
+    return rows, target + 1
 
 
 @dataclass

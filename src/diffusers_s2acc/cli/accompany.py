@@ -6,8 +6,9 @@ import argparse
 import math
 from pathlib import Path
 
-from .audio import WRITE_EXTENSIONS
-from .cli_common import (
+from ..audio import WRITE_EXTENSIONS
+from ..pretrained import DEFAULT_PIPELINE
+from .common import (
     _GENERATE_FLAGS,
     SEED_MAX,
     SEED_MIN,
@@ -22,7 +23,6 @@ from .cli_common import (
     _resolve_device,
     _write_audio,
 )
-from .pretrained import DEFAULT_PIPELINE
 
 
 _ACCOMPANY_FLAGS = {
@@ -39,7 +39,7 @@ _ACCOMPANY_FLAGS = {
 
 def add_accompany_parser(commands) -> None:
     """Register `accompany` on the `s2acc` sub-command parser."""
-    from .music.harmonizer import RICHNESS
+    from ..music.harmonizer import RICHNESS
 
     parser = commands.add_parser(
         "accompany", help="accompany a melody (audio or MIDI): suggest a chart, then play it with the melody"
@@ -99,8 +99,8 @@ def _print_chart(melody, sheet, suggestion) -> None:
 
 
 def accompany(args: argparse.Namespace) -> int:
-    from .analysis.melody_input import read_melody
-    from .pipelines.play_along import suggest_chart
+    from ..analysis.melody_input import read_melody
+    from ..pipelines.play_along import suggest_chart
 
     if not args.print_chart:
         if args.out is None:
@@ -126,7 +126,7 @@ def accompany(args: argparse.Namespace) -> int:
     segments = _load_segments(args.segments)
     lead_sheet = None
     if args.lead_sheet is not None:
-        from .music.lead_sheet import LeadSheet
+        from ..music.lead_sheet import LeadSheet
 
         is_file = args.lead_sheet.endswith(".json") or Path(args.lead_sheet).is_file()
         try:
@@ -143,7 +143,7 @@ def accompany(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise UsageError(_name_flags(str(error), _ACCOMPANY_FLAGS)) from None
     if args.print_chart:
-        from .pipelines.play_along import _lead_sheet_for
+        from ..pipelines.play_along import _lead_sheet_for
 
         try:
             sheet = suggestion.lead_sheet if suggestion is not None else _lead_sheet_for(melody, lead_sheet)
@@ -154,7 +154,7 @@ def accompany(args: argparse.Namespace) -> int:
 
     import torch
 
-    from .pipelines.play_along import play_along
+    from ..pipelines.play_along import play_along
 
     device = _resolve_device(args.device)
     pipe = _load_pipeline(args.pipeline, device, args.dtype)

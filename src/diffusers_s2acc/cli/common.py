@@ -1,8 +1,8 @@
 """What every `s2acc` command shares: the one-line usage error, the pipeline's argument names as flags, reading
 the input files, checking and writing the outputs, and loading the pipeline on the asked device.
 
-`cli` (the `s2acc` entry point and its commands) and `cli_accompany` both import this module; it imports neither,
-so the commands sit on top of it and never on each other.
+Every command module of `cli` (`generate`, `evaluate`, `accompany`, `space`) imports this module and none imports
+another: the flags they share are declared here once, and the commands sit on top of it, side by side.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .devices import DTYPES, resolve_device
+from ..devices import DTYPES, resolve_device
 
 
 class UsageError(Exception):
@@ -68,7 +68,7 @@ def _read_input_text(flag: str, path: Path) -> str:
 def _check_output(flag: str, path: Path | None, overwrite: bool, **kwargs) -> None:
     """Refuse an output that cannot be written, before any work is done (generation can take minutes); see
     [`diffusers_s2acc.audio.check_output_path`]."""
-    from .audio import check_output_path
+    from ..audio import check_output_path
 
     if path is None:
         return
@@ -105,7 +105,7 @@ def _load_segments(path: Path | None) -> list | None:
 def _load_pipeline(name: str, device: str, dtype: str = "auto"):
     """`--pipeline` on `device` in `--dtype` (`DTYPES`: "bfloat16" runs the transformer and text encoder in
     bfloat16, about twice as fast on CPUs with native bf16, e.g. AMD Zen 4, see bench/bench_generate.py)."""
-    from . import pretrained
+    from .. import pretrained
 
     try:
         return pretrained.load_pipeline_on(name, device, dtype)
@@ -114,7 +114,7 @@ def _load_pipeline(name: str, device: str, dtype: str = "auto"):
 
 
 def _write_audio(path: Path, audio, sampling_rate: int) -> None:
-    from .audio import write_audio
+    from ..audio import write_audio
 
     try:
         write_audio(path, audio, sampling_rate)
@@ -129,7 +129,7 @@ _RECOMMENDED_HELP = "the model's recommended value, from its model_index.json: p
 def _add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
     """--steps, --guidance, --lead-sheet-guidance, --sampler and --guidance-interval: declared once for every command
     that samples (generate, repaint, extend, evaluate, accompany), so their names, checks and help agree."""
-    from .pipelines.pipeline_s2accompanist import REFERENCE_SAMPLER, SAMPLERS
+    from ..pipelines.pipeline_s2accompanist import REFERENCE_SAMPLER, SAMPLERS
 
     parser.add_argument("--steps", type=int, default=None, help=f"denoising steps (default: {_RECOMMENDED_HELP})")
     parser.add_argument(
