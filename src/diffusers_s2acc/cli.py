@@ -26,7 +26,7 @@ from .cli_common import (
     _resolve_device,
     _write_audio,
 )
-from .pipelines.pipeline_s2accompanist import DEFAULT_CROSSFADE_IN_S
+from .pipelines.sampling_utils import DEFAULT_CROSSFADE_IN_S
 from .presets import PRESETS
 from .pretrained import DEFAULT_PIPELINE
 

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..audio import check_output_path
-from ..pipelines.pipeline_s2accompanist import SAMPLERS, check_sampler
+from ..pipelines.sampling_utils import SAMPLERS, check_sampler
 from ..pretrained import DEFAULT_PIPELINE
 from .figure import chord_agreement, draw_take
 from .form import (
