@@ -84,8 +84,8 @@ def child(args: argparse.Namespace) -> None:
     from diffusers_s2acc import LeadSheet, S2AccompanistPipeline
     from diffusers_s2acc.audio import write_audio
     from diffusers_s2acc.devices import component_dtypes
-    from diffusers_s2acc.pipelines.pipeline_s2accompanist import DEFAULT_CROSSFADE_IN_S, DEFAULT_WINDOW_CONTEXT_IN_S
     from diffusers_s2acc.pipelines.repaint_windows import plan_windows
+    from diffusers_s2acc.pipelines.sampling_utils import DEFAULT_CROSSFADE_IN_S, DEFAULT_WINDOW_CONTEXT_IN_S
 
     dtype = {"dtype": component_dtypes(args.dtype)} if args.dtype == "bfloat16" else {}
     pipe = S2AccompanistPipeline.from_pretrained(args.pipeline, **dtype)

@@ -35,7 +35,7 @@ import torch
 from diffusers_s2acc import LeadSheet, S2AccompanistPipeline, Segment
 from diffusers_s2acc.audio import check_output_path
 from diffusers_s2acc.devices import DTYPES, resolve_dtype
-from diffusers_s2acc.pipelines.pipeline_s2accompanist import make_flow_scheduler
+from diffusers_s2acc.pipelines.sampling_utils import make_flow_scheduler
 from diffusers_s2acc.pretrained import DEFAULT_PIPELINE, load_pipeline
 
 

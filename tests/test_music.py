@@ -6,6 +6,8 @@ from diffusers_s2acc import LeadSheet, Segment
 from diffusers_s2acc.music import FrameConditioning, coerce_segments, parse_chord
 from diffusers_s2acc.music.chords import NUM_CHORD_CLASSES, chord_to_index, index_to_chord_name
 from diffusers_s2acc.music.frames import BEAT_DOWNBEAT, BEAT_ON, MELODY_REST
+from diffusers_s2acc.music.lead_sheet import coerce_lead_sheet, lead_sheets_per_prompt, repeat_chart_to_length
+from diffusers_s2acc.music.structure import segments_per_prompt
 
 
 @pytest.mark.parametrize(
@@ -181,6 +183,34 @@ def test_a_short_chart_repeats_as_a_form():
     assert looped.chords[4].start == pytest.approx(9.6) and looped.chords[-1].end == pytest.approx(24.0)
     assert sheet.repeat_until(5.0) is sheet
     assert not LeadSheet.from_dict({"chords": [{"start": 0, "end": 1, "symbol": "C"}]}).repeats
+
+
+def test_a_chart_repeats_to_the_piece_with_a_notice(caplog):
+    sheet = LeadSheet.from_chart("C | G", bpm=240)  # 2 s
+    looped = repeat_chart_to_length(sheet, 5.0)
+    assert [c.symbol for c in looped.chords] == ["C", "G", "C", "G", "C"] and looped.chords[-1].end == 5.0
+    assert "repeating its 2 bar(s) as a form" in caplog.text
+    caplog.clear()
+    fixed = LeadSheet.from_dict({"chords": [{"start": 0, "end": 1, "symbol": "C"}]})  # not a form: kept as given
+    assert repeat_chart_to_length(fixed, 5.0) is fixed and repeat_chart_to_length(sheet, 2.0) is sheet
+    assert repeat_chart_to_length(None, 5.0) is None and caplog.text == ""
+
+
+def test_lead_sheets_and_segments_per_prompt():
+    sheet = LeadSheet.from_chart("C | G")
+    assert coerce_lead_sheet(None) is None and coerce_lead_sheet(sheet) is sheet
+    assert coerce_lead_sheet("C | G") == sheet == coerce_lead_sheet({"chart": "C | G"})
+    assert lead_sheets_per_prompt("C | G", 2) == [sheet, sheet]
+    assert lead_sheets_per_prompt([None, "C | G"], 2) == [None, sheet]
+    with pytest.raises(ValueError, match="1 lead sheets given for 2 prompts"):
+        lead_sheets_per_prompt(["C"], 2)
+    verse = {"start": 0, "end": 1, "label": "verse"}
+    assert segments_per_prompt(None, 2) == segments_per_prompt([], 2) == [None, None]
+    shared = segments_per_prompt([verse], 2)
+    assert shared == [[Segment(0, 1, "verse")]] * 2 and shared[0] is not shared[1]
+    assert segments_per_prompt([None, [verse]], 2) == [None, [Segment(0, 1, "verse")]]
+    with pytest.raises(ValueError, match="3 lists of segments given for 2 prompts"):
+        segments_per_prompt([[verse], None, None], 2)
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from safetensors.torch import load_file
 
-from diffusers_s2acc.pipelines.pipeline_s2accompanist import make_flow_scheduler
+from diffusers_s2acc.pipelines.sampling_utils import make_flow_scheduler
 from diffusers_s2acc.pretrained import load_pipeline, save_shipped_pipeline
 
 

@@ -129,7 +129,7 @@ _RECOMMENDED_HELP = "the model's recommended value, from its model_index.json: p
 def _add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
     """--steps, --guidance, --lead-sheet-guidance, --sampler and --guidance-interval: declared once for every command
     that samples (generate, repaint, extend, evaluate, accompany), so their names, checks and help agree."""
-    from ..pipelines.pipeline_s2accompanist import REFERENCE_SAMPLER, SAMPLERS
+    from ..pipelines.sampling_utils import REFERENCE_SAMPLER, SAMPLERS
 
     parser.add_argument("--steps", type=int, default=None, help=f"denoising steps (default: {_RECOMMENDED_HELP})")
     parser.add_argument(

@@ -8,7 +8,7 @@ import math
 import os
 from pathlib import Path
 
-from ..pipelines.pipeline_s2accompanist import DEFAULT_CROSSFADE_IN_S
+from ..pipelines.sampling_utils import DEFAULT_CROSSFADE_IN_S
 from ..presets import PRESETS
 from ..pretrained import DEFAULT_PIPELINE
 from .common import (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import numbers
 import os
@@ -11,6 +12,8 @@ from typing import Any, Mapping, Sequence
 
 from .chords import parse_chord
 
+
+logger = logging.getLogger(__name__)
 
 MIN_TEMPO = 30.0
 MAX_TEMPO = 300.0
@@ -447,3 +450,45 @@ class LeadSheet:
             "chords": [{"start": c.start, "end": c.end, "symbol": c.symbol} for c in self.chords],
             "melody": None if self.melody is None else [vars(n).copy() for n in self.melody],
         }
+
+
+def coerce_lead_sheet(value: LeadSheet | Mapping[str, Any] | str | None) -> LeadSheet | None:
+    """A lead sheet given as a `LeadSheet`, a dict ([`LeadSheet.from_dict`]) or a chord chart ([`LeadSheet.from_chart`],
+    at its default 120 BPM); `None` stays `None`."""
+    if value is None or isinstance(value, LeadSheet):
+        return value
+    if isinstance(value, str):
+        return LeadSheet.from_chart(value)
+    return LeadSheet.from_dict(value)
+
+
+def lead_sheets_per_prompt(
+    lead_sheet: LeadSheet | Mapping[str, Any] | str | Sequence[LeadSheet | Mapping[str, Any] | str | None] | None,
+    batch_size: int,
+) -> list[LeadSheet | None]:
+    """
+    The lead sheet of each of `batch_size` prompts (see [`coerce_lead_sheet`]): a list holds one per prompt (`None`
+    for none), anything else is every prompt's.
+
+    Messages do not name the argument: callers prefix their own (`lead_sheet` in the pipelines).
+    """
+    if isinstance(lead_sheet, list):
+        if len(lead_sheet) != batch_size:
+            raise ValueError(f"{len(lead_sheet)} lead sheets given for {batch_size} prompts")
+        return [coerce_lead_sheet(sheet) for sheet in lead_sheet]
+    return [coerce_lead_sheet(lead_sheet)] * batch_size
+
+
+def repeat_chart_to_length(sheet: LeadSheet | None, length: float) -> LeadSheet | None:
+    """
+    `sheet` as it conditions a piece of `length` seconds: a chart shorter than the piece repeats as a form to its end
+    (the chart language's rule, [`LeadSheet.repeat_until`]), with a logged notice, since conditioning only the chart's
+    first pass would leave the rest of the piece unconditioned without a word. Anything else is returned unchanged.
+    """
+    if sheet is not None and sheet.repeats and 0 < sheet.duration < length - 1e-3:
+        logger.warning(
+            f"The chord chart covers {sheet.duration:.2f} s of {length:.2f} s: repeating its "
+            f"{round(sheet.form_length / sheet.seconds_per_bar)} bar(s) as a form to the end."
+        )
+        sheet = sheet.repeat_until(length)
+    return sheet

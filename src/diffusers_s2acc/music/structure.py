@@ -124,6 +124,27 @@ def coerce_segments(segments: Sequence[Segment | Mapping[str, Any]] | None) -> l
     return parsed
 
 
+def segments_per_prompt(
+    segments: Sequence[Segment | Mapping[str, Any]] | Sequence[Sequence[Segment | Mapping[str, Any]] | None] | None,
+    batch_size: int,
+) -> list[list[Segment] | None]:
+    """
+    The sections of each of `batch_size` prompts, each list coerced by [`coerce_segments`]: one list of segments (or
+    dicts) is every prompt's; a list of such lists (or `None`s) holds one entry per prompt. No segments (`None` or an
+    empty list) is `None` for every prompt.
+
+    Messages do not name the argument: callers prefix their own (`segments` in the pipelines).
+    """
+    if not segments:
+        return [None] * batch_size
+    if isinstance(segments, list) and (segments[0] is None or not isinstance(segments[0], (Segment, Mapping))):
+        if len(segments) != batch_size:
+            raise ValueError(f"{len(segments)} lists of segments given for {batch_size} prompts.")
+        return [coerce_segments(entry) for entry in segments]
+    # Coerced once per prompt, as a list per prompt was: each prompt gets its own list.
+    return [coerce_segments(segments) for _ in range(batch_size)]
+
+
 def crop_segments(segments: Sequence[Segment], start: float, end: float) -> list[Segment]:
     """Segments overlapping `[start, end)`, clipped to it and shifted so that `start` becomes 0."""
     return [

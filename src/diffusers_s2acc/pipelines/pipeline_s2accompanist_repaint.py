@@ -8,23 +8,29 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
-from diffusers import DiffusionPipeline
+from diffusers import DiffusionPipeline, FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from ..audio import load_audio, match_channels, pcm_to_float, resample
+from ..loaders import S2AccompanistLoraLoaderMixin
+from ..models.autoencoder_semantic import SemanticAutoencoder
+from ..models.transformer_s2dit import S2DiTTransformer
+from ..music.lead_sheet import repeat_chart_to_length
 from ..music.structure import Segment, crop_segments
-from .pipeline_output import S2AccompanistPipelineOutput
-from .pipeline_s2accompanist import (
-    DEFAULT_CROSSFADE_IN_S,
-    DEFAULT_WINDOW_CONTEXT_IN_S,
+from .input_utils import (
     LeadSheetArg,
     PromptEmbedsArg,
-    S2AccompanistPipeline,
+    S2AccompanistInputsMixin,
     SegmentsArg,
     _is_real,
     _plain,
     check_num_waveforms,
 )
+from .loading_utils import S2AccompanistLoadingMixin
+from .pipeline_output import S2AccompanistPipelineOutput
 from .repaint_windows import region_weights
+from .sampling_utils import DEFAULT_CROSSFADE_IN_S, DEFAULT_WINDOW_CONTEXT_IN_S, FALLBACK_SETTINGS
+from .windowed_sampler import S2AccompanistWindowedSamplerMixin
 
 
 #: An array of more channels than this is taken for `(samples, channels)` audio and refused with a hint.
@@ -49,13 +55,20 @@ def _given_order(segments: SegmentsArg) -> list[Segment] | None:
     return [Segment.from_dict(s) for s in first_list] if first_list else None
 
 
-class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
+class S2AccompanistRepaintPipeline(
+    S2AccompanistLoadingMixin,
+    DiffusionPipeline,
+    S2AccompanistLoraLoaderMixin,
+    S2AccompanistInputsMixin,
+    S2AccompanistWindowedSamplerMixin,
+):
     r"""
     Regenerate part of an existing piece (a section, or a span in seconds) with new captions, a new chart or a new
     seed, and/or extend the piece past its end, keeping everything else.
 
-    It shares every component, and its sampler, with [`S2AccompanistPipeline`] (load it with
-    `S2AccompanistRepaintPipeline.from_pipe(pipe)` or `.from_pretrained(...)`). Repainting is training-free: at every
+    It takes the same components and settings as [`S2AccompanistPipeline`], and shares its sampler
+    ([`~pipelines.windowed_sampler.S2AccompanistWindowedSamplerMixin`]) and input handling (load it with
+    `S2AccompanistRepaintPipeline.from_pipe(pipe)`, which shares `pipe`'s components, or `.from_pretrained(...)`). Repainting is training-free: at every
     flow-matching step the latents outside the region are replaced by the source's latents noised to the step's
     level, so the transformer generates the region in the context of what surrounds it (same tempo, beat phase and
     sound) and the kept frames end exactly on the source. Regions longer than the transformer's window, and pieces
@@ -71,6 +84,33 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
     the region; the decoded audio then differs from the source's decoding only within the decoder's receptive field
     (a few latent frames) of the region's borders.
     """
+
+    model_cpu_offload_seq = "text_encoder->transformer->vae"
+    _callback_tensor_inputs = ["latents", "encoder_hidden_states"]
+
+    def __init__(
+        self,
+        vae: SemanticAutoencoder,
+        text_encoder: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        transformer: S2DiTTransformer,
+        scheduler: FlowMatchEulerDiscreteScheduler | UniPCMultistepScheduler,
+        default_num_inference_steps: int = FALLBACK_SETTINGS["num_inference_steps"],
+        default_guidance_scale: float = FALLBACK_SETTINGS["guidance_scale"],
+        default_lead_sheet_guidance_scale: float = FALLBACK_SETTINGS["lead_sheet_guidance_scale"],
+        default_guidance_interval: tuple[float, float] | list[float] = FALLBACK_SETTINGS["guidance_interval"],
+    ):
+        # The same components and settings as `S2AccompanistPipeline`, so that `from_pipe` goes both ways.
+        super().__init__()
+        self.register_modules(
+            vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, transformer=transformer, scheduler=scheduler
+        )
+        self._register_recommended_settings(
+            default_num_inference_steps,
+            default_guidance_scale,
+            default_lead_sheet_guidance_scale,
+            default_guidance_interval,
+        )
 
     @torch.no_grad()
     def __call__(
@@ -142,6 +182,7 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
         Returns:
             [`S2AccompanistPipelineOutput`] with the whole piece's `audios` and `latents`.
         """
+        # 1. Default settings: those given, else the sampler's and the checkpoint's (`recommended_settings()`)
         num_inference_steps, guidance_scale, lead_sheet_guidance_scale = self.sampling_settings(
             num_inference_steps, guidance_scale, lead_sheet_guidance_scale, sampler=sampler
         )
@@ -155,6 +196,8 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
         region_start_in_s, region_end_in_s, repaint_strength, section = map(
             _plain, (region_start_in_s, region_end_in_s, repaint_strength, section)
         )
+
+        # 2. Define call parameters: the batch, each prompt's sections and lead sheet, the source, the duration
         prompt, batch_size, segment_lists, sheets = self._resolve_batch(prompt, prompt_embeds, segments, lead_sheet)
         check_num_waveforms(num_waveforms_per_prompt)
         total_batch = batch_size * num_waveforms_per_prompt
@@ -176,6 +219,8 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
             ]
         elif audio_length_in_s is None:
             audio_length_in_s = max([source_seconds] + ends)
+
+        # 3. Check inputs. Raise error if not correct
         self.check_inputs(
             prompt,
             negative_prompt,
@@ -200,6 +245,8 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
                 f"`audio_length_in_s`={audio_length_in_s:g} is shorter than the source ({source_seconds:.3f} s); "
                 "cut the source instead."
             )
+
+        # 4. Prepare the per-frame weights: 0 keeps the source's latent, 1 regenerates the frame, a ramp cross-fades
         regions, spans = self._regions(
             section, region_start_in_s, region_end_in_s, _given_order(segments), source_seconds, audio_length_in_s
         )
@@ -223,11 +270,13 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
         (crossfade_frames,) = self._to_frames(crossfade_in_s)
         weights = region_weights(num_frames, regions, known_frames, crossfade_frames)
 
+        # 5. Denoising loop, window by window, keeping the source where the weights are 0 (`_sample`, as in
+        # `S2AccompanistPipeline.__call__`; the lead sheets repeat as forms to the piece's end)
         latents = self._sample(
             prompt,
             prompt_embeds,
             segment_lists,
-            self._repeat_charts(sheets, audio_length_in_s),
+            [repeat_chart_to_length(sheet, audio_length_in_s) for sheet in sheets],
             negative_prompt,
             audio_length_in_s,
             batch_size,
@@ -249,6 +298,8 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
             guidance_interval=guidance_interval,
             scheduler=self.sampling_scheduler(sampler),
         )
+
+        # 6. Decode, and splice the new audio into the source audio
         if output_type == "latent":
             output = latents
         else:
@@ -256,6 +307,8 @@ class S2AccompanistRepaintPipeline(S2AccompanistPipeline):
             if audio is not None:
                 output = self._splice_source_audio(output, audio, spans, crossfade_in_s)
             output = output.cpu().numpy() if output_type == "np" else output
+
+        # 7. Offload all models
         self.maybe_free_model_hooks()
         if not return_dict:
             return (output,)

@@ -7,7 +7,7 @@ import argparse
 import os
 from typing import Sequence
 
-from ..pipelines.pipeline_s2accompanist import SAMPLERS
+from ..pipelines.sampling_utils import SAMPLERS
 from ..pretrained import DEFAULT_PIPELINE
 from .layout import build_demo
 

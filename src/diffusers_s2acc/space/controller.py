@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..audio import check_output_path
-from ..pipelines.pipeline_s2accompanist import check_sampler
+from ..pipelines.sampling_utils import check_sampler
 from ..pretrained import DEFAULT_PIPELINE
 from .figure import chord_agreement, draw_take
 from .form import FormError, check_advanced, file_stem, plan_song, row_index
