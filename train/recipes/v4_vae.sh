@@ -13,8 +13,10 @@
 # 3. sweep: sizes at the paper's hop 2048 (21.5 latent frames/s) and one at hop 1024 (43 Hz), each from a
 #    config.json, all trained for SWEEP_STEPS at the same batch and clip length, side by side (one thread each, so
 #    they share the two cores alike), then scored by bench/bench_vae.py on held-out songs and real recordings.
-# 4. final: the size named FINAL continued to FINAL_STEPS twice, with and without the adversarial phase (what the
-#    discriminator buys, at equal steps), and scored again.
+# 4. final: the size named FINAL continued to FINAL_STEPS for each arm of ARMS (default both: with and without the
+#    adversarial phase, what the discriminator buys at equal steps), and scored again. On two CPU cores a step with
+#    the discriminator took 4-5 times as long as one without (about 10 s against 2.2 s, one thread each, side by
+#    side, 2026-12-03), so the run of that day continued the plain arm alone (ARMS=plain).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 WORK=${1:-runs/v4}
@@ -67,7 +69,7 @@ EOF
 done
 vae_run() {  # name, output, steps, adversarial start step
   [ -f "$2/config.json" ] && [ -f "$2/diffusion_pytorch_model.safetensors" ] && return 0
-  OMP_NUM_THREADS=1 $ACCELERATE launch --num_processes 1 --cpu train/train_vae.py \
+  OMP_NUM_THREADS=${THREADS:-1} $ACCELERATE launch --num_processes 1 --cpu train/train_vae.py \
       --pretrained_model_name_or_path "$WORK/sizes/$1.json" --train_data_dir "$WORK/corpus" --output_dir "$2" \
       --max_train_samples "$VAE_SONGS" --train_batch_size 4 --clip_seconds 1 --learning_rate 4e-4 \
       --adversarial_start_step "$4" --max_train_steps "$3" --checkpointing_steps 100 --checkpoints_total_limit 1 \
@@ -86,7 +88,8 @@ fi
 
 # 4. The chosen size continued from its sweep run's last checkpoint (the sweep's steps count towards FINAL_STEPS),
 #    with the discriminator from the sweep's end and without it.
-for arm in adversarial plain; do
+ARMS=${ARMS:-adversarial plain}
+for arm in $ARMS; do
   out="$WORK/final_$arm"
   if [ ! -d "$out" ]; then
     mkdir -p "$out" && cp -r "$WORK/sweep/$FINAL"/checkpoint-* "$WORK/sweep/$FINAL/train_log.jsonl" "$out"/
@@ -95,6 +98,6 @@ for arm in adversarial plain; do
   vae_run "$FINAL" "$out" "$FINAL_STEPS" "$start" > "$WORK/final_$arm.log" 2>&1 &
 done
 wait
-[ -f "$WORK/bench_vae_final.json" ] || $PY bench/bench_vae.py --vae s2acc-demo --vae "$WORK/final_plain" \
-    --vae "$WORK/final_adversarial" --specs "$WORK/specs_heldout.json" --real "$REAL" \
-    --json "$WORK/bench_vae_final.json" | tee "$WORK/bench_vae_final.md"
+vaes=(--vae s2acc-demo); for arm in $ARMS; do vaes+=(--vae "$WORK/final_$arm"); done
+[ -f "$WORK/bench_vae_final.json" ] || $PY bench/bench_vae.py "${vaes[@]}" --specs "$WORK/specs_heldout.json" \
+    --real "$REAL" --json "$WORK/bench_vae_final.json" | tee "$WORK/bench_vae_final.md"
