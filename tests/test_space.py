@@ -348,3 +348,31 @@ def test_the_reference_sampler_is_one_launch_flag_away(tiny_pipe, tmp_path):
     )  # the form's steps win over the sampler's default (guidance 4, no sheet guidance: 2 rows, 1 pass)
     with pytest.raises(ValueError, match="`sampler`"):
         SpaceApp(tiny_pipe, "tiny", tmp_path, sampler="fast")
+
+
+def test_a_song_longer_than_one_window_is_generated_with_one_rising_progress_bar(tiny_pipe, tmp_path):
+    """Issue 21: the Space generates whole songs window by window; its bar rises once from the first step to the last
+    of the last window (the callback's step index counts on across windows), and Stop still ends the take."""
+    from diffusers_s2acc.space.controller import SpaceApp
+
+    app = SpaceApp(tiny_pipe, "tiny", tmp_path)
+    assert app.max_seconds > app.window_seconds == pytest.approx(8.192)
+    steps, seen = 2, []
+
+    def progress(value, desc=None, unit=None):
+        if desc == "Denoising":
+            seen.append(value)
+
+    rows = [["verse", 3, "piano", "C | F | G"], ["chorus", 3, "drums", "Am | F | G"]]  # 12 s at 120 BPM
+    wav = app.generate("pop", 120, "4/4", None, rows, 0, steps, 4.0, 1.0, progress=progress)[0]
+    audio, rate = soundfile.read(wav)
+    assert audio.shape[0] / rate == pytest.approx(12.0, abs=0.05)
+    windows = len(seen) // steps
+    assert windows >= 2 and seen == [(i + 1, windows * steps) for i in range(windows * steps)]
+
+    def stop_at_second_window(value, desc=None, unit=None):
+        if desc == "Denoising" and value[0] > steps:
+            app.stop()
+
+    with pytest.raises(gr.Error, match="Stopped"):
+        app.generate("pop", 120, "4/4", None, rows, 0, steps, 4.0, 1.0, progress=stop_at_second_window)

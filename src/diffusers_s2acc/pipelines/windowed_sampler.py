@@ -146,6 +146,12 @@ class S2AccompanistWindowedSamplerMixin:
         return self._num_timesteps
 
     @property
+    def num_windows(self) -> int:
+        """Transformer windows of the current call: a whole song runs `num_windows * num_timesteps` steps, the range
+        of the step index `callback_on_step_end` receives (it counts on across windows)."""
+        return getattr(self, "_num_windows", 1)
+
+    @property
     def interrupt(self) -> bool:
         return self._interrupt
 
@@ -230,6 +236,7 @@ class S2AccompanistWindowedSamplerMixin:
         )
         self._guidance_scale = guidance_scale
         self._interrupt = False
+        self._num_windows = len(plan)
         prompts = [prompt] * batch_size if isinstance(prompt, str) else prompt
         first_step = num_inference_steps - max(
             1, min(int(num_inference_steps * repaint_strength), num_inference_steps)

@@ -37,6 +37,8 @@ from .takes import (
 
 
 logger = logging.getLogger(__name__)
+#: Longest song one take may ask for (s): long enough for a whole song, short enough to keep a shared server usable.
+MAX_SONG_SECONDS = 300.0
 
 # Pipeline argument names -> the field names on the page, for the rare error only the pipeline can find.
 _PIPELINE_FIELDS = {
@@ -100,7 +102,10 @@ class SpaceApp:
         self.sampler = check_sampler(sampler)
         self.pipe.set_progress_bar_config(disable=True)  # the page shows its own bar
         self.pipeline_name = pipeline_name
-        self.max_seconds = float(pipe.max_audio_length_in_s)
+        # A song may be longer than one transformer window: the pipeline generates it window by window. The cap only
+        # keeps one visitor's take from holding a public server for long; an extension adds at most one window.
+        self.window_seconds = float(pipe.max_audio_length_in_s)
+        self.max_seconds = max(self.window_seconds, MAX_SONG_SECONDS)
         self.sampling_rate = int(pipe.vae.config.sampling_rate)
         # The form starts from the checkpoint's recommended steps and guidance, as Python and the CLI do.
         self.recommended = pipe.recommended_settings()
@@ -223,10 +228,10 @@ class SpaceApp:
             options = {"section": index}
         else:
             added = plan.duration - taken
-            if added <= 1e-3 or added > self.max_seconds + 1e-6:
+            if added <= 1e-3 or added > self.window_seconds + 1e-6:
                 raise gr.Error(
                     f"Sections: add sections after the take's {taken:.1f} s (now {max(added, 0):.1f} s more; at most "
-                    f"{self.max_seconds:.1f} s per extension).",
+                    f"{self.window_seconds:.1f} s per extension).",
                     title="Please check the form",
                 )
             options = {}
@@ -248,7 +253,9 @@ class SpaceApp:
 
         def on_step(pipe, step: int, timestep, tensors: dict) -> dict:
             if progress is not None:
-                progress((step + 1, steps), desc="Denoising", unit="steps")
+                # The step index counts on across windows, so one bar rises once over a whole song.
+                total = pipe.num_windows * pipe.num_timesteps
+                progress((step + 1, total), desc="Denoising", unit="steps")
             if stop.is_set():
                 # diffusers' documented way to end the denoising loop early: the remaining steps are skipped.
                 pipe._interrupt = True

@@ -41,7 +41,8 @@ def build_demo(
         gr.Markdown(
             "# S2Accompanist\nInstrumental accompaniment, section by section: give each section its length in bars, "
             "a caption and its chords written bar by bar (`C | Am | F G | %`; `%` repeats a bar, `-` holds a chord). "
-            f"Model: `{pipeline_name}`, up to {app.max_seconds:.1f} s at {app.sampling_rate} Hz."
+            f"Model: `{pipeline_name}`, songs up to {app.max_seconds:.0f} s at {app.sampling_rate} Hz (longer than "
+            f"{app.window_seconds:.1f} s: generated window by window)."
             + ("\n\n> ⚠️ This is an **untrained** preset (random weights): the audio is noise." if untrained else "")
         )
         with gr.Row():
