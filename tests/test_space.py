@@ -179,7 +179,7 @@ def test_client_generates_a_two_section_song(client):
     [
         (120, [["verse", 2, "", "Am | F G"], ["chorus", 2, "", "C | Hm7"]], "Sections, row 2 (chorus), chords"),
         (10, TWO_SECTIONS, "Tempo (BPM): must be between 30 and 300, got 10"),
-        (120, [["verse", 40, "", ""]], "Sections: the song lasts 80.0 s"),
+        (120, [["verse", 160, "", ""]], "Sections: the song lasts 320.0 s"),
     ],
 )
 def test_client_gets_a_clear_error(client, bpm, rows, expected):

@@ -69,7 +69,8 @@ def test_realistic_is_the_same_song_as_gm_rendered_differently(tiny_synth, tiny_
     assert [s["end"] for s in real["sections"][:-1]] == [s["end"] for s in gm["sections"][:-1]]
     last_real, last_gm = real["sections"][-1], gm["sections"][-1]
     assert {k: v for k, v in last_real.items() if k != "end"} == {k: v for k, v in last_gm.items() if k != "end"}
-    assert abs(last_real["end"] - last_gm["end"]) < 1.5
+    # MuseScore General (drawn when installed) has long release tails: up to a few seconds more or less of ring-out.
+    assert abs(last_real["end"] - last_gm["end"]) < 3.0
     assert _digest(tiny_realistic / "song_00000" / "mix.flac") != _digest(tiny_synth / "song_00000" / "mix.flac")
     # song.mid (the label source) is MMA's MIDI in both; only MMA's "Input filename" text (a temp path) differs.
     assert _events(tiny_realistic / "song_00000" / "song.mid") == _events(tiny_synth / "song_00000" / "song.mid")
