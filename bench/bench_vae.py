@@ -40,14 +40,13 @@ from diffusers_s2acc.audio import check_output_path, load_audio, match_channels,
 
 
 def load_vae(name: str):
-    """A `SemanticAutoencoder` from a shipped name, a pipeline folder (its `vae/`) or a VAE folder."""
-    from diffusers_s2acc import SemanticAutoencoder
-    from diffusers_s2acc.pretrained import SHIPPED_PIPELINES, shipped_pipeline_path
+    """A `SemanticAutoencoder` from a shipped name, a pipeline folder (its `vae/`) or a VAE folder, in eval mode."""
+    from diffusers_s2acc.training.loading import load_starting_vae
 
-    path = Path(shipped_pipeline_path(name) if name in SHIPPED_PIPELINES and not Path(name).is_dir() else name)
-    if not path.is_dir():
-        raise SystemExit(f"error: --vae {name}: not a shipped name or a folder")
-    return SemanticAutoencoder.from_pretrained(path / "vae" if (path / "vae").is_dir() else path).eval()
+    try:
+        return load_starting_vae(name).eval()
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"error: --vae {name}: {error}") from None
 
 
 def log_mel(audio: np.ndarray, rate: int, fmax: float) -> np.ndarray:

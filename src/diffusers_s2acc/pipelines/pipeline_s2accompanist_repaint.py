@@ -88,6 +88,7 @@ class S2AccompanistRepaintPipeline(
     model_cpu_offload_seq = "text_encoder->transformer->vae"
     _callback_tensor_inputs = ["latents", "encoder_hidden_states"]
 
+    # Copied from diffusers_s2acc.pipelines.pipeline_s2accompanist.S2AccompanistPipeline.__init__
     def __init__(
         self,
         vae: SemanticAutoencoder,
