@@ -1,6 +1,7 @@
 """The training scripts, run for a few steps on the tiny preset and a synthetic corpus."""
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -207,6 +208,28 @@ def test_train_vae_from_a_config_json_trains_a_new_size_at_its_own_rate(corpus_d
     assert vae.decode(torch.zeros(1, 4, 3)).sample.shape == (1, 2, 3 * vae.hop_length)
     with pytest.raises(FileNotFoundError, match="missing.json"):
         train_vae.main(["--pretrained_model_name_or_path", str(tmp_path / "missing.json"), *args])
+
+
+def test_train_vae_trains_a_spectral_stereo_vae_with_the_mel_loss(corpus_dir, tmp_path):
+    """The STFT-domain architecture at 44.1 kHz stereo, from a config.json, with the log-mel loss logged beside the
+    MR-STFT one."""
+    config = {
+        **presets.vae_config("tiny"), "audio_channels": 2, "sampling_rate": 44100, "latent_channels": 4,
+        "architecture": "spectral", "downsampling_ratios": [256, 4], "channel_multiples": [1, 1],
+        "spectral_blocks": 1,
+    }
+    (tmp_path / "size.json").write_text(json.dumps(config))
+    out = tmp_path / "vae"
+    train_vae.main([
+        "--pretrained_model_name_or_path", str(tmp_path / "size.json"), "--train_data_dir", str(corpus_dir),
+        "--output_dir", str(out), "--max_train_steps", "2", "--train_batch_size", "1", "--clip_seconds", "0.3",
+        "--report_to", "none", "--lr_warmup_steps", "0", "--mel_weight", "1.0",
+    ])
+    vae = SemanticAutoencoder.from_pretrained(out)
+    assert vae.config.architecture == "spectral" and vae.hop_length == 1024
+    assert vae.decode(torch.zeros(1, 4, 3)).sample.shape == (1, 2, 3 * 1024)
+    logged = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert all(math.isfinite(row["mel"]) and row["mel"] > 0 for row in logged)
 
 
 def _song_audio(row) -> torch.Tensor:

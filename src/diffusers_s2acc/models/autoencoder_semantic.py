@@ -21,6 +21,7 @@ from diffusers.utils.accelerate_utils import apply_forward_hook
 from ..music.chords import NUM_CHORD_CLASSES
 from ..music.frames import IGNORE_INDEX, NUM_BEAT_IDS, NUM_MELODY_IDS
 from .oobleck_blocks import OobleckDecoder, OobleckEncoder
+from .spectral_blocks import SpectralDecoder, SpectralEncoder
 from .tiling import tiled_apply
 
 
@@ -81,6 +82,11 @@ class SemanticAutoencoder(ModelMixin, AutoencoderMixin, ConfigMixin):
             precision (`from_pretrained(..., dtype=torch.bfloat16)` gives it that dtype, and `vae.dtype` reports
             it), but `encode`, `decode` and `semantic_logits` compute in float32 and return the caller's dtype.
             Snake activations and weight norm lose too much in half precision (audible noise, NaN on CPU).
+        architecture (`str`, defaults to `"oobleck"`): `"oobleck"`, the waveform encoder and decoder of Stable
+            Audio Open, or `"spectral"`, STFT-domain ConvNeXt stacks with an inverse-STFT decoder head (Vocos-style;
+            see `spectral_blocks`). For `"spectral"`, `downsampling_ratios[0]` is the STFT hop (window four hops),
+            the later ratios are strided convolutions, and `channel_multiples` has one width multiple per ratio.
+        spectral_blocks (`int`, defaults to 4): ConvNeXt blocks per stage of the spectral architecture.
     """
 
     _supports_gradient_checkpointing = False
@@ -100,14 +106,28 @@ class SemanticAutoencoder(ModelMixin, AutoencoderMixin, ConfigMixin):
         num_chord_classes: int = NUM_CHORD_CLASSES,
         scaling_factor: float = 1.0,
         force_upcast: bool = True,
+        architecture: str = "oobleck",
+        spectral_blocks: int = 4,
     ):
         super().__init__()
-        self.encoder = OobleckEncoder(
-            encoder_hidden_size, audio_channels, latent_channels, downsampling_ratios, channel_multiples
-        )
-        self.decoder = OobleckDecoder(
-            decoder_channels, latent_channels, audio_channels, downsampling_ratios[::-1], channel_multiples
-        )
+        if architecture == "oobleck":
+            self.encoder = OobleckEncoder(
+                encoder_hidden_size, audio_channels, latent_channels, downsampling_ratios, channel_multiples
+            )
+            self.decoder = OobleckDecoder(
+                decoder_channels, latent_channels, audio_channels, downsampling_ratios[::-1], channel_multiples
+            )
+        elif architecture == "spectral":
+            self.encoder = SpectralEncoder(
+                encoder_hidden_size, audio_channels, latent_channels, downsampling_ratios, channel_multiples,
+                spectral_blocks,
+            )
+            self.decoder = SpectralDecoder(
+                decoder_channels, latent_channels, audio_channels, downsampling_ratios, channel_multiples,
+                spectral_blocks,
+            )
+        else:
+            raise ValueError(f"architecture must be 'oobleck' or 'spectral', got {architecture!r}.")
         self.semantic_head = SemanticHead(latent_channels, semantic_hidden_size, semantic_layers, num_chord_classes)
         # A fresh encoder starts nearly deterministic. With a zero bias the posterior std starts at softplus(0) = 0.69,
         # far above the spread of the initial means: the sampled latent is almost pure noise, the decoder learns to
