@@ -384,3 +384,18 @@ def test_clip_loaders_refuse_non_finite_rows_naming_them():
     )
     with pytest.raises(ValueError, match=r"row 0: 1 of 80 latent values"):
         LatentClipDataset(cache, clip_frames=8)[0]
+
+
+def test_train_dit_refuses_a_vae_its_transformer_or_cache_does_not_fit(corpus_dir, latents_dir, tmp_path):
+    """A VAE swapped in by --pretrained_vae_model_name_or_path must have the transformer's latent width, and a latent
+    cache encoded by another VAE (another frame rate) is refused, not trained on."""
+    narrow = tmp_path / "narrow"
+    SemanticAutoencoder(**{**presets.vae_config("tiny"), "latent_channels": 4}).save_pretrained(narrow)
+    with pytest.raises(SystemExit, match="takes 8 latent channels but the VAE has 4"):
+        train_dit.main(_dit_args(corpus_dir, tmp_path / "a", latents_dir, 1,
+                                 "--pretrained_vae_model_name_or_path", str(narrow)))
+    other_rate = tmp_path / "other_rate"
+    SemanticAutoencoder(**{**presets.vae_config("tiny"), "downsampling_ratios": [4, 4, 4]}).save_pretrained(other_rate)
+    with pytest.raises(SystemExit, match="was encoded at .* delete the cache"):
+        train_dit.main(_dit_args(corpus_dir, tmp_path / "b", latents_dir, 1,
+                                 "--pretrained_vae_model_name_or_path", str(other_rate)))

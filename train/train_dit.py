@@ -106,6 +106,15 @@ def prepare_latent_cache(args, accelerator, pipe) -> "datasets.Dataset":  # noqa
             f"error: the latent cache {cache_dir} holds {len(cache)} songs but the corpus (with --max_train_samples) "
             f"has {len(corpus)}: delete the cache or pass a new --latents_cache_dir"
         )
+    first = cache[0]
+    cached_width = np.asarray(first["latents"]).shape[-1]  # stored (frames, channels)
+    if abs(float(first["frame_rate"]) - pipe.vae.frame_rate) > 1e-6 or cached_width != pipe.vae.config.latent_channels:
+        # A cache encoded by another VAE would train the DiT on latents its VAE cannot decode.
+        raise SystemExit(
+            f"error: the latent cache {cache_dir} was encoded at {float(first['frame_rate']):.3f} frames/s with "
+            f"{cached_width} channels, but the VAE runs at {pipe.vae.frame_rate:.3f} frames/s with "
+            f"{pipe.vae.config.latent_channels}: delete the cache or pass a new --latents_cache_dir"
+        )
     check_latent_scale(cache)
     return cache
 
@@ -164,6 +173,12 @@ def main(argv: list[str] | None = None) -> None:
     pipe = load_starting_pipeline(args.pretrained_model_name_or_path)
     if args.pretrained_vae_model_name_or_path is not None:
         pipe.vae = load_starting_vae(args.pretrained_vae_model_name_or_path)
+    if pipe.transformer.config.in_channels != pipe.vae.config.latent_channels:
+        raise SystemExit(
+            f"error: the transformer of {args.pretrained_model_name_or_path} takes {pipe.transformer.config.in_channels}"
+            f" latent channels but the VAE has {pipe.vae.config.latent_channels}: start from a preset or a pipeline "
+            "whose transformer matches the VAE"
+        )
     pipe.set_progress_bar_config(disable=True)
     for frozen in (pipe.vae, pipe.text_encoder):
         frozen.requires_grad_(False).eval().to(accelerator.device)
