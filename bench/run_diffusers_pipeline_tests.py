@@ -218,6 +218,8 @@ addopts = -p no:cacheprovider
 filterwarnings =
     ignore::FutureWarning
     ignore::DeprecationWarning
+    # diffusers registers its own marks (gguf, training, ...) in its conftest, which is not loaded here.
+    ignore::pytest.PytestUnknownMarkWarning
 """
 
 
