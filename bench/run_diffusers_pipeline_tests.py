@@ -134,6 +134,9 @@ def build_test_case(common: ModuleType) -> type[unittest.TestCase]:
         )
         # xformers attention is a processor of diffusers' `Attention`; `S2DiTTransformer` has its own attention.
         test_xformers_attention = False
+        # `S2DiTTransformer` is a diffusers `ModelMixin`: `enable_layerwise_casting` (float8 storage, bfloat16
+        # compute) applies to it, so the test runs instead of returning early as it does by default.
+        test_layerwise_casting = True
 
         def get_dummy_components(self) -> dict[str, Any]:
             # The `tiny` preset (what this project's own tests use), each component built from a fixed seed.
@@ -206,8 +209,8 @@ def _registered_in_diffusers_pipelines(pipeline_class: type) -> Iterator[None]:
 _MODULE_TEMPLATE = '''"""diffusers' PipelineTesterMixin on S2AccompanistPipeline (written by {script})."""
 import sys
 
-sys.path.insert(0, {bench_dir!r})
-from run_diffusers_pipeline_tests import build_test_case, load_diffusers_tests  # noqa: E402
+sys.path.insert(0, {repo_root!r})
+from bench.run_diffusers_pipeline_tests import build_test_case, load_diffusers_tests  # noqa: E402
 
 S2AccompanistPipelineFastTests = build_test_case(load_diffusers_tests({tests_dir!r}))
 '''
@@ -236,12 +239,7 @@ class SuiteResult:
 
     @property
     def ok(self) -> bool:
-        return (
-            self.returncode == 0
-            and bool(self.outcomes)
-            and not self.count("failed")
-            and not self.count("error")
-        )
+        return self.returncode == 0 and bool(self.outcomes) and not self.count("failed") and not self.count("error")
 
     def summary(self) -> str:
         counts = ", ".join(f"{self.count(o)} {o}" for o in ("passed", "failed", "error", "skipped"))
@@ -274,15 +272,15 @@ def run_suite(
     tests_dir = resolve_tests_dir(diffusers_tests)
     missing = missing_requirements()
     if missing:
-        raise RuntimeError(
-            f"diffusers' test helpers need {', '.join(missing)}: pip install {' '.join(missing)}."
-        )
+        raise RuntimeError(f"diffusers' test helpers need {', '.join(missing)}: pip install {' '.join(missing)}.")
     with tempfile.TemporaryDirectory(prefix="s2acc_diffusers_suite_") as tmp:
         tmp = Path(tmp)
         module = tmp / "test_s2accompanist_diffusers_suite.py"
         module.write_text(
             _MODULE_TEMPLATE.format(
-                script=Path(__file__).name, bench_dir=str(Path(__file__).resolve().parent), tests_dir=str(tests_dir)
+                script=Path(__file__).name,
+                repo_root=str(Path(__file__).resolve().parents[1]),
+                tests_dir=str(tests_dir),
             )
         )
         (tmp / "pytest.ini").write_text(_PYTEST_INI)
