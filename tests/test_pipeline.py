@@ -159,6 +159,27 @@ def test_encode_prompt_alone_and_reuse_through_prompt_embeds(tiny_pipe):
         tiny_pipe(prompt_embeds=tiny_pipe.encode_prompt("x", segments=SEGMENTS), num_inference_steps=1)
 
 
+def test_encode_prompt_returns_names_diffusers_maps_to_call_arguments(tiny_pipe):
+    # diffusers' `ReturnNameVisitor` (behind its suite's `test_encode_prompt_works_in_isolation`) reads which
+    # `__call__` argument takes each output of `encode_prompt` from the names it returns. The states must land on
+    # `prompt_embeds`, and a pipeline with neither text encoder nor tokenizer, given them, must sound the same.
+    import ast
+    import textwrap
+
+    from diffusers.utils.source_code_parsing_utils import ReturnNameVisitor
+
+    visitor = ReturnNameVisitor()
+    visitor.visit(ast.parse(textwrap.dedent(inspect.getsource(S2AccompanistPipeline.encode_prompt))))
+    call_parameters = inspect.signature(S2AccompanistPipeline.__call__).parameters
+    assert visitor.return_names[0] == "prompt_embeds"
+    outputs = dict(zip(visitor.return_names, tiny_pipe.encode_prompt("warm acoustic pop")))
+    call_kwargs = {name: value for name, value in outputs.items() if name in call_parameters}
+    assert list(call_kwargs) == ["prompt_embeds"]
+    no_text = S2AccompanistPipeline(**{**tiny_pipe.components, "text_encoder": None, "tokenizer": None})
+    no_text.set_progress_bar_config(disable=True)
+    assert np.allclose(generate(no_text, prompt=None, **call_kwargs), generate(tiny_pipe), atol=1e-5)
+
+
 def test_a_short_chart_repeats_with_a_notice(tiny_pipe, caplog):
     # Issue 11, item 2: the chart is a form; the piece is longer than one pass.
     chart = LeadSheet.from_chart("C | G", bpm=240)  # 2 s

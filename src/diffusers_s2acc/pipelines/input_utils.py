@@ -110,7 +110,13 @@ class S2AccompanistInputsMixin:
         else:
             batch_size = _embeds_tensor(prompt_embeds).shape[0]
         segment_lists = self._resolve_structure(segments, None, batch_size)[0]
-        return encode_captions(self.tokenizer, self.text_encoder, prompt, segment_lists, device, prompt_embeds)
+        prompt_embeds, prompt_segment_ids = encode_captions(
+            self.tokenizer, self.text_encoder, prompt, segment_lists, device, prompt_embeds
+        )
+        # Returned by name, as diffusers' pipelines do: its tooling (`ReturnNameVisitor`, which its test suite's
+        # `test_encode_prompt_works_in_isolation` uses) reads these names to know which `__call__` argument takes
+        # each output, here `prompt_embeds` for the caption states.
+        return prompt_embeds, prompt_segment_ids
 
     # ------------------------------------------------------------------ inputs
 
