@@ -50,18 +50,21 @@ NINETY_SECONDS_IN_FIVE_SECTIONS = [
 ]
 # Samples every state the page's progress bars go through: a MutationObserver takes a sample after each change of
 # the page (so no state is missed between two polls, however short), and a sample is kept only when it differs from
-# the last one. A sample lists every visible bar (Gradio draws one in the status tracker of each output of the event):
-# its aria-valuenow (the percentage, rounded), aria-valuetext ("Denoising: 3 / 18 steps"), the inner bar's width and
-# the percentage text written above it.
+# the last one. Gradio draws a bar in the status tracker of each output of the event, updating them one after the
+# other, so a sample holds every visible bar by the id of its output: its aria-valuenow (the percentage, rounded),
+# aria-valuetext ("Denoising: 3 / 18 steps"), the inner bar's width and the percentage text written above it.
 PROGRESS_SAMPLER = """() => {
   window.s2accProgress = [];
   const sample = () => {
-    const bars = [...document.querySelectorAll('.progress-bar-wrap[role=progressbar]')].map(wrap => ({
-      now: Number(wrap.getAttribute('aria-valuenow')),
-      text: wrap.getAttribute('aria-valuetext'),
-      width: wrap.querySelector('.progress-bar').style.width,
-      level: wrap.parentElement.querySelector('.progress-level-inner')?.textContent.trim() ?? null,
-    }));
+    const bars = {};
+    for (const wrap of document.querySelectorAll('.progress-bar-wrap[role=progressbar]')) {
+      bars[wrap.closest('[id]').id] = {
+        now: Number(wrap.getAttribute('aria-valuenow')),
+        text: wrap.getAttribute('aria-valuetext'),
+        width: wrap.querySelector('.progress-bar').style.width,
+        level: wrap.parentElement.querySelector('.progress-level-inner')?.textContent.trim() ?? null,
+      };
+    }
     const last = window.s2accProgress[window.s2accProgress.length - 1];
     if (!last || JSON.stringify(last.bars) !== JSON.stringify(bars)) {
       window.s2accProgress.push({ms: Math.round(performance.now()), bars});
@@ -318,15 +321,16 @@ def test_browser_example_generate_screenshot(space, tmp_path):
         try:
             page, outside = _offline_page(browser, url)
             page.wait_for_selector("#generate")
+            _open_advanced(page, sync_api, space[1])
             page.locator("#examples").get_by_text(example.name).click()
             sync_api.expect(page.get_by_label("Prompt")).to_have_value(example.prompt)
             sync_api.expect(page.locator("#sections")).to_contain_text("Bbmaj7 | Eb7 | Dm7 | G7")
             # Times follow bars, tempo and meter: 24 bars of 3/4 at 160 BPM.
             sync_api.expect(page.locator("#timeline")).to_contain_text("24 bars of 1.12 s (160 BPM, 3/4): 27.0 s")
-            # Few steps for the test: open "Advanced" and lower the example's 25.
-            page.get_by_text("Advanced").click()
+            # Few steps for the test: lower the example's 25 in "Advanced".
             page.get_by_label("Steps").fill("3")
             page.get_by_label("Steps").press("Tab")
+            sync_api.expect(page.get_by_label("Steps")).to_have_value("3")
             page.locator("#generate").click()
             picture = page.locator("#take-picture img")
             picture.wait_for(state="visible", timeout=120_000)
@@ -358,6 +362,14 @@ def test_browser_example_generate_screenshot(space, tmp_path):
     assert outside == [], f"the page asked for outside resources: {outside}"
 
 
+def _open_advanced(page, sync_api, app) -> None:
+    """Open "Advanced" and wait for its fields. Gradio draws an accordion's fields when it first opens; a value
+    typed into one while it is being drawn can be replaced by the field's starting value (seen in 1 of 4 tries when
+    typing right after the click), so the tests open it first and type there only once the page has drawn it."""
+    page.get_by_text("Advanced").click()
+    sync_api.expect(page.get_by_label("Steps")).to_have_value(str(app.recommended["num_inference_steps"]))
+
+
 def _type_song(page, sync_api, rows: list[list]) -> None:
     """The song typed into the form as a visitor does: prompt and tempo, rows added with "+ Add section" until the
     table has one per section, then every cell double-clicked, typed and committed with Enter."""
@@ -380,25 +392,28 @@ def _type_song(page, sync_api, rows: list[list]) -> None:
             sync_api.expect(cell).to_contain_text(str(value))
 
 
-def _one_rising_bar(samples: list[dict]) -> list[tuple[int, float, str]]:
-    """The states of the page's progress bar during one take as (ms, percent, text), after checking that the bar
-    appeared once, rose monotonically from 0% to 100% and that every bar on the page (one per output) agreed."""
-    shown = [i for i, sample in enumerate(samples) if sample["bars"]]
-    assert shown, f"no progress bar was seen in {len(samples)} samples"
-    # Once: the bar is on the page from its first sample to its last, never gone in between and back again.
-    assert shown == list(range(shown[0], shown[-1] + 1)), f"the bar vanished and came back: {samples}"
-    states = []
-    for sample in samples[shown[0] : shown[-1] + 1]:
-        bars = sample["bars"]
-        assert all(bar == bars[0] for bar in bars), f"the outputs' bars disagree: {bars}"
-        bar = bars[0]
-        width = float(bar["width"].rstrip("%"))
-        # The three ways the page says it: the bar's width, its aria value (rounded) and the text above it.
-        assert abs(width - bar["now"]) <= 0.5 and bar["level"].endswith(f"{width:.1f}%"), bar
-        states.append((sample["ms"], width, bar["text"]))
-    percents = [percent for _, percent, _ in states]
-    assert percents == sorted(percents), f"the bar went back: {states}"
-    assert percents[0] == 0 and percents[-1] == 100, states
+def _one_rising_bar(samples: list[dict]) -> dict[str, list[tuple[int, float, str]]]:
+    """The states each output's progress bar went through during one take, as (ms, percent, text) by output id,
+    after checking that each bar appeared once and rose monotonically from 0% to 100%."""
+    owners = sorted({owner for sample in samples for owner in sample["bars"]})
+    assert owners, f"no progress bar was seen in {len(samples)} samples"
+    states = {}
+    for owner in owners:
+        shown = [i for i, sample in enumerate(samples) if owner in sample["bars"]]
+        # Once: the bar is on the page from its first sample to its last, never gone in between and back again.
+        assert shown == list(range(shown[0], shown[-1] + 1)), f"{owner}'s bar vanished and came back: {samples}"
+        seen = []
+        for i in shown:
+            bar = samples[i]["bars"][owner]
+            width = float(bar["width"].rstrip("%"))
+            # The three ways the page says it: the bar's width, its aria value (rounded) and the text above it.
+            assert abs(width - bar["now"]) <= 0.5 and bar["level"].endswith(f"{width:.1f}%"), (owner, bar)
+            if not seen or seen[-1][1:] != (width, bar["text"]):
+                seen.append((samples[i]["ms"], width, bar["text"]))
+        percents = [percent for _, percent, _ in seen]
+        assert percents == sorted(percents), f"{owner}'s bar went back: {seen}"
+        assert percents[0] == 0 and percents[-1] == 100, (owner, seen)
+        states[owner] = seen
     return states
 
 
@@ -406,23 +421,27 @@ def _generate_ninety_seconds(page, sync_api, app, steps: int | None) -> list:
     """Type the 90-s song, generate it on the page of `app` (the `SpaceApp`) at `steps`, or at the recommended steps
     the form starts with, while sampling the progress bar; check the bar, the player and the downloads, and return
     the bar's states."""
+    _open_advanced(page, sync_api, app)
     _type_song(page, sync_api, NINETY_SECONDS_IN_FIVE_SECTIONS)
     sync_api.expect(page.locator("#timeline")).to_contain_text(
         f"5 section(s), 45 bars of 2.00 s ({SONG_BPM} BPM, {SONG_METER}): 90.0 s"
     )
-    if steps is not None:
-        page.get_by_text("Advanced").click()
+    if steps is None:
+        steps = app.recommended["num_inference_steps"]
+    else:
         page.get_by_label("Steps").fill(str(steps))
         page.get_by_label("Steps").press("Tab")
-    else:
-        steps = int(page.get_by_label("Steps").input_value())
+    sync_api.expect(page.get_by_label("Steps")).to_have_value(str(steps))
     page.evaluate(PROGRESS_SAMPLER)
     page.locator("#generate").click()
     page.locator("#take-picture img").wait_for(state="visible", timeout=1_200_000)
     # The picture comes with the other outputs, when the bars' trackers end; one more state makes sure of it.
     sync_api.expect(page.locator(".progress-bar-wrap")).to_have_count(0)
     samples = page.evaluate("() => { window.s2accObserver.disconnect(); return window.s2accProgress; }")
-    states = _one_rising_bar(samples)
+    bars = _one_rising_bar(samples)
+    # Every output of the take has its bar: the player, the downloads, the summary and the picture.
+    assert sorted(bars) == ["take-audio", "take-files", "take-picture", "take-summary"], sorted(bars)
+    states = bars["take-audio"]
     # The step counter runs on over the windows of the song: one count, to every step of every window.
     denoising = [text for _, _, text in states if text.startswith("Denoising")]
     counts = [tuple(int(n) for n in text.split(": ")[1].split(" ")[0:3:2]) for text in denoising]
@@ -449,8 +468,9 @@ def _generate_ninety_seconds(page, sync_api, app, steps: int | None) -> list:
 
 
 def _report(states: list) -> None:
+    """The player's bar, state by state, in the test's output (`pytest -s`)."""
     start = states[0][0]
-    print(f"\nprogress bar, {len(states)} states (ms after it appeared, percent, text):")
+    print(f"\nthe player's progress bar, {len(states)} states (ms after it appeared, percent, text):")
     for ms, percent, text in states:
         print(f"  {ms - start:7d} ms  {percent:6.2f}%  {text}")
 
