@@ -7,6 +7,7 @@ except the slow browser test, which serves the shipped default pipeline as `spac
 import contextlib
 import math
 import os
+import re
 import socket
 from pathlib import Path
 
@@ -373,6 +374,8 @@ def _type_song(page, sync_api, rows: list[list]) -> None:
     """The song typed into the form as a visitor does: prompt and tempo, rows added with "+ Add section" until the
     table has one per section, then every cell double-clicked, typed and committed with Enter."""
     page.get_by_label("Prompt").fill(SONG_PROMPT)
+    # Meter, key and seed are the ones the page starts with (its first example's).
+    sync_api.expect(page.get_by_label("Key")).to_have_value(SONG_KEY)
     page.get_by_label("Tempo (BPM)").fill(str(SONG_BPM))
     page.get_by_label("Tempo (BPM)").press("Tab")
     table = page.locator("#sections")
@@ -434,7 +437,7 @@ def _generate_ninety_seconds(page, sync_api, app, steps: int | None) -> list:
     page.evaluate(PROGRESS_SAMPLER)
     page.locator("#generate").click()
     page.locator("#take-picture img").wait_for(state="visible", timeout=1_200_000)
-    # The picture comes with the other outputs, when the bars' trackers end; one more state makes sure of it.
+    # The trackers close as the event ends, just after the outputs are drawn: the samples then hold the bars' end.
     sync_api.expect(page.locator(".progress-bar-wrap")).to_have_count(0)
     samples = page.evaluate("() => { window.s2accObserver.disconnect(); return window.s2accProgress; }")
     bars = _one_rising_bar(samples)
@@ -476,8 +479,8 @@ def _report(states: list) -> None:
 
 @browser_only
 def test_browser_generates_a_90_s_song_of_five_sections_with_one_rising_progress_bar(space):
-    """Issue 21, in a real browser, on the tiny preset (a few seconds): five sections typed into the table, 90 s in
-    windows of the default model's length, one bar from 0% to 100%, a player with the whole take."""
+    """In a real browser, on the tiny preset (seconds): five sections typed into the table, 90 s generated in
+    windows of the default model's length under one bar that rises from 0% to 100%, a player with the whole take."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs `pip install playwright`")
     url, app = space
     with sync_api.sync_playwright() as playwright:
@@ -506,8 +509,11 @@ def test_browser_generates_a_90_s_song_on_the_shipped_model(shipped_space, tmp_p
             page.wait_for_selector("#generate")
             sync_api.expect(page.get_by_text("untrained", exact=False)).to_have_count(0)
             states = _generate_ninety_seconds(page, sync_api, app, None)
-            # A trained model's take: the analysis hears chords in it, and the picture draws them.
-            sync_api.expect(page.locator("#take-summary")).to_contain_text("chord roots match the chart")
+            # A trained model's take follows the chart typed into the table: the analysis hears its chord roots most
+            # of the time (83% on the CPU where this test was written; the tiny preset's noise: 0%).
+            summary = page.locator("#take-summary").inner_text()
+            agreement = re.search(r"chord roots match the chart (\d+)%", summary)
+            assert agreement and int(agreement.group(1)) >= 50, summary
             shot = tmp_path / "space.png"
             page.screenshot(path=str(shot), full_page=True)
         finally:
