@@ -7,7 +7,7 @@
 
 diffusers does not ship its tests in the wheel, so this needs a local checkout of the diffusers repository (ideally
 at the tag of the installed version); nothing is downloaded. Its test helpers import `parameterized` and
-`requests_mock` (diffusers' `[test]` extra): `pip install parameterized requests-mock`.
+`requests_mock` (diffusers' `[test]` extra), which this project's `dev` extra installs: `pip install -e .[dev]`.
 
 The script writes a temporary pytest module whose test case subclasses diffusers' `PipelineTesterMixin` with the
 `tiny` preset's components (as diffusers' own audio pipeline tests, e.g. `StableAudioPipelineFastTests`, do with
@@ -45,8 +45,11 @@ from typing import Any, Iterator
 CHECKOUT_ENV = "S2ACC_DIFFUSERS_CHECKOUT"
 #: Name under which diffusers' `tests/` package is imported: not `tests`, which would clash with this project's.
 TESTS_PACKAGE = "diffusers_tests"
-#: Modules diffusers' test helpers import that neither diffusers nor this project installs.
+#: Modules diffusers' test helpers import that diffusers itself does not install (module -> pip name); this project's
+#: `dev` extra (pyproject.toml) lists them.
 TEST_REQUIREMENTS = {"parameterized": "parameterized", "requests_mock": "requests-mock"}
+#: How to install them, from the repository root.
+INSTALL_HINT = "pip install -e .[dev]"
 COMMON_MODULE = "pipelines/test_pipelines_common.py"
 
 
@@ -272,7 +275,10 @@ def run_suite(
     tests_dir = resolve_tests_dir(diffusers_tests)
     missing = missing_requirements()
     if missing:
-        raise RuntimeError(f"diffusers' test helpers need {', '.join(missing)}: pip install {' '.join(missing)}.")
+        raise RuntimeError(
+            f"diffusers' test helpers need {', '.join(missing)}, which this project's `dev` extra installs: "
+            f"{INSTALL_HINT} (from the repository root)."
+        )
     with tempfile.TemporaryDirectory(prefix="s2acc_diffusers_suite_") as tmp:
         tmp = Path(tmp)
         module = tmp / "test_s2accompanist_diffusers_suite.py"
