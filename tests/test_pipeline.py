@@ -342,3 +342,35 @@ def test_guidance_interval_runs_the_full_condition_alone_outside_it(tiny_pipe):
     for bad in [(0.5, 0.5), (0.0, 2.0), (0.0,), "ab"]:
         with pytest.raises(ValueError, match="guidance_interval"):
             tiny_pipe(**kwargs, guidance_interval=bad)
+
+
+def test_a_pipeline_without_text_encoder_saves_loads_and_takes_prompt_embeds(tiny_pipe, tmp_path):
+    # `text_encoder` and `tokenizer` are optional components (as in diffusers' PixArt): a pipeline saved with both
+    # None loads again with both None, and generates from precomputed embeddings exactly as the full pipeline does.
+    from diffusers_s2acc.pretrained import save_shipped_pipeline
+
+    embeds = tiny_pipe.encode_prompt("warm acoustic pop")
+    uncaptioned = [{**segment, "caption": ""} for segment in SEGMENTS]  # sections need no text encoder
+    kwargs = dict(prompt=None, prompt_embeds=embeds, lead_sheet="C | G", segments=uncaptioned)
+    reference = generate(tiny_pipe, **kwargs)
+    no_text = S2AccompanistPipeline(**{**tiny_pipe.components, "text_encoder": None, "tokenizer": None})
+    no_text.save_pretrained(tmp_path / "plain")
+    for folder in (tmp_path / "plain", save_shipped_pipeline(no_text, tmp_path / "shipped")):
+        loaded = S2AccompanistPipeline.from_pretrained(folder)
+        assert loaded.text_encoder is None and loaded.tokenizer is None
+        loaded.set_progress_bar_config(disable=True)
+        assert np.array_equal(generate(loaded, **kwargs), reference)
+
+    # Anything that needs the text encoder is refused up front with a message that names it and the way out.
+    for bad in [
+        dict(prompt="warm acoustic pop"),
+        dict(prompt=None),  # no prompt is the empty prompt, which is encoded too
+        dict(prompt=None, prompt_embeds=embeds, segments=SEGMENTS),  # section captions
+        dict(prompt=None, prompt_embeds=embeds, negative_prompt="noise", guidance_scale=3.0),
+    ]:
+        with pytest.raises(ValueError, match="no `text_encoder` and no `tokenizer`.*`prompt_embeds`"):
+            generate(loaded, **bad)
+    with pytest.raises(ValueError, match="`prompt` must be encoded"):
+        loaded.encode_prompt("warm acoustic pop")
+    # A negative prompt without guidance is not encoded, so it needs no text encoder (as the full pipeline ignores it).
+    generate(loaded, prompt=None, prompt_embeds=embeds, negative_prompt="noise", guidance_scale=1.0)

@@ -62,9 +62,11 @@ class S2AccompanistPipeline(
 
     Args:
         vae ([`SemanticAutoencoder`]): Waveform autoencoder; its latents are what the transformer denoises.
-        text_encoder ([`~transformers.PreTrainedModel`]): Any transformers text encoder; its last hidden states are
-            the caption tokens.
-        tokenizer ([`~transformers.PreTrainedTokenizerBase`]): The text encoder's tokenizer.
+        text_encoder ([`~transformers.PreTrainedModel`], *optional*): Any transformers text encoder; its last hidden
+            states are the caption tokens. Without it (None, with the tokenizer), the pipeline is called with
+            `prompt_embeds` from [`~S2AccompanistPipeline.encode_prompt`] of a pipeline that has one, and with
+            sections without captions; a prompt or caption to encode is refused with a `ValueError`.
+        tokenizer ([`~transformers.PreTrainedTokenizerBase`], *optional*): The text encoder's tokenizer.
         transformer ([`S2DiTTransformer`]): The flow-matching transformer.
         scheduler ([`~diffusers.FlowMatchEulerDiscreteScheduler`] or [`~diffusers.UniPCMultistepScheduler`]): The
             sampler: Euler (the training scheduler), or a multistep solver with flow sigmas
@@ -72,13 +74,16 @@ class S2AccompanistPipeline(
     """
 
     model_cpu_offload_seq = "text_encoder->transformer->vae"
+    # As diffusers' PixArt pipelines: without a text encoder and tokenizer the pipeline takes precomputed
+    # `prompt_embeds`, and a pipeline saved without them loads again with both None.
+    _optional_components = ["tokenizer", "text_encoder"]
     _callback_tensor_inputs = ["latents", "encoder_hidden_states"]
 
     def __init__(
         self,
         vae: SemanticAutoencoder,
-        text_encoder: PreTrainedModel,
-        tokenizer: PreTrainedTokenizerBase,
+        text_encoder: PreTrainedModel | None,
+        tokenizer: PreTrainedTokenizerBase | None,
         transformer: S2DiTTransformer,
         scheduler: FlowMatchEulerDiscreteScheduler | UniPCMultistepScheduler,
         default_num_inference_steps: int = FALLBACK_SETTINGS["num_inference_steps"],
