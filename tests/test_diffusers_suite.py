@@ -19,6 +19,7 @@ CHECKOUT = os.environ.get(harness.CHECKOUT_ENV)
 # features it lacks): a harness that skipped or lost them would otherwise still look green.
 CORE_TESTS = {
     "test_save_load_local",
+    "test_save_load_optional_components",
     "test_pipeline_call_signature",
     "test_inference_batch_consistent",
     "test_inference_batch_single_identical",

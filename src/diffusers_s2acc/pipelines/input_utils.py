@@ -302,7 +302,7 @@ class S2AccompanistInputsMixin:
         # Without a text encoder (an optional component), only precomputed embeddings work: say so before any
         # sampling, instead of failing inside the encoding. The negative prompt is only encoded under guidance.
         if prompt_embeds is None:
-            self._check_text_encoder("`prompt` (the empty prompt when neither it nor `prompt_embeds` is given)")
+            self._check_text_encoder("`prompt` (or the empty prompt, when neither it nor `prompt_embeds` is given)")
         if negative_prompt is not None and guidance_scale > 1.0:
             self._check_text_encoder("`negative_prompt`")
         if _has_captions(segments):
