@@ -181,7 +181,11 @@ class S2AccompanistPipeline(
             callback_on_step_end (`Callable`, *optional*): Called as `callback(pipe, step, timestep, kwargs)` after
                 every step (of every window) with the tensors named in `callback_on_step_end_tensor_inputs`, the
                 window's latents; returns a dict, possibly with replacements. `step` counts across windows, from 0
-                to `len(windows) * num_inference_steps - 1` (a progress bar rises once).
+                to `len(windows) * num_inference_steps - 1` (a progress bar rises once). As in diffusers' pipelines,
+                the guidance scales are read at every step: a callback may set `pipe._guidance_scale` and
+                `pipe._lead_sheet_guidance_scale` for the steps after it, and `pipe._guidance_scale = 1.0` switches
+                guidance off (one transformer pass per step from then on). The guidance branches are chosen when
+                the call starts, so guidance the call started without cannot be added (a warning says so).
             window_context_in_s (`float`, defaults to 3.0): For pieces longer than one window: seconds of the
                 previous window each window starts from.
             crossfade_in_s (`float`, defaults to 0.25): For pieces longer than one window: seconds over which
