@@ -38,6 +38,19 @@ class ConvNeXtBlock1d(nn.Module):
         return residual + (self.gamma * hidden_states).transpose(1, 2)
 
 
+def to_mid_side(audio: torch.Tensor) -> torch.Tensor:
+    """Left/right `(B, 2, S)` -> mid/side: `M = (L + R) / 2`, `S = (L - R) / 2` (exactly inverted by
+    `from_mid_side`)."""
+    left, right = audio.unbind(1)
+    return torch.stack([(left + right) / 2, (left - right) / 2], dim=1)
+
+
+def from_mid_side(audio: torch.Tensor) -> torch.Tensor:
+    """Mid/side `(B, 2, S)` -> left/right: `L = M + S`, `R = M - S`."""
+    mid, side = audio.unbind(1)
+    return torch.stack([mid + side, mid - side], dim=1)
+
+
 def _stages(channels: int, multiples: list[int]) -> list[int]:
     return [channels * m for m in multiples]
 
@@ -58,8 +71,10 @@ class SpectralEncoder(nn.Module):
         channel_multiples: list[int],
         num_blocks: int,
         compression: float = 0.3,
+        mid_side: bool = False,
     ):
         super().__init__()
+        self.mid_side = mid_side and audio_channels == 2
         if len(channel_multiples) != len(downsampling_ratios):
             raise ValueError(
                 f"A spectral VAE needs one channel multiple per ratio, got {len(channel_multiples)} multiples for "
@@ -80,8 +95,9 @@ class SpectralEncoder(nn.Module):
             self.stages.append(nn.Sequential(*(ConvNeXtBlock1d(width) for _ in range(num_blocks))))
             if i + 1 < len(widths):
                 stride = downsampling_ratios[i + 1]
-                self.downsample.append(nn.Conv1d(width, widths[i + 1], kernel_size=2 * stride, stride=stride,
-                                                 padding=stride // 2))
+                self.downsample.append(
+                    nn.Conv1d(width, widths[i + 1], kernel_size=2 * stride, stride=stride, padding=stride // 2)
+                )
         self.norm = nn.LayerNorm(widths[-1], eps=1e-6)
         self.conv2 = nn.Conv1d(widths[-1], 2 * latent_channels, kernel_size=3, padding=1)
 
@@ -89,8 +105,12 @@ class SpectralEncoder(nn.Module):
         """Power-law compressed complex STFT `(B, 2 * channels * bins, S / stft_hop)` (real and imaginary parts)."""
         batch, channels, samples = audio.shape
         spec = torch.stft(
-            audio.reshape(batch * channels, samples).float(), self.n_fft, self.stft_hop, window=self.window,
-            center=True, return_complex=True,
+            audio.reshape(batch * channels, samples).float(),
+            self.n_fft,
+            self.stft_hop,
+            window=self.window,
+            center=True,
+            return_complex=True,
         )[..., : samples // self.stft_hop]  # centred STFT has one frame more than hops: drop it, frames = S / hop
         magnitude = spec.abs().clamp_min(1e-7)
         spec = spec * magnitude.pow(self.compression - 1.0)
@@ -98,6 +118,8 @@ class SpectralEncoder(nn.Module):
         return features.reshape(batch, channels * features.shape[1], features.shape[-1]).to(audio.dtype)
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        if self.mid_side:
+            audio = to_mid_side(audio)
         hidden_states = self.conv1(self.features(audio))
         for i, stage in enumerate(self.stages):
             hidden_states = stage(hidden_states)
@@ -118,9 +140,11 @@ class SpectralDecoder(nn.Module):
         downsampling_ratios: list[int],
         channel_multiples: list[int],
         num_blocks: int,
+        mid_side: bool = False,
     ):
         super().__init__()
         self.audio_channels = audio_channels
+        self.mid_side = mid_side and audio_channels == 2
         self.stft_hop = downsampling_ratios[0]
         self.n_fft = 4 * self.stft_hop
         widths = _stages(hidden_size, channel_multiples)[::-1]
@@ -133,8 +157,11 @@ class SpectralDecoder(nn.Module):
             self.stages.append(nn.Sequential(*(ConvNeXtBlock1d(width) for _ in range(num_blocks))))
             if i + 1 < len(widths):
                 stride = strides[i]
-                self.upsample.append(nn.ConvTranspose1d(width, widths[i + 1], kernel_size=2 * stride, stride=stride,
-                                                        padding=stride // 2))
+                self.upsample.append(
+                    nn.ConvTranspose1d(
+                        width, widths[i + 1], kernel_size=2 * stride, stride=stride, padding=stride // 2
+                    )
+                )
         self.norm = nn.LayerNorm(widths[-1], eps=1e-6)
         # Log-magnitude and phase per bin and channel (Vocos' ISTFTHead).
         self.head = nn.Linear(widths[-1], audio_channels * (self.n_fft + 2))
@@ -155,6 +182,10 @@ class SpectralDecoder(nn.Module):
         # A centred inverse STFT of `frames` frames covers (frames - 1) hops: repeat the last frame so that the
         # output is exactly frames * hop samples (the encoder dropped the same frame).
         spec = torch.cat([spec, spec[..., -1:]], dim=-1)
-        audio = torch.istft(spec, self.n_fft, self.stft_hop, window=self.window, center=True,
-                            length=frames * self.stft_hop)
-        return audio.reshape(batch, self.audio_channels, -1).to(latents.dtype)
+        audio = torch.istft(
+            spec, self.n_fft, self.stft_hop, window=self.window, center=True, length=frames * self.stft_hop
+        )
+        audio = audio.reshape(batch, self.audio_channels, -1)
+        if self.mid_side:
+            audio = from_mid_side(audio)
+        return audio.to(latents.dtype)
