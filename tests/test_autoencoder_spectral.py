@@ -135,3 +135,24 @@ def test_mid_side_stereo_shares_one_phase_and_inverts_exactly():
         # Identical channels in: the encoder sees a silent side.
         mono = torch.randn(1, 1, 6 * vae.hop_length).expand(1, 2, -1) * 0.1
         assert vae.encoder.features(to_mid_side(mono))[:, 2 * bins :].abs().max() < 1e-3
+
+
+def test_a_steady_tone_has_a_steady_demodulated_phase():
+    """The encoder's STFT is phase-demodulated: a sinusoid at a bin's centre keeps one phase from frame to frame (the
+    raw STFT turns it by k quarter turns per frame), and the decoder's rotation is its exact inverse."""
+    from diffusers_s2acc.models.spectral_blocks import frame_phase_rotation
+
+    torch.manual_seed(0)
+    vae = SemanticAutoencoder(**SMALL).eval()
+    encoder = vae.encoder
+    bin_index = 37
+    t = torch.arange(32 * encoder.stft_hop)
+    tone = torch.cos(2 * torch.pi * bin_index * t / encoder.n_fft)[None, None].expand(1, 2, -1).contiguous()
+    features = encoder.features(tone)
+    bins = encoder.n_fft // 2 + 1
+    real, imag = features[0, bin_index, 2:-2], features[0, bins + bin_index, 2:-2]  # left channel, inner frames
+    phase = torch.atan2(imag, real)
+    assert (phase - phase[0]).abs().max() < 1e-3
+    rotation = frame_phase_rotation(bins, 12)
+    assert torch.allclose(rotation * rotation.conj(), torch.ones_like(rotation))
+    assert rotation[1, 1] == torch.polar(torch.tensor(1.0), torch.tensor(torch.pi / 2))
