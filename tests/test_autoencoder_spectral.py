@@ -134,7 +134,8 @@ def test_mid_side_stereo_shares_one_phase_and_inverts_exactly():
         assert torch.allclose(decoded[:, 0], decoded[:, 1], atol=1e-7)
         # Identical channels in: the encoder sees a silent side.
         mono = torch.randn(1, 1, 6 * vae.hop_length).expand(1, 2, -1) * 0.1
-        assert vae.encoder.features(to_mid_side(mono))[:, 2 * bins :].abs().max() < 1e-3
+        features = vae.encoder.features(to_mid_side(mono))
+        assert features[:, 3 * bins :].abs().max() < 0.01 * features[:, : 3 * bins].abs().max()
 
 
 def test_a_steady_tone_has_a_steady_demodulated_phase():
@@ -150,7 +151,7 @@ def test_a_steady_tone_has_a_steady_demodulated_phase():
     tone = torch.cos(2 * torch.pi * bin_index * t / encoder.n_fft)[None, None].expand(1, 2, -1).contiguous()
     features = encoder.features(tone)
     bins = encoder.n_fft // 2 + 1
-    real, imag = features[0, bin_index, 2:-2], features[0, bins + bin_index, 2:-2]  # left channel, inner frames
+    real, imag = features[0, bins + bin_index, 2:-2], features[0, 2 * bins + bin_index, 2:-2]  # left, inner frames
     phase = torch.atan2(imag, real)
     assert (phase - phase[0]).abs().max() < 1e-3
     rotation = frame_phase_rotation(bins, 12)
