@@ -4,8 +4,9 @@
 #   bash train/recipes/v4.sh [WORK_DIR]          # default WORK_DIR: runs/v4
 #
 # Needs the songs and corpus of train/recipes/v4_vae.sh (realistic renders of v3's charts, the accompaniment stem at
-# 44.1 kHz stereo with the melody notes in the lead sheet) and a trained spectral VAE: VAE (default: the one in
-# pretrained/s2acc-vae-stereo-wip, see its README for how far it was trained; or a train_vae.py output folder).
+# 44.1 kHz stereo with the melody notes in the lead sheet) and a trained 44.1 kHz stereo VAE with 32 latent
+# channels: VAE, a train_vae.py output folder (default WORK_DIR/vae). As of 2026-12-04 no such VAE reaches the
+# model card's bar (issue 19): do not run this before one does.
 #
 # Why continue v3 instead of starting from a preset: the VAE has 32 latent channels, as v2/v3's, so every weight of
 # v3's transformer loads. Its captions, structure and lead-sheet embeddings, cross-attention and blocks carry over;
@@ -20,10 +21,11 @@ cd "$(dirname "$0")/../.."
 WORK=${1:-runs/v4}
 PY=${PYTHON:-.venv/bin/python}
 ACCELERATE=${ACCELERATE:-.venv/bin/accelerate}
-VAE=${VAE:-pretrained/s2acc-vae-stereo-wip}
+VAE=${VAE:-$WORK/vae}
 DIT_STEPS=${DIT_STEPS:-2000}
 TRAIN_SONGS=${TRAIN_SONGS:-240}
 [ -f "$WORK/corpus/dataset_info.json" ] || { echo "no corpus in $WORK: run train/recipes/v4_vae.sh first" >&2; exit 2; }
+[ -f "$VAE/config.json" ] || { echo "no VAE in $VAE: train one (train/recipes/v4_vae.sh) or set VAE=" >&2; exit 2; }
 
 # 1. The DiT, continued from the shipped v3 with the VAE replaced (train_dit.py refuses a VAE whose latent width the
 #    transformer does not take, and a latent cache encoded by another VAE). Lead-sheet parts dropped independently
