@@ -5,7 +5,8 @@ whether pitch classes survive, on a few clips (issue 19).
   of `rate / 1024` (43.07 Hz at 44.1 kHz: twice the period of a 512-sample STFT hop) below 1.8 kHz, minus the same
   ratio averaged elsewhere in that band. 0: no buzz; an inverse-STFT decoder whose phases do not turn with the
   frame shows +20 dB;
-- `frame chroma corr`: mean per-frame correlation of the 12-bin CQT chroma of reference and round trip.
+- `frame chroma corr`: bench_vae.py's `chroma_corr` (mean per-frame correlation of the 12-bin CQT chroma of
+  reference and round trip over the reference's sounding frames).
 
     python bench/vae_buzz.py --vae runs/v4/vae_spectral_c32_700 \
         --clip runs/v4/songs_heldout/song_00000/accompaniment.flac@14 \
@@ -39,8 +40,8 @@ def comb_excess_db(reference: np.ndarray, decoded: np.ndarray, rate: int) -> flo
 
 
 def main(argv: list[str] | None = None) -> None:
-    import librosa
     import soundfile
+    from bench_vae import chroma_correlation  # this script's folder is on sys.path when run as bench/vae_buzz.py
 
     from diffusers_s2acc.audio import match_channels, resample
     from diffusers_s2acc.training.loading import load_starting_vae
@@ -69,11 +70,7 @@ def main(argv: list[str] | None = None) -> None:
                 decoded = vae(torch.from_numpy(np.ascontiguousarray(source))[None]).sample[0].numpy()
             decoded = resample(decoded, vae.config.sampling_rate, rate)[:, : audio.shape[-1]]
             ref_mono, dec_mono = audio.mean(0), decoded.mean(0)
-            chroma = [
-                librosa.feature.chroma_cqt(y=resample(a[None], rate, 22050)[0], sr=22050) for a in (ref_mono, dec_mono)
-            ]
-            n = min(c.shape[1] for c in chroma)
-            corr = float(np.nanmean([np.corrcoef(chroma[0][:, t], chroma[1][:, t])[0, 1] for t in range(n)]))
+            corr = chroma_correlation(audio, decoded, rate)
             rows.append((comb_excess_db(ref_mono, dec_mono[: len(ref_mono)], rate), corr))
         print(
             f"{vae_name}: comb excess dB {[round(a, 1) for a, _ in rows]}; frame chroma corr {[round(b, 3) for _, b in rows]}"
