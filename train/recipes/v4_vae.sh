@@ -29,8 +29,8 @@ PY=${PYTHON:-.venv/bin/python}
 ACCELERATE=${ACCELERATE:-.venv/bin/accelerate}
 SONGS=${SONGS:-240}
 VAE_SONGS=${VAE_SONGS:-240}
-SWEEP_STEPS=${SWEEP_STEPS:-2800}
-SWEEP=${SWEEP:-s128x256c64h2048 s128x256c32h2048}  # a trailing "ms": mid/side stereo (the demo-stereo preset's)
+SWEEP_STEPS=${SWEEP_STEPS:-2800}  # 2026-12-04 stopped the final layout at 700 (c32) and 206 (c128) steps
+SWEEP=${SWEEP:-s128x256c32h2048ms s128x256c128h2048ms}  # a trailing "ms": mid/side stereo (the demo-stereo preset's)
 FINAL=${FINAL:-}
 FINAL_STEPS=${FINAL_STEPS:-1500}
 REAL=${REAL:-/usr/share/games/wesnoth/1.16/data/core/music}  # scripts/install_system_deps.sh WITH_WESNOTH_MUSIC=1
@@ -81,15 +81,16 @@ else:
 json.dump(config, open(sys.argv[2], "w"), indent=1)
 EOF
 done
-# Log-mel beside the MR-STFT loss, and a light waveform L1 (0.1): both reconstruction losses above ignore phase, and
-# a full-weight waveform L1 pulls an STFT decoder towards the average of the phases it cannot know (quieter highs).
-# (The Oobleck figures of 2026-12-03 quoted above were trained with batch 4 x 1 s, L1 1.0 and no mel loss.)
+# Log-mel beside the MR-STFT loss, and phase supervision: the compressed complex STFT loss (2.0) and the waveform L1
+# (1.0). Magnitude losses alone let an inverse-STFT decoder predict phases that do not agree from frame to frame
+# (the model card's runs of 2026-12-04; 0.5 / 0.1 trained alike, the heavier pair was kept). (The Oobleck figures of
+# 2026-12-03 quoted above were trained with batch 4 x 1 s, L1 1.0 and no mel or complex loss.)
 vae_run() {  # name, output, steps, adversarial start step
   [ -f "$2/config.json" ] && [ -f "$2/diffusion_pytorch_model.safetensors" ] && return 0
   OMP_NUM_THREADS=${THREADS:-1} $ACCELERATE launch --num_processes 1 --cpu train/train_vae.py \
       --pretrained_model_name_or_path "$WORK/sizes/$1.json" --train_data_dir "$WORK/corpus" --output_dir "$2" \
       --max_train_samples "$VAE_SONGS" --train_batch_size 8 --clip_seconds 1.5 --learning_rate 4e-4 \
-      --mel_weight 1.0 --l1_weight 0.1 \
+      --mel_weight 1.0 --l1_weight 1.0 --complex_stft_weight 2.0 \
       --adversarial_start_step "$4" --max_train_steps "$3" --checkpointing_steps 200 --checkpoints_total_limit 1 \
       --resume_from_checkpoint latest --report_to none --calibration_songs 32
 }
