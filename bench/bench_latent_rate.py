@@ -88,10 +88,18 @@ def vae_rate(name_or_path: str) -> tuple[float, int]:
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
+    args = parse_args(argv)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    try:
+        return _run(args)
+    finally:
+        torch.set_num_threads(threads)  # a caller (a test, a notebook) keeps its own thread count
+
+
+def _run(args: argparse.Namespace) -> list[dict]:
     from diffusers_s2acc.models.transformer_s2dit import S2DiTTransformer
 
-    args = parse_args(argv)
-    torch.set_num_threads(args.threads)
     base = transformer_config(args.transformer)
     cases = []
     for name in args.vae:

@@ -69,3 +69,29 @@ def test_an_existing_json_is_kept_without_overwrite(tmp_path, capsys):
     with pytest.raises(SystemExit):
         bench_latent_rate.main(["--vae", "tiny", "--vae", "tiny", "--json", str(out)])
     assert "exists; pass --overwrite" in capsys.readouterr().err and out.read_text() == "mine"
+
+
+def test_the_callers_thread_count_is_restored(tmp_path):
+    import torch
+
+    before = torch.get_num_threads()
+    fast = _config(tmp_path, "a", downsampling_ratios=[4, 4, 8])
+    bench_latent_rate.main(
+        [
+            "--vae",
+            fast,
+            "--vae",
+            fast,
+            "--transformer",
+            "tiny",
+            "--seconds",
+            "1",
+            "--iters",
+            "1",
+            "--warmup",
+            "0",
+            "--threads",
+            str(before + 1),
+        ]
+    )
+    assert torch.get_num_threads() == before
