@@ -73,16 +73,9 @@ def transformer_config(name_or_path: str) -> dict:
 
 
 def vae_rate(name_or_path: str) -> tuple[float, int]:
-    """(latent frames per second, latent channels) of a VAE, read from its config (no weights needed)."""
-    from diffusers_s2acc.models.autoencoder_semantic import SemanticAutoencoder
+    """(latent frames per second, latent channels) of a VAE (a `config.json` builds it with random weights)."""
     from diffusers_s2acc.training.loading import load_starting_vae
 
-    if str(name_or_path).endswith(".json"):
-        config = SemanticAutoencoder.load_config(name_or_path)
-        hop = 1
-        for ratio in config["downsampling_ratios"]:
-            hop *= ratio
-        return config["sampling_rate"] / hop, config["latent_channels"]
     vae = load_starting_vae(name_or_path)
     return vae.frame_rate, vae.config.latent_channels
 

@@ -48,6 +48,18 @@ logger = logging.get_logger(__name__)
 _SECTION_FIELDS = ("section_ids", "section_position", "segment_ids")
 
 
+def _guidance_branches(
+    do_classifier_free_guidance: bool, has_lead_sheet: bool, lead_sheet_guidance_scale: float
+) -> list[tuple[bool, bool]]:
+    """The `(drop_text, drop_lead_sheet)` condition of every guidance branch, in the order the transformer inputs
+    stack them: [unconditional, text only (with lead-sheet guidance), full condition]."""
+    full = [(False, False)]
+    if not do_classifier_free_guidance:
+        return full
+    lead_sheet_guidance = has_lead_sheet and lead_sheet_guidance_scale != 1.0
+    return [(True, lead_sheet_guidance)] + ([(False, True)] if lead_sheet_guidance else []) + full
+
+
 class S2AccompanistWindowedSamplerMixin:
     """The windowed/repaint sampler of the S2Accompanist pipelines, and the settings that choose it."""
 
@@ -477,12 +489,7 @@ class S2AccompanistWindowedSamplerMixin:
         """
         if do_classifier_free_guidance is None:
             do_classifier_free_guidance = self.do_classifier_free_guidance
-        branches = [(False, False)]  # (drop_text, drop_lead_sheet) of the full condition
-        use_lead_sheet_guidance = do_classifier_free_guidance and has_lead_sheet and lead_sheet_guidance_scale != 1.0
-        if do_classifier_free_guidance:
-            branches = (
-                [(True, use_lead_sheet_guidance)] + ([(False, True)] if use_lead_sheet_guidance else []) + branches
-            )
+        branches = _guidance_branches(do_classifier_free_guidance, has_lead_sheet, lead_sheet_guidance_scale)
         states, ids = [encoder_states] * len(branches), [encoder_ids] * len(branches)
         frames = [conditioning] * len(branches)
         if do_classifier_free_guidance and (negative_prompt is not None or negative_prompt_embeds is not None):
@@ -511,10 +518,8 @@ class S2AccompanistWindowedSamplerMixin:
         switched on (it was off when the call started), or lead-sheet guidance switched on without its branch."""
         if self._warned_unprepared_guidance:
             return
-        wanted = 1
-        if self.do_classifier_free_guidance:
-            wanted = 3 if has_lead_sheet and self.lead_sheet_guidance_scale != 1.0 else 2
-        if wanted > num_branches:
+        wanted = _guidance_branches(self.do_classifier_free_guidance, has_lead_sheet, self.lead_sheet_guidance_scale)
+        if len(wanted) > num_branches:
             self._warned_unprepared_guidance = True
             logger.warning(
                 f"`guidance_scale`={self.guidance_scale:g} and `lead_sheet_guidance_scale`="
