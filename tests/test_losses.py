@@ -1,11 +1,12 @@
-"""training.losses: the compressed complex STFT loss sees phase, which magnitude losses cannot."""
+"""training.losses: the compressed complex STFT loss sees phase, which magnitude losses cannot; the chroma loss sees
+the notes, and hardly an octave or a little noise."""
 
 import math
 
 import auraloss
 import torch
 
-from diffusers_s2acc.training.losses import CompressedComplexSTFTLoss
+from diffusers_s2acc.training.losses import ChromaSTFTLoss, CompressedComplexSTFTLoss
 
 
 def test_identical_audio_scores_zero_and_a_phase_flip_does_not():
@@ -27,3 +28,34 @@ def test_gradients_reach_the_reconstruction_and_stereo_is_scored_per_channel():
     assert value.item() > 0 and reconstruction.grad.abs().sum() > 0
     swapped = target.flip(1)  # left and right exchanged
     assert CompressedComplexSTFTLoss()(swapped, target).item() > value.item()
+
+
+def _triad(frequencies, seconds=1.5, sampling_rate=44100):
+    t = torch.arange(int(seconds * sampling_rate)) / sampling_rate
+    return sum(0.2 * torch.sin(2 * math.pi * f * t) for f in frequencies)[None, None]
+
+
+def test_chroma_loss_weighs_wrong_notes_above_octaves_and_noise():
+    loss = ChromaSTFTLoss(44100)
+    c_major = _triad([261.63, 329.63, 392.00])
+    assert loss(c_major, c_major).item() == 0.0
+    octave_up = loss(_triad([523.25, 659.26, 783.99]), c_major).item()
+    e_minor = loss(_triad([329.63, 392.00, 493.88]), c_major).item()  # two of three notes shared
+    c_sharp = loss(_triad([277.18, 349.23, 415.30]), c_major).item()  # none shared
+    noise = 0.006 * torch.randn(c_major.shape, generator=torch.Generator().manual_seed(0))
+    assert loss(c_major + noise, c_major).item() < octave_up < e_minor < c_sharp
+    # The magnitude loss the VAE already has ranks them the other way: a chord a semitone off is nearer to it than
+    # the right chord an octave up, so it cannot teach the notes.
+    mr_stft = auraloss.freq.MultiResolutionSTFTLoss(
+        fft_sizes=[2048, 1024], hop_sizes=[512, 256], win_lengths=[2048, 1024]
+    )
+    c_sharp_major, c_major_up = _triad([277.18, 349.23, 415.30]), _triad([523.25, 659.26, 783.99])
+    assert mr_stft(c_sharp_major, c_major).item() < mr_stft(c_major_up, c_major).item()
+
+
+def test_chroma_loss_trains_stereo_reconstructions():
+    target = _triad([220.0, 261.63, 329.63]).repeat(2, 2, 1)
+    reconstruction = (target + 0.05 * torch.randn_like(target)).requires_grad_()
+    value = ChromaSTFTLoss(44100)(reconstruction, target)
+    value.backward()
+    assert value.item() > 0 and reconstruction.grad.abs().sum() > 0

@@ -210,7 +210,7 @@ def test_train_vae_from_a_config_json_trains_a_new_size_at_its_own_rate(corpus_d
         train_vae.main(["--pretrained_model_name_or_path", str(tmp_path / "missing.json"), *args])
 
 
-def test_train_vae_trains_a_spectral_stereo_vae_with_the_mel_loss(corpus_dir, tmp_path):
+def test_train_vae_trains_a_spectral_stereo_vae_with_the_mel_and_chroma_losses(corpus_dir, tmp_path):
     """The STFT-domain architecture at 44.1 kHz stereo, from a config.json, with the log-mel loss logged beside the
     MR-STFT one."""
     config = {
@@ -245,13 +245,15 @@ def test_train_vae_trains_a_spectral_stereo_vae_with_the_mel_loss(corpus_dir, tm
             "0",
             "--mel_weight",
             "1.0",
+            "--chroma_weight",
+            "1.0",
         ]
     )
     vae = SemanticAutoencoder.from_pretrained(out)
     assert vae.config.architecture == "spectral" and vae.hop_length == 1024
     assert vae.decode(torch.zeros(1, 4, 3)).sample.shape == (1, 2, 3 * 1024)
     logged = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
-    assert all(math.isfinite(row["mel"]) and row["mel"] > 0 for row in logged)
+    assert all(math.isfinite(row[name]) and row[name] > 0 for row in logged for name in ("mel", "chroma"))
 
 
 def _song_audio(row) -> torch.Tensor:

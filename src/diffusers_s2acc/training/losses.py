@@ -45,3 +45,52 @@ class CompressedComplexSTFTLoss(nn.Module):
             for size in self.fft_sizes
         ]
         return torch.stack(losses).mean()
+
+
+class ChromaSTFTLoss(nn.Module):
+    """L1 distance of log chroma spectrograms (librosa's chroma filter bank over a long-window STFT power).
+
+    The MR-STFT and log-mel losses resolve pitch too coarsely where chords live: at 44.1 kHz the MR-STFT's largest
+    FFT has 21.5 Hz bins and the 128-band mel's low bands are wider than a semitone, so a decoder can lower both by
+    reproducing the spectral envelope and the onsets while the notes blur (a spectral VAE after 700 steps: frame
+    chroma correlation 0.01 with the reference, against 0.90 for the 16 kHz VAE, 2026-12-04). Folding an 8192-point
+    power spectrum (5.4 Hz bins) onto `n_chroma` pitch-class bins gives a distance that the wrong notes raise a lot
+    and an octave error or a little noise hardly at all (a C major triad against E minor: 1.0, against C# major: 2.9,
+    against C major an octave up: 0.4, with noise 30 dB down: 0.02). The log is floored `floor_db` below the
+    reference clip's loudest bin, so near-silent pitch classes are not weighed like the notes. auraloss'
+    `STFTLoss(scale="chroma")` would be the maintained choice, but it fails at construction (auraloss 0.4 registers
+    librosa's numpy filter bank as a buffer) and compares magnitudes, where noise sums into every pitch class.
+    """
+
+    def __init__(
+        self,
+        sampling_rate: int,
+        fft_size: int = 8192,
+        hop_size: int = 2048,
+        n_chroma: int = 36,
+        floor_db: float = 30.0,
+    ):
+        super().__init__()
+        import librosa
+
+        self.fft_size = fft_size
+        self.hop_size = hop_size
+        self.floor = 10.0 ** (-floor_db / 10.0)
+        filters = librosa.filters.chroma(sr=sampling_rate, n_fft=fft_size, n_chroma=n_chroma)
+        self.register_buffer("filters", torch.from_numpy(filters).float(), persistent=False)
+        self.register_buffer("window", torch.hann_window(fft_size), persistent=False)
+
+    def _chroma(self, audio: torch.Tensor) -> torch.Tensor:
+        spec = torch.stft(
+            audio.reshape(-1, audio.shape[-1]).float(),
+            self.fft_size,
+            self.hop_size,
+            window=self.window,
+            return_complex=True,
+        )
+        return torch.matmul(self.filters, spec.abs().square())
+
+    def forward(self, reconstruction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        predicted, reference = self._chroma(reconstruction), self._chroma(target)
+        floor = self.floor * reference.amax(dim=(-2, -1), keepdim=True) + 1e-10
+        return (torch.log(predicted + floor) - torch.log(reference + floor)).abs().mean()
