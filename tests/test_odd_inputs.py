@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import soundfile
 import torch
+from synthetic_corpus import synth_song_folder
 
 from diffusers_s2acc import LeadSheet, S2AccompanistPipeline
 from diffusers_s2acc.audio import check_output_path, pcm_to_float, read_audio, write_audio
@@ -495,7 +496,7 @@ def test_evaluate_limit_below_one_is_refused(tmp_path, capsys):
 
 _GENERATE = ["generate", "--pipeline", "tiny", "--steps", "1", "--duration", "0.2"]
 _EVALUATE = ["evaluate", "--pipeline", "tiny", "--specs", "{tmp}/specs.json"]
-_MAKE_SPECS = ["make-specs", "--synth", "{tmp}"]
+_MAKE_SPECS = ["make-specs", "--synth", "{tmp}/synth"]  # a real song: main read --synth first
 
 # Each output flag pointed under a file ({tmp}/afile), at a folder, or at a file the user has; one case each, so a
 # case main got right cannot hide one it got wrong.
@@ -531,6 +532,7 @@ def test_output_paths_that_cannot_be_written_are_one_line_before_any_work(tmp_pa
     (tmp_path / "afile").write_text("x")
     (tmp_path / "folder").mkdir()
     _spec_file(tmp_path)
+    synth_song_folder(tmp_path / "synth")
     argv, message = OUTPUT_CASES[case]
     before = {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()}
     code, _, err = _run([arg.format(tmp=tmp_path) for arg in argv], capsys)
@@ -550,7 +552,7 @@ def test_output_paths_that_cannot_be_written_are_one_line_before_any_work(tmp_pa
         ),
         ("--json", ["evaluate", "--pipeline", "tiny", "--specs", "{tmp}/specs.json", "--json", "{ro}/s.json"]),
         ("--save-audio", ["evaluate", "--pipeline", "tiny", "--specs", "{tmp}/specs.json", "--save-audio", "{ro}"]),
-        ("--out", ["make-specs", "--synth", "{tmp}", "--out", "{ro}/specs.json"]),
+        ("--out", ["make-specs", "--synth", "{tmp}/synth", "--out", "{ro}/specs.json"]),
     ],
 )
 def test_unwritable_folders_are_refused_before_any_work(tmp_path, monkeypatch, capsys, flag, argv):
@@ -559,6 +561,7 @@ def test_unwritable_folders_are_refused_before_any_work(tmp_path, monkeypatch, c
     read_only = tmp_path / "read_only"
     read_only.mkdir()
     _spec_file(tmp_path)
+    synth_song_folder(tmp_path / "synth")
     real_access = os.access
     monkeypatch.setattr(
         os, "access", lambda path, mode: False if str(path) == str(read_only) else real_access(path, mode)
