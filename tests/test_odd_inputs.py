@@ -425,13 +425,17 @@ def test_lead_sheet_json_with_conflicting_keys_is_refused(data, message):
         LeadSheet.from_dict(data)
 
 
-def test_guidance_that_switches_off_lead_sheet_guidance_is_refused_or_warned_once(pipes, tmp_path, capsys, caplog):
+def test_guidance_that_switches_off_lead_sheet_guidance_is_refused_on_the_command_line(tmp_path, capsys):
     code, _, err = _run(
         ["generate", "--pipeline", "tiny", "--lead-sheet", "C", "--guidance", "1", "--lead-sheet-guidance", "3"]
         + ["--out", str(tmp_path / "o.wav")],
         capsys,
     )
     _one_line_error(code, err, "--guidance 1 turns guidance off, and with it --lead-sheet-guidance 3")
+    assert not (tmp_path / "o.wav").exists()
+
+
+def test_guidance_that_switches_off_lead_sheet_guidance_is_warned_once_in_python(pipes, caplog):
     pipe, _ = pipes
     with caplog.at_level(logging.WARNING):
         pipe(
