@@ -1,8 +1,10 @@
 """Issue 23 (and the overlapping items of issue 21): odd inputs a new user tries. Nothing a user had is lost, edits
 touch only what they name, the chart language reads as musicians write, and misuse is one clear error.
 
-Every test here failed on main before the fix it names; all use the untrained `tiny` preset (16 kHz mono, hop 128:
-125 latent frames/s), so they take seconds.
+Every test here failed on main when the issue was filed (2c9ac13~1), except the guards of behaviour that was already
+right (the documented no-chord spellings, `C C | %`, `generate --out` under a file, a `duration` given as a string):
+docs/issue23_audit.md lists each finding, its test and what the old code did. All use the untrained `tiny` preset
+(16 kHz mono, hop 128: 125 latent frames/s), so they take seconds.
 """
 
 import json
