@@ -2,6 +2,7 @@
 
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import soundfile
@@ -55,3 +56,38 @@ def make_corpus(path, num_songs: int = 4, rate: int = 16000, stereo: bool = Fals
     corpus = datasets.Dataset.from_dict(rows).cast_column("audio", datasets.Audio(decode=False))
     corpus.save_to_disk(str(path))
     return path
+
+
+def synth_song_folder(root: Path, song_id: str = "song_00000") -> Path:
+    """A synth-style song folder (metadata and a silent reference) with three sections, without rendering: what
+    `s2acc make-specs --synth` reads."""
+    song = root / song_id
+    song.mkdir(parents=True)
+    soundfile.write(song / "accompaniment.flac", np.zeros(48 * 16000, dtype=np.float32), 16000)
+    bar = 2.0
+    sections = [("intro", 0, 8), ("verse", 8, 24), ("chorus", 24, 48)]
+    meta = {
+        "song_id": song_id,
+        "duration": 48.0,
+        "tempo": 120.0,
+        "meter": "4/4",
+        "key": "C major",
+        "files": {"accompaniment": "accompaniment.flac"},
+        "downbeats": [i * bar for i in range(24)],
+        "sections": [
+            {
+                "start": a,
+                "end": b,
+                "label": label,
+                "caption": f"{label} caption from the synth",
+                "genre": "soft rock",
+                "instruments": ["Piano1", "FretlessBass"],
+                "drums": True,
+                "style": "Easy beat.",
+            }
+            for label, a, b in sections
+        ],
+        "lead_sheet": LeadSheet.from_chart(" | ".join(["C", "Am", "F", "G"] * 6), bpm=120).to_dict(),
+    }
+    (song / "metadata.json").write_text(json.dumps(meta))
+    return root

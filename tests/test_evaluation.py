@@ -8,7 +8,7 @@ import evaluate
 import numpy as np
 import pytest
 import soundfile
-from synthetic_corpus import render
+from synthetic_corpus import render, synth_song_folder
 
 from diffusers_s2acc import LeadSheet, Segment, presets
 from diffusers_s2acc.cli import main
@@ -220,44 +220,10 @@ def test_evaluate_seeds_and_no_lead_sheet_floor(tmp_path, rendered, capsys):
     )
 
 
-def _synth_folder(root: Path, song_id: str = "song_00000") -> Path:
-    """A synth-style song folder (metadata and a silent reference) with three sections, without rendering."""
-    song = root / song_id
-    song.mkdir(parents=True)
-    soundfile.write(song / "accompaniment.flac", np.zeros(48 * 16000, dtype=np.float32), 16000)
-    bar = 2.0
-    sections = [("intro", 0, 8), ("verse", 8, 24), ("chorus", 24, 48)]
-    meta = {
-        "song_id": song_id,
-        "duration": 48.0,
-        "tempo": 120.0,
-        "meter": "4/4",
-        "key": "C major",
-        "files": {"accompaniment": "accompaniment.flac"},
-        "downbeats": [i * bar for i in range(24)],
-        "sections": [
-            {
-                "start": a,
-                "end": b,
-                "label": label,
-                "caption": f"{label} caption from the synth",
-                "genre": "soft rock",
-                "instruments": ["Piano1", "FretlessBass"],
-                "drums": True,
-                "style": "Easy beat.",
-            }
-            for label, a, b in sections
-        ],
-        "lead_sheet": LeadSheet.from_chart(" | ".join(["C", "Am", "F", "G"] * 6), bpm=120).to_dict(),
-    }
-    (song / "metadata.json").write_text(json.dumps(meta))
-    return root
-
-
 def test_make_specs_windows_cross_boundaries_and_heldout_wording(tmp_path):
     from diffusers_s2acc.evaluation.specs import specs_from_synth
 
-    root = _synth_folder(tmp_path / "synth")
+    root = synth_song_folder(tmp_path / "synth")
     specs = specs_from_synth(root, 12.0, windows="boundaries", windows_per_song=2)
     assert len(specs) == 2 and len({s["reference"]["start"] for s in specs}) == 2
     for spec in specs:
@@ -284,7 +250,7 @@ def test_make_specs_windows_cross_boundaries_and_heldout_wording(tmp_path):
 def test_make_specs_writes_reference_paths_the_spec_file_resolves(tmp_path, monkeypatch, capsys):
     """Issue 23: make-specs wrote paths relative to the working folder; evaluate reads them relative to the spec
     file. Run from elsewhere, with a relative --synth and --out in another folder, the references must be found."""
-    _synth_folder(tmp_path / "data" / "synth")
+    synth_song_folder(tmp_path / "data" / "synth")
     monkeypatch.chdir(tmp_path / "data")
     out = tmp_path / "specs" / "s.json"
     assert main(["make-specs", "--synth", "synth", "--duration", "2", "--out", str(out)]) == 0
@@ -326,7 +292,7 @@ def test_melody_only_specs_are_scored_against_the_true_chart(tmp_path):
     from diffusers_s2acc.evaluation.clip_scores import score_clip
     from diffusers_s2acc.evaluation.specs import specs_from_synth
 
-    root = _synth_folder(tmp_path / "synth")
+    root = synth_song_folder(tmp_path / "synth")
     with pytest.raises(ValueError, match="has a melody"):  # songs without a melody are skipped: none left
         specs_from_synth(root, 12.0, lead_sheet_parts="melody")
     meta_path = root / "song_00000" / "metadata.json"

@@ -169,6 +169,10 @@ def check_output_path(
     """
     path = Path(path)
     name = os.fspath(path)
+    # A folder is named as one before its (usually empty) extension is: "unsupported extension ''" would send the
+    # user looking for a typo in a name that is right, only of a folder.
+    if not folder and path.is_dir():
+        raise ValueError(f"{name} is a folder; name a file")
     if extensions is not None and not folder and path.suffix.lower() not in extensions:
         raise ValueError(f"unsupported extension {path.suffix!r} in {name}; use {' or '.join(extensions)}")
     for other in protect:
@@ -177,8 +181,6 @@ def check_output_path(
     if folder:
         if path.exists() and not path.is_dir():
             raise ValueError(f"{name} is a file, not a folder")
-    elif path.is_dir():
-        raise ValueError(f"{name} is a folder; name a file")
     elif path.exists() and not overwrite:
         raise ValueError(f"{name} exists; pass --overwrite to replace it")
     existing = path if folder and path.is_dir() else next((p for p in path.parents if p.exists()), Path("."))
