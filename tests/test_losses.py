@@ -4,9 +4,10 @@ the notes, and hardly an octave or a little noise."""
 import math
 
 import auraloss
+import pytest
 import torch
 
-from diffusers_s2acc.training.losses import ChromaSTFTLoss, CompressedComplexSTFTLoss
+from diffusers_s2acc.training.losses import ChromaSTFTLoss, CompressedComplexSTFTLoss, PeriodicComponentLoss
 
 
 def test_identical_audio_scores_zero_and_a_phase_flip_does_not():
@@ -59,3 +60,20 @@ def test_chroma_loss_trains_stereo_reconstructions():
     value = ChromaSTFTLoss(44100)(reconstruction, target)
     value.backward()
     assert value.item() > 0 and reconstruction.grad.abs().sum() > 0
+
+
+def test_periodic_loss_sees_a_drone_on_the_window_harmonics_and_not_music():
+    generator = torch.Generator().manual_seed(0)
+    period, rate = 2048, 44100
+    t = torch.arange(64 * period) / rate  # 3 s: the music's own period average shrinks with the clip
+    # "Music": notes that do not repeat with the window, with a little noise.
+    music = sum(0.1 * torch.sin(2 * math.pi * f * t + p) for f, p in [(196.0, 0.3), (246.9, 1.1), (293.7, 2.0)])
+    music = (music + 0.01 * torch.randn(t.shape, generator=generator))[None, None]
+    # What a decoder with frame-constant phases emits: sinusoids on the harmonics of rate / period, same level.
+    drone = sum(0.1 * torch.sin(2 * math.pi * k * rate / period * t + k) for k in (9, 11, 14))[None, None]
+    loss = PeriodicComponentLoss(period)
+    assert loss(music, music).item() == 0.0
+    assert loss(music + drone, music).item() > 5 * loss(music.roll(777, -1), music).item()
+    assert loss(torch.zeros_like(music), music).item() < loss(music + drone, music).item()
+    with pytest.raises(ValueError, match="shorter than one period"):
+        loss(music[..., :1000], music[..., :1000])

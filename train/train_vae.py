@@ -6,10 +6,11 @@
     # or start from Stable Audio Open's VAE, converted exactly:
     accelerate launch train/train_vae.py --oobleck_path /local/stable-audio-open-1.0 --train_data_dir corpus/ ...
 
-Losses: multi-resolution STFT, optionally log-mel (`--mel_weight`), compressed complex STFT (`--complex_stft_weight`)
-and log chroma (`--chroma_weight`), and L1 waveform reconstruction, KL of the posterior, the lead-sheet semantic loss
-(chord, pitch classes, melody, beat targets rasterised from the corpus's lead sheets at the latent frame rate) and,
-after `--adversarial_start_step`, a multi-resolution STFT discriminator with hinge and feature-matching losses. The
+Losses: multi-resolution STFT, optionally log-mel (`--mel_weight`), compressed complex STFT (`--complex_stft_weight`),
+log chroma (`--chroma_weight`) and the periodic component (`--periodic_weight`), and L1 waveform reconstruction, KL of
+the posterior, the lead-sheet semantic loss (chord, pitch classes, melody, beat targets rasterised from the corpus's
+lead sheets at the latent frame rate) and, after `--adversarial_start_step`, a multi-resolution STFT discriminator
+with hinge and feature-matching losses. The
 trained model is written to `--output_dir` (`SemanticAutoencoder.from_pretrained(output_dir)` loads it).
 """
 
@@ -36,7 +37,7 @@ from diffusers_s2acc.training.discriminator import (
 )
 from diffusers_s2acc.training.latent_cache import estimate_scaling_factor
 from diffusers_s2acc.training.loading import load_starting_vae
-from diffusers_s2acc.training.losses import ChromaSTFTLoss, CompressedComplexSTFTLoss
+from diffusers_s2acc.training.losses import ChromaSTFTLoss, CompressedComplexSTFTLoss, PeriodicComponentLoss
 from diffusers_s2acc.training.run_loop import EpochPermutationSampler, ResumableRun
 
 
@@ -71,6 +72,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0.0,
         help="log chroma L1 loss (36 pitch-class bins over an 8192-point STFT; training.losses.ChromaSTFTLoss): "
         "trains the notes, which the MR-STFT and log-mel losses resolve too coarsely at 44.1 kHz",
+    )
+    parser.add_argument(
+        "--periodic_weight",
+        type=float,
+        default=0.0,
+        help="L1 distance of the clips' synchronous averages over the decoder's STFT window (training.losses."
+        "PeriodicComponentLoss): keeps an inverse-STFT decoder from filling the spectrum with a drone on the "
+        "harmonics of sampling_rate / n_fft (architecture='spectral' only)",
     )
     parser.add_argument("--kl_weight", type=float, default=1e-4)
     parser.add_argument("--semantic_weight", type=float, default=0.1)
@@ -130,6 +139,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     complex_loss = CompressedComplexSTFTLoss() if args.complex_stft_weight > 0 else None
     chroma_loss = ChromaSTFTLoss(vae.config.sampling_rate) if args.chroma_weight > 0 else None
+    periodic_loss = None
+    if args.periodic_weight > 0:
+        if vae.config.architecture != "spectral":
+            raise SystemExit("error: --periodic_weight applies to architecture='spectral' VAEs (an STFT window)")
+        periodic_loss = PeriodicComponentLoss(vae.decoder.n_fft)
     corpus = load_corpus(args.dataset_name, args.train_data_dir, max_samples=args.max_train_samples)
     clip_frames = max(1, round(args.clip_seconds * vae.frame_rate))
     dataset = AudioClipDataset(
@@ -188,6 +202,9 @@ def main(argv: list[str] | None = None) -> None:
             if chroma_loss is not None:
                 values["chroma"] = chroma_loss(reconstruction, audio)
                 loss = loss + args.chroma_weight * values["chroma"]
+            if periodic_loss is not None:
+                values["periodic"] = periodic_loss(reconstruction, audio)
+                loss = loss + args.periodic_weight * values["periodic"]
             if adversarial:
                 fake, real = discriminator(reconstruction), discriminator(audio)
                 values["adversarial"] = generator_adversarial_loss(fake)

@@ -94,3 +94,33 @@ class ChromaSTFTLoss(nn.Module):
         predicted, reference = self._chroma(reconstruction), self._chroma(target)
         floor = self.floor * reference.amax(dim=(-2, -1), keepdim=True) + 1e-10
         return (torch.log(predicted + floor) - torch.log(reference + floor)).abs().mean()
+
+
+class PeriodicComponentLoss(nn.Module):
+    """Distance between the parts of two waveforms that repeat with a fixed period (their synchronous averages).
+
+    An inverse-STFT decoder that predicts phases which do not change from frame to frame emits a sum of
+    bin-centred sinusoids, a waveform that repeats every `n_fft` samples: a drone on the harmonics of
+    `sampling_rate / n_fft` (21.5 Hz at 44.1 kHz), shaped by the music's spectral envelope. It fills every bin of a
+    `n_fft`-point STFT, so it lowers the log-magnitude losses without carrying a single note: a spectral VAE after
+    800 steps put 80% of its output's RMS into this component (the reference: 3%; measured 2026-12-04 on 20 s of a
+    held-out song), its round trip kept the envelope and onsets and no chord. Folding each clip into periods of
+    `period` samples and averaging gives the repeating part; its L1 difference from the reference's, relative to
+    the reference's mean level, is small for music (whose period average is near zero) and large for the drone.
+    """
+
+    def __init__(self, period: int, eps: float = 1e-5):
+        super().__init__()
+        self.period = period
+        self.eps = eps
+
+    def _fold(self, audio: torch.Tensor) -> torch.Tensor:
+        usable = audio.shape[-1] // self.period * self.period
+        if usable == 0:
+            raise ValueError(f"clips of {audio.shape[-1]} samples are shorter than one period ({self.period})")
+        return audio[..., :usable].float().reshape(*audio.shape[:-1], -1, self.period).mean(-2)
+
+    def forward(self, reconstruction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        difference = (self._fold(reconstruction) - self._fold(target)).abs().mean(-1)
+        level = target.float().abs().mean(-1) + self.eps
+        return (difference / level).mean()
