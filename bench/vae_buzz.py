@@ -6,7 +6,11 @@ whether pitch classes survive, on a few clips (issue 19).
   ratio averaged elsewhere in that band. 0: no buzz; an inverse-STFT decoder whose phases do not turn with the
   frame shows +20 dB;
 - `frame chroma corr`: bench_vae.py's `chroma_corr` (mean per-frame correlation of the 12-bin CQT chroma of
-  reference and round trip over the reference's sounding frames).
+  reference and round trip over the reference's sounding frames);
+- `drone share`: the RMS of the round trip's synchronous average over the VAE's STFT window (`n_fft` samples, 2048
+  for hop 512), over its whole RMS: the part that repeats with the window, a drone on the harmonics of
+  `rate / n_fft` (21.5 Hz) that frame-constant phases emit (training.losses.PeriodicComponentLoss). Music alone
+  gives a few percent (the reference's share is printed beside it).
 
     python bench/vae_buzz.py --vae runs/v4/vae_spectral_c32_700 \
         --clip runs/v4/songs_heldout/song_00000/accompaniment.flac@14 \
@@ -26,6 +30,11 @@ def long_term_spectrum(audio: np.ndarray, rate: int) -> tuple[np.ndarray, np.nda
         np.abs(np.fft.rfft(audio[i : i + 8192] * np.hanning(8192))) ** 2 for i in range(0, len(audio) - 8192, 4096)
     ]
     return np.fft.rfftfreq(8192, 1 / rate), np.mean(frames, 0)
+
+
+def periodic_share(audio: np.ndarray, period: int) -> float:
+    usable = len(audio) // period * period
+    return float(audio[:usable].reshape(-1, period).mean(0).std() / (audio[:usable].std() + 1e-12))
 
 
 def comb_excess_db(reference: np.ndarray, decoded: np.ndarray, rate: int) -> float:
@@ -71,9 +80,13 @@ def main(argv: list[str] | None = None) -> None:
             decoded = resample(decoded, vae.config.sampling_rate, rate)[:, : audio.shape[-1]]
             ref_mono, dec_mono = audio.mean(0), decoded.mean(0)
             corr = chroma_correlation(audio, decoded, rate)
-            rows.append((comb_excess_db(ref_mono, dec_mono[: len(ref_mono)], rate), corr))
+            period = vae.decoder.n_fft * rate // vae.config.sampling_rate if hasattr(vae.decoder, "n_fft") else None
+            shares = (periodic_share(ref_mono, period), periodic_share(dec_mono, period)) if period else None
+            rows.append((comb_excess_db(ref_mono, dec_mono[: len(ref_mono)], rate), corr, shares))
+        drone = [f"{d:.0%} (ref {r:.0%})" for _, _, (r, d) in rows] if rows[0][2] else "n/a (no STFT window)"
         print(
-            f"{vae_name}: comb excess dB {[round(a, 1) for a, _ in rows]}; frame chroma corr {[round(b, 3) for _, b in rows]}"
+            f"{vae_name}: comb excess dB {[round(a, 1) for a, _, _ in rows]}; "
+            f"frame chroma corr {[round(b, 3) for _, b, _ in rows]}; drone share {drone}"
         )
 
 
