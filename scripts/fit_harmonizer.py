@@ -1,0 +1,349 @@
+"""Fit the play-along harmoniser's statistics (`src/diffusers_s2acc/music/harmonizer_model.json`) on synth songs.
+
+Every song folder written by `python -m dataset_builder synth` holds its true chart, key, tempo, meter and (when the
+song has a lead) its melody notes in `metadata.json`. From the keyed songs this counts, in each mode, with chords
+named by their root's degree above the tonic and their family (`diffusers_s2acc.music.harmonizer.STATES`):
+
+- emissions: how long each melody pitch class (above the tonic) sounds over each beat under each chord, split by
+  where the note was struck (`METRIC_CLASSES`), Dirichlet-smoothed towards the family's chord-relative profile
+  (pooled over every root and both modes, so that a rare chord borrows the common chords' shape);
+- per-class weights: the exponent on the emission profile that maximises the likelihood of that class's notes (a
+  downbeat note is a chord tone more often than a passing note, so its weight comes out higher);
+- transitions: which chord follows which when the chord changes (smoothed towards a root-motion model pooled over
+  roots: V->I and ii->V are the same move in every key), and how often the chord changes before each beat of the
+  bar, per meter (beats per bar), with bar line / half bar / other beat pooled for unseen meters;
+- start and end: the chord under the melody's first and last beat (as a ratio to the chord's overall share);
+- spellings: the seventh-chord spelling each chord was written with most (for the `sevenths` and `rich` charts);
+- the evidence scale (nats per beat of melody against the transition probabilities): chosen by `--folds`-fold
+  cross-validation over the fitting songs themselves (chord majmin of the decoded charts, key decoded too), from
+  `--scales`. Only the fitting songs are ever read.
+
+    PYTHONPATH=src python scripts/fit_harmonizer.py --songs /work/main/runs/v4/songs_train \\
+        --out src/diffusers_s2acc/music/harmonizer_model.json
+
+The file records the data it was fitted on (folder, song count, seeds) and this command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from diffusers_s2acc.music import LeadSheet, Note  # noqa: E402
+from diffusers_s2acc.music.chords import parse_chord  # noqa: E402
+from diffusers_s2acc.music.harmonizer import (  # noqa: E402
+    BOUNDARIES,
+    FAMILIES,
+    METRIC_CLASSES,
+    MODES,
+    STATES,
+    HarmonizerModel,
+    beat_profiles,
+    boundary_kinds,
+    chord_family,
+    harmonize,
+)
+
+
+#: Seventh-chord spellings a state may be written with, by the true chord's quality.
+SPELLINGS = {
+    "maj": "",
+    "maj7": "maj7",
+    "maj6": "6",
+    "7": "7",
+    "min": "m",
+    "min7": "m7",
+    "min6": "m6",
+    "minmaj7": "m",
+    "dim": "dim",
+    "hdim7": "m7b5",
+    "dim7": "dim7",
+}
+_STATE_INDEX = {state: index for index, state in enumerate(STATES)}
+
+
+@dataclass
+class Song:
+    name: str
+    tonic: int
+    mode: str
+    sheet: LeadSheet
+    notes: list[Note]
+    seed: int | None
+
+
+def load_songs(folder: str | Path) -> tuple[list[Song], dict[str, int]]:
+    """The keyed songs with a melody in a synth folder, and counts of those left out (keyless, no melody)."""
+    songs, left_out = [], {"keyless": 0, "no_melody": 0}
+    for path in sorted(p for p in Path(folder).iterdir() if (p / "metadata.json").is_file()):
+        meta = json.loads((path / "metadata.json").read_text())
+        sheet = LeadSheet.from_dict(meta["lead_sheet"])
+        words = str(meta.get("key") or "").split()
+        if len(words) != 2 or words[1] not in MODES:
+            left_out["keyless"] += 1
+            continue
+        if not sheet.melody:
+            left_out["no_melody"] += 1
+            continue
+        tonic = parse_chord(words[0]).root
+        songs.append(Song(path.name, tonic, words[1], sheet, list(sheet.melody), meta.get("seed")))
+    return songs, left_out
+
+
+def _beat_states(song: Song, first_beat: int, num_beats: int) -> tuple[list[int | None], list[str | None]]:
+    """The state (index into STATES, None for no chord / no family) and the true quality under each beat's middle."""
+    spb = song.sheet.seconds_per_beat
+    states, qualities = [], []
+    for k in range(num_beats):
+        middle = song.sheet.offset + (first_beat + k + 0.5) * spb
+        chord = next((c for c in song.sheet.chords if c.start <= middle < c.end), None)
+        family = chord_family(chord.symbol) if chord else None
+        if family is None:
+            states.append(None)
+            qualities.append(None)
+            continue
+        root, name = family
+        states.append(_STATE_INDEX[((root - song.tonic) % 12, name)])
+        qualities.append(parse_chord(chord.symbol).quality)
+    return states, qualities
+
+
+def count(songs: Sequence[Song]) -> dict[str, Any]:
+    """Raw counts over `songs` (see the module docstring)."""
+    n, classes = len(STATES), len(METRIC_CLASSES)
+    counts: dict[str, Any] = {
+        mode: {
+            "emission": np.zeros((classes, n, 12)),
+            "transition": np.zeros((n, n)),
+            "prior": np.zeros(n),
+            "start": np.zeros(n),
+            "end": np.zeros(n),
+            "spelling": [dict() for _ in range(n)],
+            "songs": 0,
+        }
+        for mode in MODES
+    }
+    change: dict[int, np.ndarray] = {}  # beats per bar -> (beats, 2): [changed, boundaries]
+    for song in songs:
+        entry = counts[song.mode]
+        entry["songs"] += 1
+        grid = song.sheet
+        bpb, spb = grid.beats_per_bar, grid.seconds_per_beat
+        # The whole chart for transitions and change positions ...
+        chart_end = max(c.end for c in grid.chords)
+        first_bar = math.floor((min(c.start for c in grid.chords) - grid.offset) / grid.seconds_per_bar + 1e-6)
+        first_beat = first_bar * bpb
+        num_beats = int(math.ceil((chart_end - grid.offset) / spb - 1e-6)) - first_beat
+        states, qualities = _beat_states(song, first_beat, num_beats)
+        table = change.setdefault(bpb, np.zeros((bpb, 2)))
+        for k, (state, quality) in enumerate(zip(states, qualities)):
+            if state is None:
+                continue
+            entry["prior"][state] += 1
+            spelling = entry["spelling"][state]
+            spelling[SPELLINGS[quality]] = spelling.get(SPELLINGS[quality], 0) + 1
+            before = states[k - 1] if k > 0 else None
+            if before is None:
+                continue
+            table[(first_beat + k) % bpb] += (before != state, 1)
+            if before != state:
+                entry["transition"][before, state] += 1
+        # ... the melody's beats for emissions, start and end.
+        first_bar = math.floor((song.notes[0].start - grid.offset) / grid.seconds_per_bar + 1e-6)
+        last_bar = math.floor((max(x.end for x in song.notes) - grid.offset) / grid.seconds_per_bar - 1e-6)
+        first_beat = first_bar * bpb
+        num_beats = (last_bar - first_bar + 1) * bpb
+        profiles = beat_profiles(song.notes, grid, first_beat, num_beats)
+        states, _ = _beat_states(song, first_beat, num_beats)
+        known = [k for k, state in enumerate(states) if state is not None]
+        for k in known:
+            entry["emission"][:, states[k]] += np.roll(profiles[:, k], -song.tonic, axis=1)
+        if known:
+            entry["start"][states[known[0]]] += 1
+            entry["end"][states[known[-1]]] += 1
+    counts["change"] = change
+    return counts
+
+
+def _normalise(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    return x / np.maximum(x.sum(axis=axis, keepdims=True), 1e-300)
+
+
+def _fit_weight(counts: np.ndarray, log_emission: np.ndarray) -> float:
+    """The exponent w maximising sum(counts * log softmax(w * log_emission)) over a grid of 0.05-3."""
+    best = (-math.inf, 1.0)
+    for weight in np.arange(0.05, 3.0001, 0.05):
+        scaled = weight * log_emission
+        logp = scaled - np.log(np.exp(scaled).sum(axis=-1, keepdims=True))
+        best = max(best, (float((counts * logp).sum()), float(weight)))
+    return round(best[1], 2)
+
+
+def fit(
+    songs: Sequence[Song],
+    evidence_scale: float = 1.0,
+    emission_smoothing: float = 4.0,
+    transition_smoothing: float = 2.0,
+    provenance: dict[str, Any] | None = None,
+) -> HarmonizerModel:
+    """A [`HarmonizerModel`] from the counts over `songs` (smoothing in pseudo-beats / pseudo-changes)."""
+    counts = count(songs)
+    n = len(STATES)
+    # Chord-relative profile of each family, pooled over roots and modes: the emissions' and a rare chord's backoff.
+    family_profile = {family: np.full(12, 0.5) for family in FAMILIES}
+    motion = {(a, b): np.full(12, 0.5) for a in FAMILIES for b in FAMILIES}  # (from, to) -> root motion counts
+    for mode in MODES:
+        emission = counts[mode]["emission"].sum(axis=0)
+        for index, (degree, family) in enumerate(STATES):
+            family_profile[family] += np.roll(emission[index], -degree)
+        for i, (d1, f1) in enumerate(STATES):
+            for j, (d2, f2) in enumerate(STATES):
+                motion[(f1, f2)][(d2 - d1) % 12] += counts[mode]["transition"][i, j]
+    family_profile = {f: _normalise(p) for f, p in family_profile.items()}
+    family_to = {f1: sum(motion[(f1, f2)].sum() for f2 in FAMILIES) for f1 in FAMILIES}
+
+    modes = {}
+    total_songs = sum(counts[m]["songs"] for m in MODES)
+    for mode in MODES:
+        entry = counts[mode]
+        pooled = entry["emission"].sum(axis=0)
+        backoff = np.stack([np.roll(family_profile[f], d) for d, f in STATES])
+        emission = _normalise(pooled + emission_smoothing * backoff)
+        emission = _normalise(emission + 1e-4)
+        prior = _normalise(entry["prior"] + 0.5)
+        root_motion = np.zeros((n, n))
+        for i, (d1, f1) in enumerate(STATES):
+            for j, (d2, f2) in enumerate(STATES):
+                if i != j:
+                    root_motion[i, j] = motion[(f1, f2)][(d2 - d1) % 12] / family_to[f1]
+        # The motion model says how a family moves; the target's share keeps rare chords rare.
+        root_motion = _normalise(root_motion * np.sqrt(prior)[None, :])
+        transition = entry["transition"] + transition_smoothing * root_motion
+        np.fill_diagonal(transition, 0.0)
+        transition = _normalise(transition)
+        start = _normalise(entry["start"] + 2.0 * prior)
+        end = _normalise(entry["end"] + 2.0 * prior) / prior
+        spelling = []
+        for index, (degree, family) in enumerate(STATES):
+            seen = entry["spelling"][index]
+            default = {"maj": "", "7": "7", "min": "m", "dim": "dim"}[family]
+            spelling.append(max(seen, key=seen.get) if seen else default)
+        modes[mode] = {
+            "prior": prior,
+            "start": start,
+            "end": end,
+            "emission": emission,
+            "transition": transition,
+            "spelling": spelling,
+            "mode_prior": (entry["songs"] + 1) / (total_songs + 2),
+            "songs": entry["songs"],
+        }
+
+    # Class weights: the exponent on the emission that best predicts each class's notes (both modes together).
+    weights = {}
+    for c, name in enumerate(METRIC_CLASSES):
+        class_counts = np.concatenate([counts[m]["emission"][c] for m in MODES])
+        log_emission = np.log(np.concatenate([modes[m]["emission"] for m in MODES]))
+        weights[name] = _fit_weight(class_counts, log_emission)
+
+    change: dict[str, Any] = {}
+    pooled = {kind: np.zeros(2) for kind in BOUNDARIES}
+    for bpb, table in sorted(counts["change"].items()):
+        change[str(bpb)] = [round(float((c + 0.5) / (t + 1.0)), 4) for c, t in table]
+        for beat, kind in enumerate(boundary_kinds(bpb)):
+            pooled[kind] += table[beat]
+    change["boundaries"] = {kind: round(float((c + 0.5) / (t + 1.0)), 4) for kind, (c, t) in pooled.items()}
+    info = dict(provenance or {})
+    info["songs_per_mode"] = {m: modes[m].pop("songs") for m in MODES}
+    info["boundaries_counted"] = {str(k): int(v[:, 1].sum()) for k, v in counts["change"].items()}
+    return HarmonizerModel(modes, change, weights, float(evidence_scale), info)
+
+
+def score_song(model: HarmonizerModel, song: Song, richness: str = "simple") -> float:
+    """Chord majmin of the decoded chart (key decoded too) against the true chart, over the melody's bars."""
+    from diffusers_s2acc.evaluation.scores import chord_scores
+    from diffusers_s2acc.music.lead_sheet import ChordEvent
+
+    suggestion = harmonize(
+        song.notes,
+        tempo=song.sheet.tempo,
+        meter=song.sheet.meter,
+        offset=song.sheet.offset,
+        richness=richness,
+        model=model,
+    )
+    bar = song.sheet.seconds_per_bar
+    start = song.sheet.offset + math.floor((song.notes[0].start - song.sheet.offset) / bar + 1e-6) * bar
+    end = song.sheet.offset + (math.floor((max(n.end for n in song.notes) - song.sheet.offset) / bar - 1e-6) + 1) * bar
+
+    def cut(events):
+        return [
+            ChordEvent(max(c.start, start), min(c.end, end), c.symbol)
+            for c in events
+            if min(c.end, end) - max(c.start, start) > 1e-6
+        ]
+
+    return float(chord_scores(cut(song.sheet.chords), cut(suggestion.lead_sheet.chords))["chord_majmin"])
+
+
+def cross_validate(songs: Sequence[Song], scales: Sequence[float], folds: int, **kwargs) -> dict[float, float]:
+    """Mean majmin per evidence scale, each song decoded by a model fitted on the other folds."""
+    results = {}
+    for scale in scales:
+        values = []
+        for fold in range(folds):
+            train = [s for i, s in enumerate(songs) if i % folds != fold]
+            test = [s for i, s in enumerate(songs) if i % folds == fold]
+            model = fit(train, evidence_scale=scale, **kwargs)
+            values += [score_song(model, song) for song in test]
+        results[scale] = float(np.nanmean(values))
+        print(f"evidence scale {scale:g}: cross-validated majmin {results[scale]:.3f}", file=sys.stderr, flush=True)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--songs", action="append", required=True, help="a synth folder to fit on (repeatable)")
+    parser.add_argument("--out", required=True, help="the model file to write (.json)")
+    parser.add_argument("--folds", type=int, default=3, help="cross-validation folds for the evidence scale")
+    parser.add_argument("--scales", type=float, nargs="+", default=[0.5, 0.75, 1.0, 1.5, 2.0, 3.0])
+    args = parser.parse_args(argv)
+    songs, left_out, seeds = [], {}, []
+    for folder in args.songs:
+        found, skipped = load_songs(folder)
+        songs += found
+        seeds += [s.seed for s in found if s.seed is not None]
+        for key, value in skipped.items():
+            left_out[key] = left_out.get(key, 0) + value
+    if not songs:
+        raise SystemExit("error: no keyed song with a melody in --songs")
+    results = cross_validate(songs, args.scales, args.folds) if len(args.scales) > 1 else {args.scales[0]: math.nan}
+    scale = max(results, key=lambda s: (results[s], -s)) if len(results) > 1 else args.scales[0]
+    provenance = {
+        "fitted_on": [str(Path(f)) for f in args.songs],
+        "songs": len(songs),
+        "left_out": left_out,
+        "song_seeds": [min(seeds), max(seeds)] if seeds else None,
+        "command": "PYTHONPATH=src python scripts/fit_harmonizer.py "
+        + " ".join(f"--songs {f}" for f in args.songs)
+        + f" --folds {args.folds} --scales {' '.join(f'{s:g}' for s in args.scales)} --out {args.out}",
+        "evidence_scale_cross_validation": {f"{k:g}": round(v, 4) for k, v in results.items()},
+    }
+    model = fit(songs, evidence_scale=scale, provenance=provenance)
+    Path(args.out).write_text(json.dumps(model.to_dict(), indent=1) + "\n")
+    print(f"wrote {args.out}: {len(songs)} songs, evidence scale {scale:g}, weights {model.metric_weights}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
