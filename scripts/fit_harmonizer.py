@@ -192,6 +192,9 @@ def _fit_weight(counts: np.ndarray, log_emission: np.ndarray) -> float:
 def fit(
     songs: Sequence[Song],
     evidence_scale: float = 1.0,
+    key_temperature: float = 1.0,
+    fit_end: bool = False,
+    common_share: float = 0.8,
     emission_smoothing: float = 4.0,
     transition_smoothing: float = 2.0,
     provenance: dict[str, Any] | None = None,
@@ -200,12 +203,13 @@ def fit(
     counts = count(songs)
     n = len(STATES)
     # Chord-relative profile of each family, pooled over roots and modes: the emissions' and a rare chord's backoff.
-    family_profile = {family: np.full(12, 0.5) for family in FAMILIES}
+    classes = len(METRIC_CLASSES)
+    family_profile = {family: np.full((classes, 12), 0.5) for family in FAMILIES}
     motion = {(a, b): np.full(12, 0.5) for a in FAMILIES for b in FAMILIES}  # (from, to) -> root motion counts
     for mode in MODES:
-        emission = counts[mode]["emission"].sum(axis=0)
+        emission = counts[mode]["emission"]
         for index, (degree, family) in enumerate(STATES):
-            family_profile[family] += np.roll(emission[index], -degree)
+            family_profile[family] += np.roll(emission[:, index], -degree, axis=-1)
         for i, (d1, f1) in enumerate(STATES):
             for j, (d2, f2) in enumerate(STATES):
                 motion[(f1, f2)][(d2 - d1) % 12] += counts[mode]["transition"][i, j]
@@ -216,9 +220,9 @@ def fit(
     total_songs = sum(counts[m]["songs"] for m in MODES)
     for mode in MODES:
         entry = counts[mode]
-        pooled = entry["emission"].sum(axis=0)
-        backoff = np.stack([np.roll(family_profile[f], d) for d, f in STATES])
-        emission = _normalise(pooled + emission_smoothing * backoff)
+        # (classes, states, 12): each class's counts, smoothed towards its family's chord-relative profile.
+        backoff = np.stack([np.roll(family_profile[f], d, axis=-1) for d, f in STATES], axis=1)
+        emission = _normalise(entry["emission"] + emission_smoothing * backoff)
         emission = _normalise(emission + 1e-4)
         prior = _normalise(entry["prior"] + 0.5)
         root_motion = np.zeros((n, n))
@@ -232,13 +236,19 @@ def fit(
         np.fill_diagonal(transition, 0.0)
         transition = _normalise(transition)
         start = _normalise(entry["start"] + 2.0 * prior)
-        end = _normalise(entry["end"] + 2.0 * prior) / prior
+        # The synth songs stop where their chart stops, often on a turnaround's V7 rather than a cadence: their
+        # last chords are no tune's ending, so by default the end carries no preference (`--fit-end` fits it).
+        end = _normalise(entry["end"] + 2.0 * prior) / prior if fit_end else np.ones(n)
         spelling = []
         for index, (degree, family) in enumerate(STATES):
             seen = entry["spelling"][index]
             default = {"maj": "", "7": "7", "min": "m", "dim": "dim"}[family]
             spelling.append(max(seen, key=seen.get) if seen else default)
+        # The "simple" / "sevenths" chords: the fewest states that make up `common_share` of the mode's beats.
+        order = np.argsort(-prior, kind="stable")
+        count_common = int(np.searchsorted(np.cumsum(prior[order]), common_share)) + 1
         modes[mode] = {
+            "common": sorted(int(i) for i in order[:count_common]),
             "prior": prior,
             "start": start,
             "end": end,
@@ -253,7 +263,7 @@ def fit(
     weights = {}
     for c, name in enumerate(METRIC_CLASSES):
         class_counts = np.concatenate([counts[m]["emission"][c] for m in MODES])
-        log_emission = np.log(np.concatenate([modes[m]["emission"] for m in MODES]))
+        log_emission = np.log(np.concatenate([modes[m]["emission"][c] for m in MODES]))
         weights[name] = _fit_weight(class_counts, log_emission)
 
     change: dict[str, Any] = {}
@@ -266,7 +276,7 @@ def fit(
     info = dict(provenance or {})
     info["songs_per_mode"] = {m: modes[m].pop("songs") for m in MODES}
     info["boundaries_counted"] = {str(k): int(v[:, 1].sum()) for k, v in counts["change"].items()}
-    return HarmonizerModel(modes, change, weights, float(evidence_scale), info)
+    return HarmonizerModel(modes, change, weights, float(evidence_scale), float(key_temperature), info)
 
 
 def score_song(model: HarmonizerModel, song: Song, richness: str = "simple") -> float:

@@ -63,13 +63,8 @@ STATES = tuple((degree, family) for family in FAMILIES for degree in range(12))
 MODEL_PATH = Path(__file__).with_name("harmonizer_model.json")
 MODEL_FORMAT = "s2acc-harmonizer/1"
 
-_FAMILY_TRIAD = {"maj": (0, 4, 7), "7": (0, 4, 7), "min": (0, 3, 7), "dim": (0, 3, 6)}
 _TRIAD_SUFFIX = {"maj": "", "7": "", "min": "m", "dim": "dim"}
-_SCALES = {
-    "major": frozenset((0, 2, 4, 5, 7, 9, 11)),
-    # Natural minor plus the raised sixth and seventh (melodic and harmonic minor): all are "in the key" for a tune.
-    "minor": frozenset((0, 2, 3, 5, 7, 8, 9, 10, 11)),
-}
+_TRIAD_NAME = {"maj": "maj", "7": "maj", "min": "min", "dim": "dim"}
 # A note struck this close to a beat (in beats) is struck on it: sequencer timing is exact, a transcription's onsets
 # are within ~10-30 ms, a sixteenth note off the beat is a quarter of a beat away.
 _ON_BEAT_TOLERANCE = 0.125
@@ -151,11 +146,13 @@ class HarmonizerModel:
         modes (`dict`): Per mode: `prior` (`(48,)`, its states' share of the fitting data's time), `start` and `end`
             (`(48,)`, the first and last chord under a melody), `emission` (`(48, 12)`, P(pitch class above the
             tonic | state)), `transition` (`(48, 48)`, P(next state | state, the chord changes), zero diagonal),
-            `spelling` (`48` chord suffixes for the `"sevenths"` and `"rich"` charts) and `mode_prior`.
+            `spelling` (`48` chord suffixes for the `"sevenths"` and `"rich"` charts), `common` (the states of the
+            `"simple"` and `"sevenths"` charts) and `mode_prior`.
         change (`dict`): `{"<beats per bar>": [P(change) before each beat]}` for the meters seen, and
             `"boundaries"`: `{kind: P(change)}` ([`BOUNDARIES`]) for the others.
         metric_weights (`dict`): Evidence weight of a note per [`METRIC_CLASSES`] entry.
         evidence_scale (`float`): Nats of evidence per beat of melody, against the transition probabilities.
+        key_temperature (`float`): Scale on the keys' log-likelihoods before their softmax (the key posteriors).
         provenance (`dict`): What the model was fitted on and how (data, command, counts).
     """
 
@@ -163,6 +160,7 @@ class HarmonizerModel:
     change: dict[str, Any]
     metric_weights: dict[str, float]
     evidence_scale: float
+    key_temperature: float = 1.0
     provenance: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -178,12 +176,14 @@ class HarmonizerModel:
                 key: np.asarray(entry[key], dtype=float) for key in ("prior", "start", "end", "emission", "transition")
             }
             modes[mode]["spelling"] = list(entry["spelling"])
+            modes[mode]["common"] = [int(i) for i in entry["common"]]
             modes[mode]["mode_prior"] = float(entry["mode_prior"])
         return cls(
             modes=modes,
             change=dict(data["change"]),
             metric_weights={name: float(data["metric_weights"][name]) for name in METRIC_CLASSES},
             evidence_scale=float(data["evidence_scale"]),
+            key_temperature=float(data["key_temperature"]),
             provenance=dict(data.get("provenance", {})),
         )
 
@@ -195,6 +195,7 @@ class HarmonizerModel:
         for mode, entry in self.modes.items():
             modes[mode] = {key: rounded(entry[key]) for key in ("prior", "start", "end", "emission", "transition")}
             modes[mode]["spelling"] = list(entry["spelling"])
+            modes[mode]["common"] = [int(i) for i in entry["common"]]
             modes[mode]["mode_prior"] = round(float(entry["mode_prior"]), 6)
         return {
             "format": MODEL_FORMAT,
@@ -203,6 +204,7 @@ class HarmonizerModel:
             "metric_classes": list(METRIC_CLASSES),
             "metric_weights": {k: round(v, 4) for k, v in self.metric_weights.items()},
             "evidence_scale": round(self.evidence_scale, 4),
+            "key_temperature": round(self.key_temperature, 4),
             "change": self.change,
             "modes": modes,
         }
@@ -317,16 +319,11 @@ def parse_key_name(key: tuple[int, str] | str) -> tuple[int, str]:
     raise ValueError(f"`key` must be (tonic 0-11, 'major' | 'minor') or a name such as 'C major', got {key!r}.")
 
 
-def candidate_states(mode: str, richness: str) -> list[int]:
+def candidate_states(mode: str, richness: str, model: HarmonizerModel | None = None) -> list[int]:
     """Indices into [`STATES`] of the chords a chart at `richness` may use in `mode` (see the module docstring)."""
     if richness == "rich":
         return list(range(len(STATES)))
-    scale = _SCALES[mode]
-    return [
-        index
-        for index, (degree, family) in enumerate(STATES)
-        if all((degree + interval) % 12 in scale for interval in _FAMILY_TRIAD[family])
-    ]
+    return list((model or load_model()).modes[mode]["common"])
 
 
 def _symbol(tonic: int, state: int, spelling: str | None) -> str:
@@ -367,10 +364,10 @@ def _log_tables(model: HarmonizerModel, mode: str, states: list[int]) -> np.ndar
     """`(classes, states, 12)` log P(pitch class above the tonic | state, metric class): the state's emission
     profile sharpened or flattened by the class's weight (`E ** w`, renormalised), so that a class that says little
     about the chord (a passing note) spreads its probability more evenly."""
-    log_emission = np.log(model.modes[mode]["emission"][states])
+    log_emission = np.log(model.modes[mode]["emission"][:, states])
     tables = []
-    for name in METRIC_CLASSES:
-        scaled = model.metric_weights[name] * log_emission
+    for c, name in enumerate(METRIC_CLASSES):
+        scaled = model.metric_weights[name] * log_emission[c]
         peak = scaled.max(axis=1, keepdims=True)
         tables.append(scaled - peak - np.log(np.exp(scaled - peak).sum(axis=1, keepdims=True)))
     return np.stack(tables)
@@ -438,21 +435,35 @@ def _forward_backward(
     return loglik, posteriors
 
 
-def _viterbi(emissions: np.ndarray, matrices, probabilities: np.ndarray, start: np.ndarray, end: np.ndarray):
-    """Most likely state path for one key: `emissions` `(beats, states)` (log)."""
-    beats, count = emissions.shape
-    logs = {p: np.log(np.maximum(m, 1e-300)) for p, m in matrices.items()}
-    score = np.log(np.maximum(start, 1e-300)) + emissions[0]
-    back = np.zeros((beats, count), dtype=int)
-    for t in range(1, beats):
-        total = score[:, None] + logs[float(probabilities[t])]
-        back[t] = np.argmax(total, axis=0)
-        score = total[back[t], np.arange(count)] + emissions[t]
-    path = np.zeros(beats, dtype=int)
-    path[-1] = int(np.argmax(score + np.log(np.maximum(end, 1e-300))))
-    for t in range(beats - 1, 0, -1):
-        path[t - 1] = back[t, path[t]]
-    return path
+def _decode_keys(
+    model: HarmonizerModel, grid: _Grid, keys: Sequence[tuple[int, str]], richness: str, backward: bool
+) -> dict[tuple[int, str], tuple[float, np.ndarray | None]]:
+    """`{key: (log P(melody, key), posteriors (beats, 12 roots, families) or None)}` for `keys`, with the
+    candidate chords of `richness` in each key. Posteriors are over absolute chords (root pitch class, family)."""
+    probabilities = grid.change_probabilities(model)
+    out = {}
+    for mode in MODES:
+        tonics = [tonic for tonic, m in keys if m == mode]
+        if not tonics:
+            continue
+        states = candidate_states(mode, richness, model)
+        emissions = _emissions(model, grid, tonics, mode, states)
+        start, end = _start_end(model, mode, states)
+        matrices = _transition_matrices(model, mode, states, probabilities)
+        loglik, posteriors = _forward_backward(emissions, matrices, probabilities, start, end, backward=backward)
+        for row, tonic in enumerate(tonics):
+            absolute = None
+            if posteriors is not None:
+                absolute = np.zeros((grid.num_beats, 12, len(FAMILIES)))
+                for column, state in enumerate(states):
+                    degree, family = STATES[state]
+                    absolute[:, (tonic + degree) % 12, FAMILIES.index(family)] += posteriors[row, :, column]
+            score = float(loglik[row]) + math.log(model.modes[mode]["mode_prior"])
+            out[(tonic, mode)] = (score, absolute)
+    return out
+
+
+ALL_KEYS = tuple((tonic, mode) for mode in MODES for tonic in range(12))
 
 
 def key_log_likelihoods(
@@ -464,25 +475,12 @@ def key_log_likelihoods(
     model: HarmonizerModel | None = None,
 ) -> dict[tuple[int, str], float]:
     """`{(tonic, mode): log P(melody, key)}` over the 24 keys: the melody's likelihood under the model in that key
-    (all chord paths summed, candidate set `"rich"`) plus the mode's prior. The harmoniser's key is the best one."""
+    (all chord paths summed, every chord the model knows) plus the mode's prior. The harmoniser's key is the best
+    one."""
     model = model or load_model()
     notes = _coerce_notes(melody)
     grid = _Grid(notes, LeadSheet(tempo=tempo, meter=meter, offset=offset), None)
-    return _key_scores(model, grid)
-
-
-def _key_scores(model: HarmonizerModel, grid: _Grid) -> dict[tuple[int, str], float]:
-    probabilities = grid.change_probabilities(model)
-    scores = {}
-    for mode in MODES:
-        states = candidate_states(mode, "rich")
-        emissions = _emissions(model, grid, range(12), mode, states)
-        start, end = _start_end(model, mode, states)
-        matrices = _transition_matrices(model, mode, states, probabilities)
-        loglik, _ = _forward_backward(emissions, matrices, probabilities, start, end, backward=False)
-        for tonic in range(12):
-            scores[(tonic, mode)] = float(loglik[tonic]) + math.log(model.modes[mode]["mode_prior"])
-    return scores
+    return {key: score for key, (score, _) in _decode_keys(model, grid, ALL_KEYS, "rich", False).items()}
 
 
 def estimate_key(
@@ -498,17 +496,21 @@ def estimate_key(
     Returns:
         `((tonic, mode), confidence)`.
     """
+    model = model or load_model()
     scores = key_log_likelihoods(melody, tempo=tempo, meter=meter, offset=offset, model=model)
-    return _best_key(scores)
+    weights = _key_weights(scores, model.key_temperature)
+    best = max(weights, key=weights.get)
+    return best, weights[best]
 
 
-def _best_key(scores: dict[tuple[int, str], float]) -> tuple[tuple[int, str], float]:
+def _key_weights(scores: Mapping[tuple[int, str], float], temperature: float) -> dict[tuple[int, str], float]:
+    """Posterior of each key: a softmax of its log-likelihood times `temperature` (the melody's beats are not
+    independent draws, so the raw likelihoods would make every key decision look certain)."""
     keys = list(scores)
-    values = np.array([scores[k] for k in keys])
+    values = temperature * np.array([scores[k] for k in keys])
     posterior = np.exp(values - values.max())
     posterior /= posterior.sum()
-    best = int(np.argmax(values))
-    return keys[best], float(posterior[best])
+    return {key: float(p) for key, p in zip(keys, posterior)}
 
 
 def _coerce_notes(melody: Sequence[Note]) -> list[Note]:
@@ -583,27 +585,49 @@ def harmonize(
     grid = _Grid(notes, grid_sheet, chords_per_bar)
 
     if given_key is None:
-        (tonic, mode), key_confidence = _best_key(_key_scores(model, grid))
+        decoded = _decode_keys(model, grid, ALL_KEYS, "rich", backward=richness == "rich")
+        weights = _key_weights({key: score for key, (score, _) in decoded.items()}, model.key_temperature)
+        (tonic, mode) = max(weights, key=weights.get)
+        key_confidence = weights[(tonic, mode)]
+        if richness != "rich":
+            decoded = {}  # the key was chosen among all chords; the chart's chords are the smaller set's
     else:
         (tonic, mode), key_confidence = given_key, 1.0
+        weights, decoded = {given_key: 1.0}, {}
+    # The chord posteriors of every likely key, weighted by the key's posterior: a melody whose key is uncertain
+    # gets the chords its likely keys agree on (keys below a thousandth of the posterior are left out).
+    kept = [key for key, weight in weights.items() if weight > 1e-3]
+    missing = [key for key in kept if key not in decoded]
+    decoded.update(_decode_keys(model, grid, missing, richness, backward=True))
+    total = sum(weights[key] for key in kept)
+    posteriors = sum(weights[key] / total * decoded[key][1] for key in kept)
 
-    states = candidate_states(mode, richness)
-    probabilities = grid.change_probabilities(model)
-    emissions = _emissions(model, grid, [tonic], mode, states)
-    start, end = _start_end(model, mode, states)
-    matrices = _transition_matrices(model, mode, states, probabilities)
-    _, posteriors = _forward_backward(emissions, matrices, probabilities, start, end, backward=True)
-    posteriors = posteriors[0]
-    path = _viterbi(emissions[0], matrices, probabilities, start, end)
+    # Each beat gets the chord whose triad (root and major / minor / diminished) is most probable there: the
+    # dominant seventh and the major triad on a root share their mass (they sound the same triad), which a single
+    # best path through the states would split. The family within the triad is the most probable one.
+    triad_of_family = np.array([["maj", "min", "dim"].index(_TRIAD_NAME[f]) for f in FAMILIES])
+    triads = np.zeros((grid.num_beats, 12, 3))
+    for column, triad in enumerate(triad_of_family):
+        triads[:, :, triad] += posteriors[:, :, column]
+    flat = triads.reshape(grid.num_beats, -1)
+    best = flat.argmax(axis=1)
     spelling = model.modes[mode]["spelling"]
-    symbols = [_symbol(tonic, states[s], None if richness == "simple" else spelling[states[s]]) for s in path]
+    symbols, beat_confidence = [], []
+    for beat, index in enumerate(best):
+        root, triad = divmod(int(index), 3)
+        members = [c for c in range(len(FAMILIES)) if triad_of_family[c] == triad]
+        family = FAMILIES[max(members, key=lambda c: posteriors[beat, root, c])]
+        state = STATES.index(((root - tonic) % 12, family))
+        symbols.append(_symbol(tonic, state, None if richness == "simple" else spelling[state]))
+        beat_confidence.append(float(flat[beat, index]))
+    path = symbols  # the bar tokens compare symbols
 
     bars, chords = [], []
     spb = grid_sheet.seconds_per_beat
     for position, bar in enumerate(grid.bar_indices):
         beats = list(range(position * bpb, (position + 1) * bpb))
-        bar_path = [int(path[b]) for b in beats]
-        confidence = float(np.mean([posteriors[b, s] for b, s in zip(beats, bar_path)]))
+        bar_path = [path[b] for b in beats]
+        confidence = float(np.mean([beat_confidence[b] for b in beats]))
         bar_start = offset + bar * grid_sheet.seconds_per_bar
         tokens = _bar_tokens(bar_path, [symbols[b] for b in beats])
         bars.append(BarSuggestion(bar, max(0.0, bar_start), bar_start + grid_sheet.seconds_per_bar, tokens, confidence))
@@ -618,4 +642,5 @@ def harmonize(
             else:
                 chords.append(ChordEvent(start_time, end_time, symbols[b]))
     sheet = LeadSheet(tempo=grid_sheet.tempo, meter=grid_sheet.meter, chords=chords, melody=list(notes), offset=offset)
-    return ChartSuggestion(sheet, bars, (tonic, mode), richness, posteriors, key_confidence)
+    slot_posteriors = posteriors.reshape(grid.num_beats, -1)
+    return ChartSuggestion(sheet, bars, (tonic, mode), richness, slot_posteriors, key_confidence)
