@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -306,19 +307,39 @@ def score_song(model: HarmonizerModel, song: Song, richness: str = "simple") -> 
     return float(chord_scores(cut(song.sheet.chords), cut(suggestion.lead_sheet.chords))["chord_majmin"])
 
 
-def cross_validate(songs: Sequence[Song], scales: Sequence[float], folds: int, **kwargs) -> dict[float, float]:
-    """Mean majmin per evidence scale, each song decoded by a model fitted on the other folds."""
+def cross_validate(
+    songs: Sequence[Song], scales: Sequence[float], temperatures: Sequence[float], folds: int, **kwargs
+) -> dict[tuple[float, float], float]:
+    """Mean chord majmin per (evidence scale, key temperature), over the `"simple"` and `"rich"` charts of every
+    song, each decoded (key included) by a model fitted on the other folds (songs dealt to folds in turn)."""
     results = {}
     for scale in scales:
-        values = []
+        values: dict[float, list[float]] = {t: [] for t in temperatures}
         for fold in range(folds):
             train = [s for i, s in enumerate(songs) if i % folds != fold]
             test = [s for i, s in enumerate(songs) if i % folds == fold]
             model = fit(train, evidence_scale=scale, **kwargs)
-            values += [score_song(model, song) for song in test]
-        results[scale] = float(np.nanmean(values))
-        print(f"evidence scale {scale:g}: cross-validated majmin {results[scale]:.3f}", file=sys.stderr, flush=True)
+            for temperature in temperatures:
+                model.key_temperature = temperature
+                values[temperature] += [score_song(model, song, r) for song in test for r in ("simple", "rich")]
+        for temperature in temperatures:
+            results[(scale, temperature)] = float(np.nanmean(values[temperature]))
+            print(
+                f"evidence scale {scale:g}, key temperature {temperature:g}: cross-validated majmin "
+                f"{results[(scale, temperature)]:.4f}",
+                file=sys.stderr,
+                flush=True,
+            )
     return results
+
+
+def write_model(model: HarmonizerModel, path: str | Path) -> None:
+    """The model as JSON, one line per table row (a reader can diff it and find a state's row)."""
+    data = model.to_dict()
+    text = json.dumps(data, indent=1)
+    # json.dumps puts every number of a table on its own line: fold each innermost list back onto one line.
+    text = re.sub(r"\[\s*([-0-9.e,\s\"a-z0-9]*?)\s*\]", lambda m: "[" + re.sub(r"\s+", " ", m.group(1)) + "]", text)
+    Path(path).write_text(text + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -326,7 +347,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--songs", action="append", required=True, help="a synth folder to fit on (repeatable)")
     parser.add_argument("--out", required=True, help="the model file to write (.json)")
     parser.add_argument("--folds", type=int, default=3, help="cross-validation folds for the evidence scale")
-    parser.add_argument("--scales", type=float, nargs="+", default=[0.5, 0.75, 1.0, 1.5, 2.0, 3.0])
+    parser.add_argument("--scales", type=float, nargs="+", default=[0.35, 0.5, 0.75, 1.0])
+    parser.add_argument("--temperatures", type=float, nargs="+", default=[0.125, 0.25, 0.5, 1.0])
+    parser.add_argument("--fit-end", action="store_true", help="fit the closing chord (off: see fit())")
     args = parser.parse_args(argv)
     songs, left_out, seeds = [], {}, []
     for folder in args.songs:
@@ -337,8 +360,8 @@ def main(argv: list[str] | None = None) -> int:
             left_out[key] = left_out.get(key, 0) + value
     if not songs:
         raise SystemExit("error: no keyed song with a melody in --songs")
-    results = cross_validate(songs, args.scales, args.folds) if len(args.scales) > 1 else {args.scales[0]: math.nan}
-    scale = max(results, key=lambda s: (results[s], -s)) if len(results) > 1 else args.scales[0]
+    results = cross_validate(songs, args.scales, args.temperatures, args.folds, fit_end=args.fit_end)
+    scale, temperature = max(results, key=lambda k: (results[k], -k[0], -k[1]))
     provenance = {
         "fitted_on": [str(Path(f)) for f in args.songs],
         "songs": len(songs),
@@ -346,12 +369,19 @@ def main(argv: list[str] | None = None) -> int:
         "song_seeds": [min(seeds), max(seeds)] if seeds else None,
         "command": "PYTHONPATH=src python scripts/fit_harmonizer.py "
         + " ".join(f"--songs {f}" for f in args.songs)
-        + f" --folds {args.folds} --scales {' '.join(f'{s:g}' for s in args.scales)} --out {args.out}",
-        "evidence_scale_cross_validation": {f"{k:g}": round(v, 4) for k, v in results.items()},
+        + f" --folds {args.folds} --scales {' '.join(f'{s:g}' for s in args.scales)}"
+        + f" --temperatures {' '.join(f'{t:g}' for t in args.temperatures)}"
+        + (" --fit-end" if args.fit_end else "")
+        + f" --out {args.out}",
+        "cross_validation": {
+            "folds": args.folds,
+            "criterion": "mean chord majmin of the simple and rich charts, true melody notes on the true grid",
+            "majmin": {f"scale {k[0]:g}, temperature {k[1]:g}": round(v, 4) for k, v in results.items()},
+        },
     }
-    model = fit(songs, evidence_scale=scale, provenance=provenance)
-    Path(args.out).write_text(json.dumps(model.to_dict(), indent=1) + "\n")
-    print(f"wrote {args.out}: {len(songs)} songs, evidence scale {scale:g}, weights {model.metric_weights}")
+    model = fit(songs, evidence_scale=scale, key_temperature=temperature, fit_end=args.fit_end, provenance=provenance)
+    write_model(model, args.out)
+    print(f"wrote {args.out}: {len(songs)} songs, evidence scale {scale:g}, key temperature {temperature:g}")
     return 0
 
 

@@ -189,7 +189,8 @@ class HarmonizerModel:
 
     def to_dict(self) -> dict[str, Any]:
         def rounded(array: np.ndarray) -> Any:
-            return np.round(array, 6).tolist()
+            # Four significant digits: the smallest probabilities (1e-5) keep their size, the file stays small.
+            return np.vectorize(lambda x: float(f"{x:.4g}"))(array).tolist()
 
         modes = {}
         for mode, entry in self.modes.items():
@@ -481,6 +482,21 @@ def key_log_likelihoods(
     notes = _coerce_notes(melody)
     grid = _Grid(notes, LeadSheet(tempo=tempo, meter=meter, offset=offset), None)
     return {key: score for key, (score, _) in _decode_keys(model, grid, ALL_KEYS, "rich", False).items()}
+
+
+def melody_log_likelihood(
+    melody: Sequence[Note],
+    *,
+    tempo: float,
+    meter: tuple[int, int] | str = (4, 4),
+    offset: float = 0.0,
+    model: HarmonizerModel | None = None,
+) -> float:
+    """log P(melody) under the model on this bar grid, all keys and chord paths summed: comparable between grids of
+    the same beat (another meter or first downbeat), which is what [`~analysis.melody_input.harmonic_bars`] uses."""
+    scores = np.array(list(key_log_likelihoods(melody, tempo=tempo, meter=meter, offset=offset, model=model).values()))
+    peak = scores.max()
+    return float(peak + np.log(np.exp(scores - peak).sum()))
 
 
 def estimate_key(
