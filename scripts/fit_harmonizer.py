@@ -71,6 +71,9 @@ SPELLINGS = {
     "dim7": "dim7",
 }
 _STATE_INDEX = {state: index for index, state in enumerate(STATES)}
+#: A key's own notes: the major scale; natural minor with the raised sixth and seventh (melodic, harmonic minor).
+SCALES = {"major": frozenset((0, 2, 4, 5, 7, 9, 11)), "minor": frozenset((0, 2, 3, 5, 7, 8, 9, 10, 11))}
+TRIADS = {"maj": (0, 4, 7), "7": (0, 4, 7), "min": (0, 3, 7), "dim": (0, 3, 6)}
 
 
 @dataclass
@@ -245,11 +248,17 @@ def fit(
             seen = entry["spelling"][index]
             default = {"maj": "", "7": "7", "min": "m", "dim": "dim"}[family]
             spelling.append(max(seen, key=seen.get) if seen else default)
-        # The "simple" / "sevenths" chords: the fewest states that make up `common_share` of the mode's beats.
+        # The "simple" / "sevenths" chords: the key's own triads (their notes in its scale) and the fewest states
+        # that make up `common_share` of the mode's beats (the blues' and the songs' favourite outside chords).
         order = np.argsort(-prior, kind="stable")
         count_common = int(np.searchsorted(np.cumsum(prior[order]), common_share)) + 1
+        diatonic = [
+            i
+            for i, (degree, family) in enumerate(STATES)
+            if all((degree + step) % 12 in SCALES[mode] for step in TRIADS[family])
+        ]
         modes[mode] = {
-            "common": sorted(int(i) for i in order[:count_common]),
+            "common": sorted({int(i) for i in order[:count_common]} | set(diatonic)),
             "prior": prior,
             "start": start,
             "end": end,

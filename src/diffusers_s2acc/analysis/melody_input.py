@@ -174,6 +174,33 @@ def _beat_period(meter: tuple[int, int], tempo: float) -> float:
     return LeadSheet(tempo=tempo, meter=meter).seconds_per_beat
 
 
+#: A tempo read from the onsets alone needs this many notes and this share of their time on its beats: a search
+#: over every tempo finds some grid that chance onsets half fit.
+MIN_ONSET_TEMPO_NOTES = 12
+MIN_ONSET_TEMPO_ON_GRID = 0.8
+
+
+def tempo_from_onsets(notes: list[Note], slowest: float = 50.0, fastest: float = 220.0) -> float | None:
+    """The beat tempo (beats per minute) whose grid the note onsets fit: of the tempi in `[slowest, fastest]` whose
+    duration-weighted share of onsets within a fifth of a beat of the grid ([`_on_grid`]) is within 0.05 of the
+    best, the slowest (a grid twice as fast fits every note as well), if its share reaches
+    [`MIN_ONSET_TEMPO_ON_GRID`]; else None."""
+    onsets = np.array([n.start for n in notes])
+    weights = np.array([n.end - n.start for n in notes])
+    # Steps of 0.05 %: over 200 beats the grid then drifts by less than a tenth of a beat between two of them.
+    periods = 60.0 / np.exp(np.arange(math.log(slowest), math.log(fastest), 5e-4))
+    angles = 2 * np.pi * onsets[None, :] / periods[:, None]
+    phases = np.angle((weights[None, :] * np.exp(1j * angles)).sum(axis=1))
+    distance = (angles - phases[:, None]) / (2 * np.pi)
+    distance = (distance + 0.5) % 1.0 - 0.5
+    shares = (weights[None, :] * (np.abs(distance) < 0.2)).sum(axis=1) / weights.sum()
+    good = np.flatnonzero(shares >= shares.max() - 0.05)
+    best = int(good[np.argmax(periods[good])])
+    if shares[best] < MIN_ONSET_TEMPO_ON_GRID:
+        return None
+    return float(60.0 / periods[best])
+
+
 def refine_beat_grid(notes: list[Note], period: float, phase: float) -> tuple[float, float]:
     """Beat period and phase fitted to the note onsets: weighted least squares of the onsets within a fifth of a beat
     of the grid against their beat numbers (three rounds, each re-assigning onsets to the nearest beat).
@@ -222,6 +249,7 @@ def harmonic_bars(
     def score(meter, offset):
         return melody_log_likelihood(notes, tempo=tempo, meter=meter, offset=offset)
 
+    found = (found[0], max(0.0, found[1]))  # a first downbeat a hair before 0 (onset jitter) is at 0
     best_meter, best_offset = found
     found_score = best_score = score(*found)
     for meter in meters:
@@ -230,8 +258,11 @@ def harmonic_bars(
             offset = first_beat + phase * seconds_per_beat
             while offset < first - 0.25 * seconds_per_beat:
                 offset += beats_per_bar * seconds_per_beat
-            if offset < 0 or (meter == found[0] and abs(offset - found[1]) < 0.25 * seconds_per_beat):
+            if offset < -0.25 * seconds_per_beat or (
+                meter == found[0] and abs(offset - found[1]) < 0.25 * seconds_per_beat
+            ):
                 continue
+            offset = max(0.0, offset)
             candidate = score(meter, offset)
             if candidate > best_score:
                 best_meter, best_offset, best_score = meter, offset, candidate
@@ -307,13 +338,20 @@ def melody_from_audio(
         beats = np.asarray(grid.beats, dtype=float)
         tempo = float(np.clip(grid.tempo, MIN_TEMPO, MAX_TEMPO))
         on_grid = _on_grid(notes, _beat_period(user_meter or (4, 4), tempo))
+        if on_grid < MIN_ON_GRID and len(notes) >= MIN_ONSET_TEMPO_NOTES:
+            # The tracker follows the recording's loudness, which a solo line's swells and vibrato can mislead; the
+            # notes' own onsets may still show a clear beat.
+            found = tempo_from_onsets(notes)
+            if found is not None:
+                # The tempo whose beat lasts 60 / found seconds in the meter the beat is counted in.
+                tempo = float(np.clip(found * _beat_period(user_meter or (4, 4), 60.0), MIN_TEMPO, MAX_TEMPO))
+                on_grid = _on_grid(notes, _beat_period(user_meter or (4, 4), tempo))
         # The tracker always returns some beats; a tempo is only found when the tune's own notes fall on them.
         if len(beats) < 5 or len(notes) < 6 or on_grid < MIN_ON_GRID:
             raise _melody_error(
                 f"the tempo cannot be found ({len(beats)} beat(s) tracked; {on_grid:.0%} of the note time starts on "
                 "them); pass the tempo (bpm / --bpm)"
             )
-        tempo = float(np.clip(grid.tempo, MIN_TEMPO, MAX_TEMPO))
         period = _beat_period(user_meter or (4, 4), tempo)
         # Beat phase from the note onsets (basic-pitch places them to ~10 ms; the tracker's beats lag them by a frame
         # or two), at the tracked tempo; then period and phase fitted to the onsets together.

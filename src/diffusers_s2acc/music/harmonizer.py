@@ -16,20 +16,24 @@ records the songs it was fitted on and the command that wrote it). The model, fo
 - **Start and end**: which chords open and close the melody.
 
 The key, unless given, is decoded jointly: the melody's likelihood under the model (all chord paths summed) in
-each of the 24 keys, plus the modes' prior; the best key wins and its posterior is the key's confidence. A minor
-melody's raised leading tone over its dominant, its tonic triad's notes on strong beats and its cadences are what
-the minor model has learned and the relative major's lacks, which is what separates the two. Viterbi then gives the
-chart in that key and the forward-backward posteriors give each bar's confidence (the posterior probability of the
-suggested chord, averaged over the bar's beats).
+each of the 24 keys, plus the modes' prior, gives every key a posterior (a softmax of the log-likelihoods times the
+fitted `key_temperature`); the best key is the chart's key. A minor melody's raised leading tone over its dominant,
+its tonic triad's notes on strong beats and its cadences are what the minor model has learned and the relative
+major's lacks, which is what separates the two.
+
+Each beat's chord is then the one whose triad (root and major / minor / diminished) has the highest posterior
+probability there (forward-backward), the chord posteriors of the likely keys weighed by the keys' posteriors. The
+dominant seventh and the major triad on a root pool their probability (they share the triad a listener hears),
+which a single best path through the states would split; within the triad the likelier family is written. A bar's
+confidence is the posterior probability of its chords, averaged over its beats.
 
 The candidate chords depend on `richness` (one of [`RICHNESS`]):
 
-- `"simple"`: the states whose triad lies in the key's scale (major: I ii iii IV V vi vii°; minor, with the
-  raised sixth and seventh of melodic and harmonic minor: i ii° III iv IV v V VI VII vii° ...), written as triads;
-- `"sevenths"`: the same chords, each written with the spelling the fitting data used most for it (V7, ii7, Imaj7
-  where those are what the songs played);
-- `"rich"`: every state: secondary dominants (V7/ii, V7/V, ...), borrowed chords (iv, bVI, bVII in major), blues
-  dominants, with the same spellings.
+- `"simple"`: each mode's common chords (the fewest states that make up 80% of the fitting songs' beats in that
+  mode: in major I, IV, V, ii, vi, iii, iv and the dominants I7, IV7, V7, II7, VI7), written as plain triads;
+- `"sevenths"`: the same chords, each written with the spelling the fitting songs used most for it (V7, ii7, ...);
+- `"rich"`: every state (secondary dominants, borrowed chords, diminished passing chords, ...), with the same
+  spellings.
 
 Pure music logic: notes in, a [`LeadSheet`] out, no audio.
 """
