@@ -317,28 +317,36 @@ def score_song(model: HarmonizerModel, song: Song, richness: str = "simple") -> 
 
 
 def cross_validate(
-    songs: Sequence[Song], scales: Sequence[float], temperatures: Sequence[float], folds: int, **kwargs
-) -> dict[tuple[float, float], float]:
-    """Mean chord majmin per (evidence scale, key temperature), over the `"simple"` and `"rich"` charts of every
-    song, each decoded (key included) by a model fitted on the other folds (songs dealt to folds in turn)."""
+    songs: Sequence[Song],
+    scales: Sequence[float],
+    temperatures: Sequence[float],
+    smoothings: Sequence[float],
+    folds: int,
+    **kwargs,
+) -> dict[tuple[float, float, float], float]:
+    """Mean chord majmin per (evidence scale, key temperature, emission smoothing), over the `"simple"` and `"rich"`
+    charts of every song, each decoded (key included) by a model fitted on the other folds (songs dealt to folds in
+    turn)."""
     results = {}
-    for scale in scales:
-        values: dict[float, list[float]] = {t: [] for t in temperatures}
-        for fold in range(folds):
-            train = [s for i, s in enumerate(songs) if i % folds != fold]
-            test = [s for i, s in enumerate(songs) if i % folds == fold]
-            model = fit(train, evidence_scale=scale, **kwargs)
+    for smoothing in smoothings:
+        for scale in scales:
+            values: dict[float, list[float]] = {t: [] for t in temperatures}
+            for fold in range(folds):
+                train = [s for i, s in enumerate(songs) if i % folds != fold]
+                test = [s for i, s in enumerate(songs) if i % folds == fold]
+                model = fit(train, evidence_scale=scale, emission_smoothing=smoothing, **kwargs)
+                for temperature in temperatures:
+                    model.key_temperature = temperature
+                    values[temperature] += [score_song(model, song, r) for song in test for r in ("simple", "rich")]
             for temperature in temperatures:
-                model.key_temperature = temperature
-                values[temperature] += [score_song(model, song, r) for song in test for r in ("simple", "rich")]
-        for temperature in temperatures:
-            results[(scale, temperature)] = float(np.nanmean(values[temperature]))
-            print(
-                f"evidence scale {scale:g}, key temperature {temperature:g}: cross-validated majmin "
-                f"{results[(scale, temperature)]:.4f}",
-                file=sys.stderr,
-                flush=True,
-            )
+                key = (scale, temperature, smoothing)
+                results[key] = float(np.nanmean(values[temperature]))
+                print(
+                    f"evidence scale {scale:g}, key temperature {temperature:g}, emission smoothing {smoothing:g}: "
+                    f"cross-validated majmin {results[key]:.4f}",
+                    file=sys.stderr,
+                    flush=True,
+                )
     return results
 
 
@@ -358,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=3, help="cross-validation folds for the evidence scale")
     parser.add_argument("--scales", type=float, nargs="+", default=[0.35, 0.5, 0.75, 1.0])
     parser.add_argument("--temperatures", type=float, nargs="+", default=[0.125, 0.25, 0.5, 1.0])
+    parser.add_argument("--smoothings", type=float, nargs="+", default=[4.0, 16.0, 64.0], help="emission pseudo-beats")
     parser.add_argument("--fit-end", action="store_true", help="fit the closing chord (off: see fit())")
     args = parser.parse_args(argv)
     songs, left_out, seeds = [], {}, []
@@ -369,8 +378,8 @@ def main(argv: list[str] | None = None) -> int:
             left_out[key] = left_out.get(key, 0) + value
     if not songs:
         raise SystemExit("error: no keyed song with a melody in --songs")
-    results = cross_validate(songs, args.scales, args.temperatures, args.folds, fit_end=args.fit_end)
-    scale, temperature = max(results, key=lambda k: (results[k], -k[0], -k[1]))
+    results = cross_validate(songs, args.scales, args.temperatures, args.smoothings, args.folds, fit_end=args.fit_end)
+    scale, temperature, smoothing = max(results, key=lambda k: (results[k], -k[0], -k[1], k[2]))
     provenance = {
         "fitted_on": [str(Path(f)) for f in args.songs],
         "songs": len(songs),
@@ -380,17 +389,30 @@ def main(argv: list[str] | None = None) -> int:
         + " ".join(f"--songs {f}" for f in args.songs)
         + f" --folds {args.folds} --scales {' '.join(f'{s:g}' for s in args.scales)}"
         + f" --temperatures {' '.join(f'{t:g}' for t in args.temperatures)}"
+        + f" --smoothings {' '.join(f'{t:g}' for t in args.smoothings)}"
         + (" --fit-end" if args.fit_end else "")
         + f" --out {args.out}",
         "cross_validation": {
             "folds": args.folds,
             "criterion": "mean chord majmin of the simple and rich charts, true melody notes on the true grid",
-            "majmin": {f"scale {k[0]:g}, temperature {k[1]:g}": round(v, 4) for k, v in results.items()},
+            "majmin": {
+                f"scale {k[0]:g}, temperature {k[1]:g}, smoothing {k[2]:g}": round(v, 4) for k, v in results.items()
+            },
         },
     }
-    model = fit(songs, evidence_scale=scale, key_temperature=temperature, fit_end=args.fit_end, provenance=provenance)
+    model = fit(
+        songs,
+        evidence_scale=scale,
+        key_temperature=temperature,
+        emission_smoothing=smoothing,
+        fit_end=args.fit_end,
+        provenance=provenance,
+    )
     write_model(model, args.out)
-    print(f"wrote {args.out}: {len(songs)} songs, evidence scale {scale:g}, key temperature {temperature:g}")
+    print(
+        f"wrote {args.out}: {len(songs)} songs, evidence scale {scale:g}, key temperature {temperature:g}, "
+        f"emission smoothing {smoothing:g}"
+    )
     return 0
 
 
