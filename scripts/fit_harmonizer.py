@@ -12,13 +12,17 @@ named by their root's degree above the tonic and their family (`diffusers_s2acc.
 - transitions: which chord follows which when the chord changes (smoothed towards a root-motion model pooled over
   roots: V->I and ii->V are the same move in every key), and how often the chord changes before each beat of the
   bar, per meter (beats per bar), with bar line / half bar / other beat pooled for unseen meters;
-- start and end: the chord under the melody's first and last beat (as a ratio to the chord's overall share);
+- start: the chord under the melody's first beat (the end is left flat unless `--fit-end`: the synth songs stop
+  where their chart stops, on a turnaround as often as on a cadence);
+- the `simple` chords of each mode: the key's own triads and the fewest chords that make up 80% of its beats;
 - spellings: the seventh-chord spelling each chord was written with most (for the `sevenths` and `rich` charts);
-- the evidence scale (nats per beat of melody against the transition probabilities): chosen by `--folds`-fold
-  cross-validation over the fitting songs themselves (chord majmin of the decoded charts, key decoded too), from
-  `--scales`. Only the fitting songs are ever read.
+- the settings no count gives (`GRID`: the evidence scale, nats per beat of melody against the transition
+  probabilities; the key temperature; the emission smoothing; how much a held note counts on the later beats it
+  lasts): chosen by `--folds`-fold cross-validation over the fitting songs themselves (mean chord majmin of the
+  decoded `simple` and `rich` charts, key decoded too, from the true notes and, with `--audio`, from each song's
+  `melody.flac` read as a user's recording is). Only the fitting songs are ever read.
 
-    PYTHONPATH=src python scripts/fit_harmonizer.py --songs /work/main/runs/v4/songs_train \\
+    PYTHONPATH=src python scripts/fit_harmonizer.py --songs /work/main/runs/v4/songs_train --audio \\
         --out src/diffusers_s2acc/music/harmonizer_model.json
 
 The file records the data it was fitted on (folder, song count, seeds) and this command.
@@ -84,6 +88,9 @@ class Song:
     sheet: LeadSheet
     notes: list[Note]
     seed: int | None
+    folder: Path | None = None
+    #: The melody stem as `read_melody` reads it (notes, tempo, meter, first downbeat), for `--audio`.
+    recording: tuple[list[Note], float, tuple[int, int], float] | None = None
 
 
 def load_songs(folder: str | Path) -> tuple[list[Song], dict[str, int]]:
@@ -100,7 +107,7 @@ def load_songs(folder: str | Path) -> tuple[list[Song], dict[str, int]]:
             left_out["no_melody"] += 1
             continue
         tonic = parse_chord(words[0]).root
-        songs.append(Song(path.name, tonic, words[1], sheet, list(sheet.melody), meta.get("seed")))
+        songs.append(Song(path.name, tonic, words[1], sheet, list(sheet.melody), meta.get("seed"), path))
     return songs, left_out
 
 
@@ -199,7 +206,8 @@ def fit(
     key_temperature: float = 1.0,
     fit_end: bool = False,
     common_share: float = 0.8,
-    emission_smoothing: float = 4.0,
+    held_scale: float = 1.0,
+    emission_smoothing: float = 64.0,
     transition_smoothing: float = 2.0,
     provenance: dict[str, Any] | None = None,
 ) -> HarmonizerModel:
@@ -275,6 +283,9 @@ def fit(
         class_counts = np.concatenate([counts[m]["emission"][c] for m in MODES])
         log_emission = np.log(np.concatenate([modes[m]["emission"][c] for m in MODES]))
         weights[name] = _fit_weight(class_counts, log_emission)
+    # A held note's pitch was already heard where it was struck: the likelihood fit counts it again on every beat it
+    # lasts, as if each were new evidence. `held_scale` (cross-validated) says how much of that to keep.
+    weights["held"] = round(weights["held"] * held_scale, 4)
 
     change: dict[str, Any] = {}
     pooled = {kind: np.zeros(2) for kind in BOUNDARIES}
@@ -289,19 +300,46 @@ def fit(
     return HarmonizerModel(modes, change, weights, float(evidence_scale), float(key_temperature), info)
 
 
-def score_song(model: HarmonizerModel, song: Song, richness: str = "simple") -> float:
-    """Chord majmin of the decoded chart (key decoded too) against the true chart, over the melody's bars."""
+def read_recordings(songs: Sequence[Song]) -> int:
+    """Read each song's `melody.flac` as a user's recording is read (`read_melody`: transcription, tempo, bars), for
+    cross-validating the audio path too; returns how many were read (the others are refused, as a user's would be).
+
+    The harmoniser's own bar check inside `read_melody` needs a fitted model, which is what is being fitted: it is
+    left out here (the onsets alone place the bars), so that the fit does not depend on an earlier model file."""
+    from diffusers_s2acc.analysis import melody_input
+
+    check = melody_input.harmonic_bars
+    melody_input.harmonic_bars = lambda notes, period, phase, meters, tempo, found: found
+    read = 0
+    try:
+        for song in songs:
+            try:
+                # The key is given only so that reading needs no model either; harmonize() decodes it again.
+                melody = melody_input.melody_from_audio(
+                    *melody_input.read_audio(song.folder / "melody.flac"), key=(song.tonic, song.mode)
+                )
+            except (ValueError, FileNotFoundError) as error:
+                print(f"{song.name}: not read ({error})", file=sys.stderr)
+                continue
+            song.recording = (melody.notes, melody.tempo, melody.meter, melody.offset)
+            read += 1
+    finally:
+        melody_input.harmonic_bars = check
+    return read
+
+
+def score_song(model: HarmonizerModel, song: Song, richness: str = "simple", source: str = "midi") -> float:
+    """Chord majmin of the decoded chart (key decoded too) against the true chart, over the bars of the true melody
+    (time the chart leaves uncovered counts as wrong): from the true notes on the true grid (`source="midi"`) or
+    from the song's recording as read ([`read_recordings`], `"audio"`)."""
     from diffusers_s2acc.evaluation.scores import chord_scores
     from diffusers_s2acc.music.lead_sheet import ChordEvent
 
-    suggestion = harmonize(
-        song.notes,
-        tempo=song.sheet.tempo,
-        meter=song.sheet.meter,
-        offset=song.sheet.offset,
-        richness=richness,
-        model=model,
-    )
+    if source == "audio":
+        notes, tempo, meter, offset = song.recording
+    else:
+        notes, tempo, meter, offset = song.notes, song.sheet.tempo, song.sheet.meter, song.sheet.offset
+    suggestion = harmonize(notes, tempo=tempo, meter=meter, offset=offset, richness=richness, model=model)
     bar = song.sheet.seconds_per_bar
     start = song.sheet.offset + math.floor((song.notes[0].start - song.sheet.offset) / bar + 1e-6) * bar
     end = song.sheet.offset + (math.floor((max(n.end for n in song.notes) - song.sheet.offset) / bar - 1e-6) + 1) * bar
@@ -316,37 +354,43 @@ def score_song(model: HarmonizerModel, song: Song, richness: str = "simple") -> 
     return float(chord_scores(cut(song.sheet.chords), cut(suggestion.lead_sheet.chords))["chord_majmin"])
 
 
-def cross_validate(
-    songs: Sequence[Song],
-    scales: Sequence[float],
-    temperatures: Sequence[float],
-    smoothings: Sequence[float],
-    folds: int,
-    **kwargs,
-) -> dict[tuple[float, float, float], float]:
-    """Mean chord majmin per (evidence scale, key temperature, emission smoothing), over the `"simple"` and `"rich"`
-    charts of every song, each decoded (key included) by a model fitted on the other folds (songs dealt to folds in
-    turn)."""
+#: The cross-validated settings: fit() arguments, and the decode-time key temperature.
+GRID = {
+    "evidence_scale": [0.5, 0.75, 1.0],
+    "key_temperature": [0.5, 1.0],
+    "emission_smoothing": [16.0, 64.0],
+    "held_scale": [0.0, 0.5, 1.0],
+}
+
+
+def cross_validate(songs: Sequence[Song], grid: dict[str, list[float]], folds: int, **kwargs) -> dict[tuple, float]:
+    """Mean chord majmin per setting of `grid` ({fit() argument: values}, `key_temperature` at decode time), over
+    the `"simple"` and `"rich"` charts of every song (and of its recording, where read), each decoded (key included)
+    by a model fitted on the other folds (songs dealt to folds in turn)."""
+    import itertools
+
+    names = list(grid)
+    fit_names = [n for n in names if n != "key_temperature"]
     results = {}
-    for smoothing in smoothings:
-        for scale in scales:
-            values: dict[float, list[float]] = {t: [] for t in temperatures}
-            for fold in range(folds):
-                train = [s for i, s in enumerate(songs) if i % folds != fold]
-                test = [s for i, s in enumerate(songs) if i % folds == fold]
-                model = fit(train, evidence_scale=scale, emission_smoothing=smoothing, **kwargs)
-                for temperature in temperatures:
-                    model.key_temperature = temperature
-                    values[temperature] += [score_song(model, song, r) for song in test for r in ("simple", "rich")]
-            for temperature in temperatures:
-                key = (scale, temperature, smoothing)
-                results[key] = float(np.nanmean(values[temperature]))
-                print(
-                    f"evidence scale {scale:g}, key temperature {temperature:g}, emission smoothing {smoothing:g}: "
-                    f"cross-validated majmin {results[key]:.4f}",
-                    file=sys.stderr,
-                    flush=True,
-                )
+    for fit_values in itertools.product(*(grid[n] for n in fit_names)):
+        settings = dict(zip(fit_names, fit_values))
+        values: dict[float, list[float]] = {t: [] for t in grid["key_temperature"]}
+        for fold in range(folds):
+            train = [s for i, s in enumerate(songs) if i % folds != fold]
+            test = [s for i, s in enumerate(songs) if i % folds == fold]
+            model = fit(train, **settings, **kwargs)
+            for temperature in grid["key_temperature"]:
+                model.key_temperature = temperature
+                for song in test:
+                    sources = ("midi", "audio") if song.recording is not None else ("midi",)
+                    values[temperature] += [
+                        score_song(model, song, r, source) for source in sources for r in ("simple", "rich")
+                    ]
+        for temperature in grid["key_temperature"]:
+            key = tuple(settings.get(n, temperature) for n in names)
+            results[key] = float(np.nanmean(values[temperature]))
+            described = ", ".join(f"{n} {v:g}" for n, v in zip(names, key))
+            print(f"{described}: cross-validated majmin {results[key]:.4f}", file=sys.stderr, flush=True)
     return results
 
 
@@ -363,10 +407,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--songs", action="append", required=True, help="a synth folder to fit on (repeatable)")
     parser.add_argument("--out", required=True, help="the model file to write (.json)")
-    parser.add_argument("--folds", type=int, default=3, help="cross-validation folds for the evidence scale")
-    parser.add_argument("--scales", type=float, nargs="+", default=[0.35, 0.5, 0.75, 1.0])
-    parser.add_argument("--temperatures", type=float, nargs="+", default=[0.125, 0.25, 0.5, 1.0])
-    parser.add_argument("--smoothings", type=float, nargs="+", default=[4.0, 16.0, 64.0], help="emission pseudo-beats")
+    parser.add_argument("--folds", type=int, default=3, help="cross-validation folds")
+    for name, values in GRID.items():
+        flag = "--" + name.replace("_", "-")
+        parser.add_argument(flag, type=float, nargs="+", default=values, help=f"values to cross-validate ({name})")
+    parser.add_argument("--audio", action="store_true", help="also score each song's melody.flac as read in the CV")
     parser.add_argument("--fit-end", action="store_true", help="fit the closing chord (off: see fit())")
     args = parser.parse_args(argv)
     songs, left_out, seeds = [], {}, []
@@ -378,41 +423,32 @@ def main(argv: list[str] | None = None) -> int:
             left_out[key] = left_out.get(key, 0) + value
     if not songs:
         raise SystemExit("error: no keyed song with a melody in --songs")
-    results = cross_validate(songs, args.scales, args.temperatures, args.smoothings, args.folds, fit_end=args.fit_end)
-    scale, temperature, smoothing = max(results, key=lambda k: (results[k], -k[0], -k[1], k[2]))
+    recordings = read_recordings(songs) if args.audio else 0
+    grid = {name: getattr(args, name) for name in GRID}
+    results = cross_validate(songs, grid, args.folds, fit_end=args.fit_end)
+    best = max(results, key=lambda k: (results[k], tuple(-v for v in k)))
+    settings = dict(zip(grid, best))
+    command = ["PYTHONPATH=src python scripts/fit_harmonizer.py"] + [f"--songs {f}" for f in args.songs]
+    command += [f"--folds {args.folds}"] + ["--audio"] * args.audio + ["--fit-end"] * args.fit_end
+    command += ["--" + n.replace("_", "-") + " " + " ".join(f"{v:g}" for v in vs) for n, vs in grid.items()]
     provenance = {
         "fitted_on": [str(Path(f)) for f in args.songs],
         "songs": len(songs),
         "left_out": left_out,
         "song_seeds": [min(seeds), max(seeds)] if seeds else None,
-        "command": "PYTHONPATH=src python scripts/fit_harmonizer.py "
-        + " ".join(f"--songs {f}" for f in args.songs)
-        + f" --folds {args.folds} --scales {' '.join(f'{s:g}' for s in args.scales)}"
-        + f" --temperatures {' '.join(f'{t:g}' for t in args.temperatures)}"
-        + f" --smoothings {' '.join(f'{t:g}' for t in args.smoothings)}"
-        + (" --fit-end" if args.fit_end else "")
-        + f" --out {args.out}",
+        "command": " ".join(command + [f"--out {args.out}"]),
         "cross_validation": {
             "folds": args.folds,
-            "criterion": "mean chord majmin of the simple and rich charts, true melody notes on the true grid",
-            "majmin": {
-                f"scale {k[0]:g}, temperature {k[1]:g}, smoothing {k[2]:g}": round(v, 4) for k, v in results.items()
-            },
+            "criterion": "mean chord majmin of the simple and rich charts, from the true melody notes on the true "
+            + "grid"
+            + (f" and from the {recordings} melody stems read_melody read" if args.audio else ""),
+            "chosen": settings,
+            "majmin": {", ".join(f"{n} {v:g}" for n, v in zip(grid, k)): round(v, 4) for k, v in results.items()},
         },
     }
-    model = fit(
-        songs,
-        evidence_scale=scale,
-        key_temperature=temperature,
-        emission_smoothing=smoothing,
-        fit_end=args.fit_end,
-        provenance=provenance,
-    )
+    model = fit(songs, fit_end=args.fit_end, provenance=provenance, **settings)
     write_model(model, args.out)
-    print(
-        f"wrote {args.out}: {len(songs)} songs, evidence scale {scale:g}, key temperature {temperature:g}, "
-        f"emission smoothing {smoothing:g}"
-    )
+    print(f"wrote {args.out}: {len(songs)} songs, " + ", ".join(f"{n} {v:g}" for n, v in settings.items()))
     return 0
 
 

@@ -218,8 +218,8 @@ def test_the_fitting_script_writes_a_model_that_harmonises_like_its_songs(tmp_pa
     (songs / "keyless").mkdir()
     (songs / "keyless" / "metadata.json").write_text(json.dumps({"key": "no key", "lead_sheet": {"tempo": 120}}))
     out = tmp_path / "model.json"
-    args = ["--songs", str(songs), "--out", str(out), "--folds", "2", "--scales", "0.5", "1"]
-    assert fit_script.main(args + ["--temperatures", "1", "--smoothings", "4"]) == 0
+    args = ["--songs", str(songs), "--out", str(out), "--folds", "2", "--evidence-scale", "0.5", "1"]
+    assert fit_script.main(args + ["--key-temperature", "1", "--emission-smoothing", "4", "--held-scale", "1"]) == 0
     model = HarmonizerModel.from_file(out)
     assert model.provenance["songs"] == 8 and model.provenance["left_out"]["keyless"] == 1
     assert model.provenance["songs_per_mode"] == {"major": 4, "minor": 4}
