@@ -7,13 +7,14 @@ records the songs it was fitted on and the command that wrote it). The model, fo
 - **States**: a chord as a root degree above the tonic (0-11) and a family, one of [`FAMILIES`] (`maj` holds the
   major triads, sixths and major sevenths, `7` the dominant sevenths and their extensions, `min` the minor triads,
   sixths and sevenths, `dim` the diminished, half-diminished and diminished-seventh chords).
-- **Emissions**: for every state, how the melody's pitch classes (relative to the tonic) fall under it, weighted by
-  how long each note sounds over each beat. A note counts with a weight for where it is struck, one of
-  [`METRIC_CLASSES`] (on the downbeat, on the half bar, on another beat, between beats, or held over from an earlier
-  beat), fitted as how much each class says about the chord (a passing eighth note says less than a downbeat).
+- **Emissions**: for every state and every place a note is struck ([`METRIC_CLASSES`]: on the downbeat, on the
+  half bar, on another beat, between beats, or held over from an earlier beat), how the melody's pitch classes
+  (relative to the tonic) fall under it, counted by how long each note sounds over each beat: a downbeat note is a
+  chord tone more often than a passing eighth. Each class's profile is raised to a fitted weight (a held note's
+  pitch, already heard where it was struck, adds little on the later beats).
 - **Transitions**: how likely the chord changes at each beat of the bar (per meter: bar lines more than the half
   bar, the half bar more than other beats), and to which chord, in key-relative (roman-numeral) terms.
-- **Start and end**: which chords open and close the melody.
+- **Start**: which chords open a melody (its end carries no preference: see the fitting script).
 
 The key, unless given, is decoded jointly: the melody's likelihood under the model (all chord paths summed) in
 each of the 24 keys, plus the modes' prior, gives every key a posterior (a softmax of the log-likelihoods times the
@@ -29,8 +30,10 @@ confidence is the posterior probability of its chords, averaged over its beats.
 
 The candidate chords depend on `richness` (one of [`RICHNESS`]):
 
-- `"simple"`: each mode's common chords (the fewest states that make up 80% of the fitting songs' beats in that
-  mode: in major I, IV, V, ii, vi, iii, iv and the dominants I7, IV7, V7, II7, VI7), written as plain triads;
+- `"simple"`: each mode's own triads (their notes in its scale: major I ii iii IV V vi vii°; minor, with the raised
+  sixth and seventh, i ii° III iv IV v V VI VII vii°) and its commonest other chords (the fewest states that make
+  up 80% of the fitting songs' beats in the mode, e.g. II and VI as secondary dominants, iv in major), written as
+  plain triads;
 - `"sevenths"`: the same chords, each written with the spelling the fitting songs used most for it (V7, ii7, ...);
 - `"rich"`: every state (secondary dominants, borrowed chords, diminished passing chords, ...), with the same
   spellings.
@@ -650,7 +653,9 @@ def harmonize(
         confidence = float(np.mean([beat_confidence[b] for b in beats]))
         bar_start = offset + bar * grid_sheet.seconds_per_bar
         tokens = _bar_tokens(bar_path, [symbols[b] for b in beats])
-        bars.append(BarSuggestion(bar, max(0.0, bar_start), bar_start + grid_sheet.seconds_per_bar, tokens, confidence))
+        bars.append(
+            BarSuggestion(bar, max(0.0, bar_start), bar_start + grid_sheet.seconds_per_bar, tokens, confidence)
+        )
         for b in beats:
             start_time = max(0.0, float(grid.beat_starts[b]))
             end_time = float(grid.beat_starts[b] + spb)
