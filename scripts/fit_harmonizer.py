@@ -186,6 +186,29 @@ def count(songs: Sequence[Song]) -> dict[str, Any]:
     return counts
 
 
+#: Semitones from a minor key's tonic up to its relative major's (A minor -> C major).
+RELATIVE_MAJOR = 3
+
+
+def _relative_key_emissions(counts: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Emission counts pooled over relative keys: a chord of A minor and the same chord of C major (Am as i and as
+    vi, E as V and as III) hear the melody's pitch classes alike, since both keys share their notes. Without the
+    pooling, the minor model (fewer songs) leans more on the smoothing and hears chromatic notes as less surprising,
+    which tilts melodies with chromatic passing notes towards minor keys."""
+    major, minor = counts["major"]["emission"], counts["minor"]["emission"]
+    shift = RELATIVE_MAJOR
+    # Minor state (degree d) is the major state (degree d - 3) of the relative major, its profile 3 semitones lower.
+    index = {state: i for i, state in enumerate(STATES)}
+    as_major = np.zeros_like(minor)
+    for i, (degree, family) in enumerate(STATES):
+        as_major[:, index[((degree - shift) % 12, family)]] += np.roll(minor[:, i], -shift, axis=-1)
+    pooled_major = major + as_major
+    pooled_minor = np.zeros_like(minor)
+    for i, (degree, family) in enumerate(STATES):
+        pooled_minor[:, i] = np.roll(pooled_major[:, index[((degree - shift) % 12, family)]], shift, axis=-1)
+    return {"major": pooled_major, "minor": pooled_minor}
+
+
 def _normalise(x: np.ndarray, axis: int = -1) -> np.ndarray:
     return x / np.maximum(x.sum(axis=axis, keepdims=True), 1e-300)
 
@@ -207,6 +230,7 @@ def fit(
     fit_end: bool = False,
     common_share: float = 0.8,
     held_scale: float = 1.0,
+    share_relative: bool = True,
     emission_smoothing: float = 64.0,
     transition_smoothing: float = 2.0,
     provenance: dict[str, Any] | None = None,
@@ -230,11 +254,12 @@ def fit(
 
     modes = {}
     total_songs = sum(counts[m]["songs"] for m in MODES)
+    shared = _relative_key_emissions(counts) if share_relative else None
     for mode in MODES:
         entry = counts[mode]
         # (classes, states, 12): each class's counts, smoothed towards its family's chord-relative profile.
         backoff = np.stack([np.roll(family_profile[f], d, axis=-1) for d, f in STATES], axis=1)
-        emission = _normalise(entry["emission"] + emission_smoothing * backoff)
+        emission = _normalise((shared[mode] if shared else entry["emission"]) + emission_smoothing * backoff)
         emission = _normalise(emission + 1e-4)
         prior = _normalise(entry["prior"] + 0.5)
         root_motion = np.zeros((n, n))
