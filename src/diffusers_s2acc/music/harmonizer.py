@@ -575,8 +575,9 @@ def harmonize(
             Default: decoded from the melody jointly with the chords over the 24 keys.
         tempo (`float`), meter (`tuple` or `str`), offset (`float`): The bar grid, as in [`LeadSheet`]: `offset`
             is the time of the first downbeat; notes before it form a pick-up bar.
-        richness (`str`, defaults to `"simple"`): One of [`RICHNESS`]: diatonic triads, the same with the fitted
-            seventh-chord spellings, or every chord the model knows (secondary dominants, borrowed chords).
+        richness (`str`, defaults to `"simple"`): One of [`RICHNESS`]: the key's own and commonest chords as
+            triads, the same with the fitted seventh-chord spellings, or every chord the model knows (secondary
+            dominants, borrowed chords, passing diminished chords).
         chords_per_bar (`int`, *optional*): Let the chord change only on the boundaries of this many equal slots per
             bar (1: on bar lines; 2: also on the half bar). It must divide the bar's beats. Default: on any beat,
             as often as the fitted change probabilities of the meter say.
