@@ -73,25 +73,26 @@ def transformer_config(name_or_path: str) -> dict:
 
 
 def vae_rate(name_or_path: str) -> tuple[float, int]:
-    """(latent frames per second, latent channels) of a VAE, read from its config (no weights needed)."""
-    from diffusers_s2acc.models.autoencoder_semantic import SemanticAutoencoder
+    """(latent frames per second, latent channels) of a VAE (a `config.json` builds it with random weights)."""
     from diffusers_s2acc.training.loading import load_starting_vae
 
-    if str(name_or_path).endswith(".json"):
-        config = SemanticAutoencoder.load_config(name_or_path)
-        hop = 1
-        for ratio in config["downsampling_ratios"]:
-            hop *= ratio
-        return config["sampling_rate"] / hop, config["latent_channels"]
     vae = load_starting_vae(name_or_path)
     return vae.frame_rate, vae.config.latent_channels
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
+    args = parse_args(argv)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    try:
+        return _run(args)
+    finally:
+        torch.set_num_threads(threads)  # a caller (a test, a notebook) keeps its own thread count
+
+
+def _run(args: argparse.Namespace) -> list[dict]:
     from diffusers_s2acc.models.transformer_s2dit import S2DiTTransformer
 
-    args = parse_args(argv)
-    torch.set_num_threads(args.threads)
     base = transformer_config(args.transformer)
     cases = []
     for name in args.vae:
@@ -100,15 +101,27 @@ def main(argv: list[str] | None = None) -> list[dict]:
         torch.manual_seed(0)
         model = S2DiTTransformer(**{**base, "in_channels": channels}).eval()
         if frames > model.config.max_frames:
-            raise SystemExit(f"{args.seconds} s at {rate:.2f} frames/s is {frames} frames, over max_frames "
-                             f"{model.config.max_frames}: give fewer --seconds")
+            raise SystemExit(
+                f"{args.seconds} s at {rate:.2f} frames/s is {frames} frames, over max_frames "
+                f"{model.config.max_frames}: give fewer --seconds"
+            )
         inputs = dict(
             hidden_states=torch.randn(args.batch, channels, frames),
             timestep=torch.full((args.batch,), 500.0),
             encoder_hidden_states=torch.randn(args.batch, 24, base["text_embed_dim"]),
         )
-        cases.append(dict(vae=name, frame_rate=rate, latent_channels=channels, frames=frames, model=model,
-                          inputs=inputs, wall=[], cpu=[]))
+        cases.append(
+            dict(
+                vae=name,
+                frame_rate=rate,
+                latent_channels=channels,
+                frames=frames,
+                model=model,
+                inputs=inputs,
+                wall=[],
+                cpu=[],
+            )
+        )
     with torch.no_grad():
         for case in cases:
             for _ in range(args.warmup):
@@ -122,23 +135,34 @@ def main(argv: list[str] | None = None) -> list[dict]:
     rows = []
     for case in cases:
         wall, cpu = statistics.median(case["wall"]), statistics.median(case["cpu"])
-        rows.append(dict(
-            vae=case["vae"], frame_rate=round(case["frame_rate"], 3), latent_channels=case["latent_channels"],
-            frames=case["frames"], wall_s=wall, cpu_s=cpu, wall_s_per_audio_s=wall / args.seconds,
-            cpu_s_per_audio_s=cpu / args.seconds,
-        ))
+        rows.append(
+            dict(
+                vae=case["vae"],
+                frame_rate=round(case["frame_rate"], 3),
+                latent_channels=case["latent_channels"],
+                frames=case["frames"],
+                wall_s=wall,
+                cpu_s=cpu,
+                wall_s_per_audio_s=wall / args.seconds,
+                cpu_s_per_audio_s=cpu / args.seconds,
+            )
+        )
     for row in rows:
         row["cpu_ratio"] = row["cpu_s"] / rows[0]["cpu_s"]
         row["wall_ratio"] = row["wall_s"] / rows[0]["wall_s"]
-    print(f"One DiT step (batch {args.batch}) over {args.seconds:g} s of audio, transformer {args.transformer} "
-          f"(width {base['hidden_size']}, {base['num_layers']} layers), {args.threads} threads, median of "
-          f"{args.iters}:\n")
+    print(
+        f"One DiT step (batch {args.batch}) over {args.seconds:g} s of audio, transformer {args.transformer} "
+        f"(width {base['hidden_size']}, {base['num_layers']} layers), {args.threads} threads, median of "
+        f"{args.iters}:\n"
+    )
     print("| VAE | frames/s | latent ch | frames | wall s | CPU s | CPU s per audio s | CPU ratio | wall ratio |")
     print("|---|---|---|---|---|---|---|---|---|")
     for row in rows:
-        print(f"| {row['vae']} | {row['frame_rate']:.2f} | {row['latent_channels']} | {row['frames']} | "
-              f"{row['wall_s']:.4f} | {row['cpu_s']:.4f} | {row['cpu_s_per_audio_s']:.5f} | {row['cpu_ratio']:.3f} | "
-              f"{row['wall_ratio']:.3f} |")
+        print(
+            f"| {row['vae']} | {row['frame_rate']:.2f} | {row['latent_channels']} | {row['frames']} | "
+            f"{row['wall_s']:.4f} | {row['cpu_s']:.4f} | {row['cpu_s_per_audio_s']:.5f} | {row['cpu_ratio']:.3f} | "
+            f"{row['wall_ratio']:.3f} |"
+        )
     if args.json:
         from diffusers_s2acc.audio import write_atomically
 

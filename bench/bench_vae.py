@@ -14,6 +14,9 @@ decoded, and compared with the reference at the reference's own rate (44.1 kHz s
   the reference's rate, and over 0-8 kHz of 16 kHz mono down-mixes (the band every VAE here can carry);
 - `hf_energy_db`: energy above 8 kHz of the round trip relative to the reference's (0 dB: all of it kept);
 - `stereo_corr` (round trip) beside `stereo_corr_ref`: the inter-channel correlation of each (1.0 for mono);
+- `chroma_corr`: the mean, over the reference's sounding frames, of the correlation between the reference's and the
+  round trip's 12-bin chroma (librosa CQT chroma of 22.05 kHz mono down-mixes): whether the pitch classes survive,
+  without a chord recogniser in between (1: the same pitch-class profile in every frame; near 0: unrelated);
 - `chord_majmin` of the round trip against the spec's chart, beside the reference's own (synth specs only); for real
   recordings, `chord_agreement`: the chords recognised in the round trip scored against those recognised in the
   reference (how much of the harmony a listener's transcription would keep);
@@ -93,7 +96,25 @@ def distances(reference: np.ndarray, decoded: np.ndarray, rate: int, stft) -> di
         "hf_energy_db": band_energy_db(decoded, rate, 8000) - band_energy_db(reference, rate, 8000),
         "stereo_corr": stereo_correlation(decoded),
         "stereo_corr_ref": stereo_correlation(reference),
+        "chroma_corr": chroma_correlation(reference, decoded, rate),
     }
+
+
+def chroma_correlation(reference: np.ndarray, decoded: np.ndarray, rate: int) -> float:
+    import librosa
+
+    ref, dec = (resample(to_mono(a)[None], rate, 22050)[0] for a in (reference, decoded))
+    ref_chroma, dec_chroma = (librosa.feature.chroma_cqt(y=a, sr=22050) for a in (ref, dec))
+    n = min(ref_chroma.shape[1], dec_chroma.shape[1])
+    ref_chroma, dec_chroma = ref_chroma[:, :n], dec_chroma[:, :n]
+    rms = librosa.feature.rms(y=ref, hop_length=512)[0][:n]
+    sounding = rms > 0.1 * rms.max() if rms.size and rms.max() > 0 else np.zeros(n, bool)
+    values = [
+        np.corrcoef(ref_chroma[:, t], dec_chroma[:, t])[0, 1]
+        for t in np.flatnonzero(sounding)
+        if ref_chroma[:, t].std() > 1e-6 and dec_chroma[:, t].std() > 1e-6
+    ]
+    return float(np.mean(values)) if values else float("nan")
 
 
 def chord_agreement(reference: np.ndarray, decoded: np.ndarray, rate: int) -> float:
@@ -208,7 +229,7 @@ def main(argv: list[str] | None = None) -> None:
                 entry[label] = {"clips": len(rows), **{k: mean(rows, k) for k in keys}, "rows": rows}
         results[name] = entry
 
-    columns = ["mrstft", "mel_full", "mel_0_8k", "hf_energy_db", "stereo_corr", "stereo_corr_ref"]
+    columns = ["mrstft", "mel_full", "mel_0_8k", "hf_energy_db", "stereo_corr", "stereo_corr_ref", "chroma_corr"]
     print(
         "| VAE | set | rate / ch / latent / Hz | "
         + " | ".join(columns)

@@ -56,7 +56,7 @@ def test_demo_stereo_preset_round_trips_44k_stereo_at_21_5_frames_per_second():
     with torch.no_grad():
         latents = vae.encode(audio).latent_dist.mode()
         decoded = vae.decode(latents).sample
-    assert latents.shape == (1, 64, 22) and decoded.shape == (1, 2, 22 * 2048)
+    assert latents.shape == (1, 32, 22) and decoded.shape == (1, 2, 22 * 2048)
 
 
 def test_bad_shapes_name_the_problem(vae):

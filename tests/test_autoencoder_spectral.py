@@ -83,7 +83,9 @@ def test_save_load_round_trip_is_bit_exact(vae, tmp_path):
 def test_old_configs_without_architecture_build_the_oobleck_vae():
     from diffusers_s2acc.models.oobleck_blocks import OobleckDecoder
 
-    vae = SemanticAutoencoder(**{k: v for k, v in SMALL.items() if k not in ("architecture", "spectral_blocks")},)
+    vae = SemanticAutoencoder(
+        **{k: v for k, v in SMALL.items() if k not in ("architecture", "spectral_blocks")},
+    )
     assert vae.config.architecture == "oobleck" and isinstance(vae.decoder, OobleckDecoder)
 
 
@@ -92,7 +94,9 @@ def test_semantic_loss_trains_the_spectral_encoder(vae):
     frames = 16
     audio = torch.randn(1, 2, frames * vae.hop_length) * 0.1
     sheet = LeadSheet.from_dict({"tempo": 120, "chart": "C | Am", "melody": [{"start": 0, "end": 0.1, "pitch": 60}]})
-    targets = FrameConditioning.stack([FrameConditioning.build(frames, vae.frame_rate, None, sheet)]).semantic_targets()
+    targets = FrameConditioning.stack(
+        [FrameConditioning.build(frames, vae.frame_rate, None, sheet)]
+    ).semantic_targets()
     latents = vae.encode(audio).latent_dist.sample(generator=torch.Generator().manual_seed(0))
     losses = vae.semantic_loss(latents, targets)
     assert all(torch.isfinite(v) and v > 0 for v in losses.values())
@@ -110,3 +114,46 @@ def test_semantic_loss_trains_the_spectral_encoder(vae):
 def test_configs_that_cannot_build_name_the_problem(change, message):
     with pytest.raises(ValueError, match=message):
         SemanticAutoencoder(**{**SMALL, **change})
+
+
+def test_mid_side_stereo_shares_one_phase_and_inverts_exactly():
+    from diffusers_s2acc.models.spectral_blocks import from_mid_side, to_mid_side
+
+    audio = torch.randn(2, 2, 1000)
+    assert torch.allclose(from_mid_side(to_mid_side(audio)), audio, atol=1e-6)
+    torch.manual_seed(0)
+    vae = SemanticAutoencoder(**{**SMALL, "mid_side": True}).eval()
+    with torch.no_grad():
+        # A decoder that writes silence on the side channel gives identical left and right (a centred mono image).
+        head = vae.decoder.head
+        bins = vae.decoder.n_fft // 2 + 1
+        side_log_magnitude = slice(2 * bins, 3 * bins)  # channel 1 (side), its log-magnitude block
+        head.weight[side_log_magnitude] = 0
+        head.bias[side_log_magnitude] = -30.0
+        decoded = vae.decode(torch.randn(1, 8, 6)).sample
+        assert torch.allclose(decoded[:, 0], decoded[:, 1], atol=1e-7)
+        # Identical channels in: the encoder sees a silent side.
+        mono = torch.randn(1, 1, 6 * vae.hop_length).expand(1, 2, -1) * 0.1
+        features = vae.encoder.features(to_mid_side(mono))
+        assert features[:, 3 * bins :].abs().max() < 0.01 * features[:, : 3 * bins].abs().max()
+
+
+def test_a_steady_tone_has_a_steady_demodulated_phase():
+    """The encoder's STFT is phase-demodulated: a sinusoid at a bin's centre keeps one phase from frame to frame (the
+    raw STFT turns it by k quarter turns per frame), and the decoder's rotation is its exact inverse."""
+    from diffusers_s2acc.models.spectral_blocks import frame_phase_rotation
+
+    torch.manual_seed(0)
+    vae = SemanticAutoencoder(**SMALL).eval()
+    encoder = vae.encoder
+    bin_index = 37
+    t = torch.arange(32 * encoder.stft_hop)
+    tone = torch.cos(2 * torch.pi * bin_index * t / encoder.n_fft)[None, None].expand(1, 2, -1).contiguous()
+    features = encoder.features(tone)
+    bins = encoder.n_fft // 2 + 1
+    real, imag = features[0, bins + bin_index, 2:-2], features[0, 2 * bins + bin_index, 2:-2]  # left, inner frames
+    phase = torch.atan2(imag, real)
+    assert (phase - phase[0]).abs().max() < 1e-3
+    rotation = frame_phase_rotation(bins, 12)
+    assert torch.allclose(rotation * rotation.conj(), torch.ones_like(rotation))
+    assert rotation[1, 1] == torch.polar(torch.tensor(1.0), torch.tensor(torch.pi / 2))

@@ -23,10 +23,26 @@ def test_a_lower_latent_rate_costs_less_per_second_of_audio(tmp_path):
     fast = _config(tmp_path, "hop128", downsampling_ratios=[4, 4, 8])  # 125 frames/s at 16 kHz
     slow = _config(tmp_path, "hop1024", downsampling_ratios=[4, 8, 32], latent_channels=16)  # 15.6 frames/s
     out = tmp_path / "rate.json"
-    rows = bench_latent_rate.main([
-        "--vae", fast, "--vae", slow, "--transformer", "tiny", "--seconds", "8", "--iters", "3", "--warmup", "1",
-        "--threads", "1", "--json", str(out),
-    ])
+    rows = bench_latent_rate.main(
+        [
+            "--vae",
+            fast,
+            "--vae",
+            slow,
+            "--transformer",
+            "tiny",
+            "--seconds",
+            "8",
+            "--iters",
+            "3",
+            "--warmup",
+            "1",
+            "--threads",
+            "1",
+            "--json",
+            str(out),
+        ]
+    )
     assert [row["frames"] for row in rows] == [1000, 125]
     assert rows[1]["latent_channels"] == 16 and rows[0]["cpu_ratio"] == 1.0
     # Eight times fewer frames: far less than half the work, whatever the machine is doing.
@@ -53,3 +69,29 @@ def test_an_existing_json_is_kept_without_overwrite(tmp_path, capsys):
     with pytest.raises(SystemExit):
         bench_latent_rate.main(["--vae", "tiny", "--vae", "tiny", "--json", str(out)])
     assert "exists; pass --overwrite" in capsys.readouterr().err and out.read_text() == "mine"
+
+
+def test_the_callers_thread_count_is_restored(tmp_path):
+    import torch
+
+    before = torch.get_num_threads()
+    fast = _config(tmp_path, "a", downsampling_ratios=[4, 4, 8])
+    bench_latent_rate.main(
+        [
+            "--vae",
+            fast,
+            "--vae",
+            fast,
+            "--transformer",
+            "tiny",
+            "--seconds",
+            "1",
+            "--iters",
+            "1",
+            "--warmup",
+            "0",
+            "--threads",
+            str(before + 1),
+        ]
+    )
+    assert torch.get_num_threads() == before

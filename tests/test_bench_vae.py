@@ -51,3 +51,19 @@ def test_needs_something_to_measure_and_refuses_an_existing_json(tmp_path):
     with pytest.raises(SystemExit):
         main(["--vae", "s2acc-demo", "--real", str(tmp_path), "--json", str(out)])
     assert out.read_text() == "kept"
+
+
+def test_chroma_correlation_keeps_pitch_classes_apart_from_their_sound():
+    from bench.bench_vae import chroma_correlation
+
+    t = np.arange(RATE) / RATE
+
+    def chord(*freqs):
+        tone = sum(np.sin(2 * np.pi * f * t) for f in freqs).astype(np.float32) * 0.1
+        return np.stack([tone, tone])
+
+    c_major, c_sharp_major = chord(261.6, 329.6, 392.0), chord(277.2, 349.2, 415.3)  # C-E-G against C#-F-G#
+    assert chroma_correlation(c_major, c_major, RATE) == pytest.approx(1.0, abs=1e-6)
+    # The same notes an octave higher keep their pitch classes; a chord a semitone away does not.
+    assert chroma_correlation(c_major, chord(523.3, 659.3, 784.0), RATE) > 0.8
+    assert chroma_correlation(c_major, c_sharp_major, RATE) < 0.2

@@ -2,7 +2,7 @@
 bench/run_diffusers_pipeline_tests.py.
 
 diffusers' wheel ships no tests, so the suite needs a local diffusers checkout named by `$S2ACC_DIFFUSERS_CHECKOUT`
-(and diffusers' test requirements `parameterized` and `requests-mock`); without one that test is skipped, and
+(and diffusers' test requirements `parameterized` and `requests-mock`, in the `dev` extra); without one that test is skipped, and
 nothing is ever fetched. The harness's own plumbing is tested without a checkout.
 """
 
@@ -19,6 +19,7 @@ CHECKOUT = os.environ.get(harness.CHECKOUT_ENV)
 # features it lacks): a harness that skipped or lost them would otherwise still look green.
 CORE_TESTS = {
     "test_save_load_local",
+    "test_save_load_optional_components",
     "test_pipeline_call_signature",
     "test_inference_batch_consistent",
     "test_inference_batch_single_identical",
@@ -68,10 +69,22 @@ def test_without_a_checkout_the_harness_refuses_before_any_work(monkeypatch, cap
     assert exit_info.value.code == 2 and harness.CHECKOUT_ENV in capsys.readouterr().err
 
 
-def test_missing_test_requirements_are_named(tmp_path, monkeypatch):
+def test_missing_test_requirements_are_named_with_the_dev_extra_that_installs_them(tmp_path, monkeypatch):
     monkeypatch.setitem(harness.TEST_REQUIREMENTS, "no_such_module_s2acc", "no-such-package")
-    with pytest.raises(RuntimeError, match="pip install .*no-such-package"):
+    with pytest.raises(RuntimeError, match=r"no-such-package.*pip install -e \.\[dev\]"):
         harness.run_suite(_fake_checkout(tmp_path / "diffusers"))
+
+
+def test_the_dev_extra_lists_every_test_requirement_of_the_harness():
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    dev = {Requirement(r).name for r in pyproject["project"]["optional-dependencies"]["dev"]}
+    assert set(harness.TEST_REQUIREMENTS.values()) <= dev
 
 
 def test_the_junit_report_is_read_into_outcomes_with_skip_reasons(tmp_path):

@@ -342,3 +342,96 @@ def test_guidance_interval_runs_the_full_condition_alone_outside_it(tiny_pipe):
     for bad in [(0.5, 0.5), (0.0, 2.0), (0.0,), "ab"]:
         with pytest.raises(ValueError, match="guidance_interval"):
             tiny_pipe(**kwargs, guidance_interval=bad)
+
+
+def test_a_pipeline_without_text_encoder_saves_loads_and_takes_prompt_embeds(tiny_pipe, tmp_path):
+    # `text_encoder` and `tokenizer` are optional components (as in diffusers' PixArt): a pipeline saved with both
+    # None loads again with both None, and generates from precomputed embeddings exactly as the full pipeline does.
+    from diffusers_s2acc.pretrained import save_shipped_pipeline
+
+    embeds = tiny_pipe.encode_prompt("warm acoustic pop")
+    uncaptioned = [{**segment, "caption": ""} for segment in SEGMENTS]  # sections need no text encoder
+    kwargs = dict(prompt=None, prompt_embeds=embeds, lead_sheet="C | G", segments=uncaptioned)
+    reference = generate(tiny_pipe, **kwargs)
+    no_text = S2AccompanistPipeline(**{**tiny_pipe.components, "text_encoder": None, "tokenizer": None})
+    no_text.save_pretrained(tmp_path / "plain")
+    for folder in (tmp_path / "plain", save_shipped_pipeline(no_text, tmp_path / "shipped")):
+        loaded = S2AccompanistPipeline.from_pretrained(folder)
+        assert loaded.text_encoder is None and loaded.tokenizer is None
+        loaded.set_progress_bar_config(disable=True)
+        assert np.array_equal(generate(loaded, **kwargs), reference)
+
+    # Anything that needs the text encoder is refused up front with a message that names it and the way out.
+    for bad in [
+        dict(prompt="warm acoustic pop"),
+        dict(prompt=None),  # no prompt is the empty prompt, which is encoded too
+        dict(prompt=None, prompt_embeds=embeds, segments=SEGMENTS),  # section captions
+        dict(prompt=None, prompt_embeds=embeds, negative_prompt="noise", guidance_scale=3.0),
+    ]:
+        with pytest.raises(ValueError, match="no `text_encoder` and no `tokenizer`.*`prompt_embeds`"):
+            generate(loaded, **bad)
+    with pytest.raises(ValueError, match="`prompt` must be encoded"):
+        loaded.encode_prompt("warm acoustic pop")
+    # A negative prompt without guidance is not encoded, so it needs no text encoder (as the full pipeline ignores it).
+    generate(loaded, prompt=None, prompt_embeds=embeds, negative_prompt="noise", guidance_scale=1.0)
+
+
+def test_a_step_callback_changes_guidance_for_the_steps_after_it(tiny_pipe, caplog):
+    # As diffusers' pipelines read `self.guidance_scale` / `self.do_classifier_free_guidance` at every step, a
+    # `callback_on_step_end` that sets the pipeline's scales changes the following steps.
+    kwargs = dict(
+        prompt="piano",
+        lead_sheet="C | G",
+        audio_length_in_s=1.0,
+        num_inference_steps=4,
+        guidance_scale=4.0,
+        lead_sheet_guidance_scale=3.0,
+        output_type="latent",
+        callback_on_step_end_tensor_inputs=["encoder_hidden_states"],
+    )
+    passes, scales = [], []  # batch rows of every transformer pass, scales of every guided step
+    guide = tiny_pipe._guide
+    tiny_pipe._guide = lambda velocities, text, sheet: scales.append((text, sheet)) or guide(velocities, text, sheet)
+    handle = tiny_pipe.transformer.register_forward_hook(lambda module, args, output: passes.append(args[0].shape[0]))
+
+    def lower(pipe, step, timestep, tensors):
+        if step == 0:
+            pipe._guidance_scale, pipe._lead_sheet_guidance_scale = 2.0, 1.5
+        return {}
+
+    def lower_then_switch_off(cut_states):
+        def callback(pipe, step, timestep, tensors):
+            lower(pipe, step, timestep, tensors)
+            if step == 1:  # off, as diffusers' docs show it: scale 1, and (optionally) the conditional states only
+                pipe._guidance_scale = 1.0
+                if cut_states:
+                    return {"encoder_hidden_states": tensors["encoder_hidden_states"].chunk(3)[-1]}
+            return {}
+
+        return callback
+
+    try:
+        # Guidance off after two steps is the full condition alone from then on: what an interval of half the steps
+        # gives with the same scales.
+        expected = generate(tiny_pipe, **kwargs, guidance_interval=(0.0, 0.5), callback_on_step_end=lower)
+        for cut_states in (False, True):
+            passes.clear()
+            scales.clear()
+            latents = generate(tiny_pipe, **kwargs, callback_on_step_end=lower_then_switch_off(cut_states))
+            assert passes == [3, 3, 1, 1] and scales == [(4.0, 3.0), (2.0, 1.5)]
+            assert torch.equal(latents, expected)
+
+        # Guidance the call started without has no branches to apply: it stays off, with a warning, once.
+        passes.clear()
+
+        def switch_on(pipe, step, timestep, tensors):
+            pipe._guidance_scale = 4.0
+            return {}
+
+        with caplog.at_level("WARNING"):
+            generate(tiny_pipe, **{**kwargs, "guidance_scale": 1.0}, callback_on_step_end=switch_on)
+        assert passes == [1, 1, 1, 1]
+        assert sum("did not prepare" in record.getMessage() for record in caplog.records) == 1
+    finally:
+        handle.remove()
+        del tiny_pipe._guide

@@ -289,3 +289,19 @@ def test_mono_source_at_another_rate_extends_a_44k_stereo_pipeline_matched_once(
     expected = resample(match_channels(mono, 2), RATE, 44100)
     kept = 44100 - int(0.25 * 44100)  # the source's last 0.25 s fade into its reconstruction
     np.testing.assert_array_equal(out.audios[0, :, :kept], expected[:, :kept])
+
+
+def test_without_text_encoder_repaint_saves_loads_and_takes_prompt_embeds(pipes, original, tmp_path):
+    # The repaint pipeline has the same optional components as `S2AccompanistPipeline`.
+    pipe, repaint = pipes
+    embeds = pipe.encode_prompt("pop")
+    kwargs = dict(prompt=None, prompt_embeds=embeds, source_latents=original.latents, region_start_in_s=0.5)
+    reference = _repaint(repaint, segments=None, **kwargs).audios
+    no_text = S2AccompanistRepaintPipeline(**{**repaint.components, "text_encoder": None, "tokenizer": None})
+    no_text.save_pretrained(tmp_path)
+    loaded = S2AccompanistRepaintPipeline.from_pretrained(tmp_path)
+    loaded.set_progress_bar_config(disable=True)
+    assert loaded.text_encoder is None and loaded.tokenizer is None
+    assert np.array_equal(_repaint(loaded, segments=None, **kwargs).audios, reference)
+    with pytest.raises(ValueError, match="`prompt`.*no `text_encoder`"):
+        _repaint(loaded, source_latents=original.latents, region_start_in_s=0.5)

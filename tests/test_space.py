@@ -311,53 +311,59 @@ def _offline_page(browser, url: str):
     return page, outside
 
 
-@browser_only
-def test_browser_example_generate_screenshot(space, tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs `pip install playwright`")
-    url = space[0]
-    example = EXAMPLES[1]  # the jazz waltz, in 3/4
+@contextlib.contextmanager
+def _space_page(sync_api, url: str):
+    """Debian's Chromium, headless, on an offline page of the Space at `url` (see `_offline_page`), ready to fill:
+    yields `(page, outside)` and closes the browser however the test ends."""
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             page, outside = _offline_page(browser, url)
             page.wait_for_selector("#generate")
-            _open_advanced(page, sync_api, space[1])
-            page.locator("#examples").get_by_text(example.name).click()
-            sync_api.expect(page.get_by_label("Prompt")).to_have_value(example.prompt)
-            sync_api.expect(page.locator("#sections")).to_contain_text("Bbmaj7 | Eb7 | Dm7 | G7")
-            # Times follow bars, tempo and meter: 24 bars of 3/4 at 160 BPM.
-            sync_api.expect(page.locator("#timeline")).to_contain_text("24 bars of 1.12 s (160 BPM, 3/4): 27.0 s")
-            # Few steps for the test: lower the example's 25 in "Advanced".
-            page.get_by_label("Steps").fill("3")
-            page.get_by_label("Steps").press("Tab")
-            sync_api.expect(page.get_by_label("Steps")).to_have_value("3")
-            page.locator("#generate").click()
-            picture = page.locator("#take-picture img")
-            picture.wait_for(state="visible", timeout=120_000)
-            # The player (its <audio> element, Play button and a download link to the WAV) and both download files.
-            audio = page.locator("#take-audio")
-            sync_api.expect(audio.locator("audio")).not_to_have_count(0)
-            sync_api.expect(audio.get_by_role("button", name="Play", exact=True)).to_be_visible()
-            sync_api.expect(audio.locator('a[download$="_seed3.wav"]')).to_have_count(1)
-            for suffix in (".wav", ".flac"):
-                link = page.locator(
-                    f'#take-files a[download="swinging-jazz-waltz-piano-trio-in-bb-major_seed3{suffix}"]'
-                )
-                sync_api.expect(link).to_have_count(1)
-            sync_api.expect(page.locator("#take-summary")).to_contain_text("27.0 s")
-            sync_api.expect(page.locator("#history")).to_contain_text(example.prompt)
-            assert picture.evaluate("img => img.complete && img.naturalWidth") >= 1000
-            # The take is in this browser's history and brings its settings back.
-            page.get_by_label("Prompt").fill("something else")
-            page.get_by_role("button", name="Restore all its settings").click()
-            sync_api.expect(page.get_by_label("Prompt")).to_have_value(example.prompt)
-            shot = tmp_path / "space.png"
-            page.screenshot(path=str(shot), full_page=True)
-            # The history lives in this browser: it survives a reload.
-            page.reload()
-            sync_api.expect(page.locator("#history")).to_contain_text(example.prompt)
+            yield page, outside
         finally:
             browser.close()
+
+
+@browser_only
+def test_browser_example_generate_screenshot(space, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs `pip install playwright`")
+    url = space[0]
+    example = EXAMPLES[1]  # the jazz waltz, in 3/4
+    with _space_page(sync_api, url) as (page, outside):
+        _open_advanced(page, sync_api, space[1])
+        page.locator("#examples").get_by_text(example.name).click()
+        sync_api.expect(page.get_by_label("Prompt")).to_have_value(example.prompt)
+        sync_api.expect(page.locator("#sections")).to_contain_text("Bbmaj7 | Eb7 | Dm7 | G7")
+        # Times follow bars, tempo and meter: 24 bars of 3/4 at 160 BPM.
+        sync_api.expect(page.locator("#timeline")).to_contain_text("24 bars of 1.12 s (160 BPM, 3/4): 27.0 s")
+        # Few steps for the test: lower the example's 25 in "Advanced".
+        page.get_by_label("Steps").fill("3")
+        page.get_by_label("Steps").press("Tab")
+        sync_api.expect(page.get_by_label("Steps")).to_have_value("3")
+        page.locator("#generate").click()
+        picture = page.locator("#take-picture img")
+        picture.wait_for(state="visible", timeout=120_000)
+        # The player (its <audio> element, Play button and a download link to the WAV) and both download files.
+        audio = page.locator("#take-audio")
+        sync_api.expect(audio.locator("audio")).not_to_have_count(0)
+        sync_api.expect(audio.get_by_role("button", name="Play", exact=True)).to_be_visible()
+        sync_api.expect(audio.locator('a[download$="_seed3.wav"]')).to_have_count(1)
+        for suffix in (".wav", ".flac"):
+            link = page.locator(f'#take-files a[download="swinging-jazz-waltz-piano-trio-in-bb-major_seed3{suffix}"]')
+            sync_api.expect(link).to_have_count(1)
+        sync_api.expect(page.locator("#take-summary")).to_contain_text("27.0 s")
+        sync_api.expect(page.locator("#history")).to_contain_text(example.prompt)
+        assert picture.evaluate("img => img.complete && img.naturalWidth") >= 1000
+        # The take is in this browser's history and brings its settings back.
+        page.get_by_label("Prompt").fill("something else")
+        page.get_by_role("button", name="Restore all its settings").click()
+        sync_api.expect(page.get_by_label("Prompt")).to_have_value(example.prompt)
+        shot = tmp_path / "space.png"
+        page.screenshot(path=str(shot), full_page=True)
+        # The history lives in this browser: it survives a reload.
+        page.reload()
+        sync_api.expect(page.locator("#history")).to_contain_text(example.prompt)
     assert shot.stat().st_size > 50_000
     assert outside == [], f"the page asked for outside resources: {outside}"
 
@@ -453,6 +459,8 @@ def _generate_ninety_seconds(page, sync_api, app, steps: int | None) -> list:
     assert [i for i, _ in counts] == sorted(set(i for i, _ in counts)), f"a step came back: {counts}"
     # The player holds the whole 90 s (its <audio> element, once loaded, and the time it shows).
     audio = page.locator("#take-audio")
+    # Gradio draws the <audio> element just after the trackers close: wait for it, or the list below can be empty.
+    sync_api.expect(audio.locator("audio[src]")).not_to_have_count(0)
     durations = audio.locator("audio[src]").evaluate_all(
         """players => Promise.all(players.map(a => a.readyState >= 1 ? a.duration :
             new Promise(done => a.addEventListener('loadedmetadata', () => done(a.duration), {once: true}))))"""
@@ -483,14 +491,8 @@ def test_browser_generates_a_90_s_song_of_five_sections_with_one_rising_progress
     windows of the default model's length under one bar that rises from 0% to 100%, a player with the whole take."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs `pip install playwright`")
     url, app = space
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page, outside = _offline_page(browser, url)
-            page.wait_for_selector("#generate")
-            states = _generate_ninety_seconds(page, sync_api, app, 3)
-        finally:
-            browser.close()
+    with _space_page(sync_api, url) as (page, outside):
+        states = _generate_ninety_seconds(page, sync_api, app, 3)
     _report(states)
     assert outside == [], f"the page asked for outside resources: {outside}"
 
@@ -502,22 +504,16 @@ def test_browser_generates_a_90_s_song_on_the_shipped_model(shipped_space, tmp_p
     screenshot is the README's (`S2ACC_SPACE_SCREENSHOT=docs/space.png` writes it there, in 128 colours)."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs `pip install playwright`")
     url, app = shipped_space
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page, outside = _offline_page(browser, url)
-            page.wait_for_selector("#generate")
-            sync_api.expect(page.get_by_text("untrained", exact=False)).to_have_count(0)
-            states = _generate_ninety_seconds(page, sync_api, app, None)
-            # A trained model's take follows the chart typed into the table: the analysis hears its chord roots most
-            # of the time (83% on the CPU where this test was written; the tiny preset's noise: 0%).
-            summary = page.locator("#take-summary").inner_text()
-            agreement = re.search(r"chord roots match the chart (\d+)%", summary)
-            assert agreement and int(agreement.group(1)) >= 50, summary
-            shot = tmp_path / "space.png"
-            page.screenshot(path=str(shot), full_page=True)
-        finally:
-            browser.close()
+    with _space_page(sync_api, url) as (page, outside):
+        sync_api.expect(page.get_by_text("untrained", exact=False)).to_have_count(0)
+        states = _generate_ninety_seconds(page, sync_api, app, None)
+        # A trained model's take follows the chart typed into the table: the analysis hears its chord roots most
+        # of the time (83% on the CPU where this test was written; the tiny preset's noise: 0%).
+        summary = page.locator("#take-summary").inner_text()
+        agreement = re.search(r"chord roots match the chart (\d+)%", summary)
+        assert agreement and int(agreement.group(1)) >= 50, summary
+        shot = tmp_path / "space.png"
+        page.screenshot(path=str(shot), full_page=True)
     _report(states)
     assert outside == [], f"the page asked for outside resources: {outside}"
     assert shot.stat().st_size > 50_000

@@ -214,17 +214,39 @@ def test_train_vae_trains_a_spectral_stereo_vae_with_the_mel_loss(corpus_dir, tm
     """The STFT-domain architecture at 44.1 kHz stereo, from a config.json, with the log-mel loss logged beside the
     MR-STFT one."""
     config = {
-        **presets.vae_config("tiny"), "audio_channels": 2, "sampling_rate": 44100, "latent_channels": 4,
-        "architecture": "spectral", "downsampling_ratios": [256, 4], "channel_multiples": [1, 1],
+        **presets.vae_config("tiny"),
+        "audio_channels": 2,
+        "sampling_rate": 44100,
+        "latent_channels": 4,
+        "architecture": "spectral",
+        "downsampling_ratios": [256, 4],
+        "channel_multiples": [1, 1],
         "spectral_blocks": 1,
     }
     (tmp_path / "size.json").write_text(json.dumps(config))
     out = tmp_path / "vae"
-    train_vae.main([
-        "--pretrained_model_name_or_path", str(tmp_path / "size.json"), "--train_data_dir", str(corpus_dir),
-        "--output_dir", str(out), "--max_train_steps", "2", "--train_batch_size", "1", "--clip_seconds", "0.3",
-        "--report_to", "none", "--lr_warmup_steps", "0", "--mel_weight", "1.0",
-    ])
+    train_vae.main(
+        [
+            "--pretrained_model_name_or_path",
+            str(tmp_path / "size.json"),
+            "--train_data_dir",
+            str(corpus_dir),
+            "--output_dir",
+            str(out),
+            "--max_train_steps",
+            "2",
+            "--train_batch_size",
+            "1",
+            "--clip_seconds",
+            "0.3",
+            "--report_to",
+            "none",
+            "--lr_warmup_steps",
+            "0",
+            "--mel_weight",
+            "1.0",
+        ]
+    )
     vae = SemanticAutoencoder.from_pretrained(out)
     assert vae.config.architecture == "spectral" and vae.hop_length == 1024
     assert vae.decode(torch.zeros(1, 4, 3)).sample.shape == (1, 2, 3 * 1024)
@@ -392,10 +414,14 @@ def test_train_dit_refuses_a_vae_its_transformer_or_cache_does_not_fit(corpus_di
     narrow = tmp_path / "narrow"
     SemanticAutoencoder(**{**presets.vae_config("tiny"), "latent_channels": 4}).save_pretrained(narrow)
     with pytest.raises(SystemExit, match="takes 8 latent channels but the VAE has 4"):
-        train_dit.main(_dit_args(corpus_dir, tmp_path / "a", latents_dir, 1,
-                                 "--pretrained_vae_model_name_or_path", str(narrow)))
+        train_dit.main(
+            _dit_args(corpus_dir, tmp_path / "a", latents_dir, 1, "--pretrained_vae_model_name_or_path", str(narrow))
+        )
     other_rate = tmp_path / "other_rate"
     SemanticAutoencoder(**{**presets.vae_config("tiny"), "downsampling_ratios": [4, 4, 4]}).save_pretrained(other_rate)
     with pytest.raises(SystemExit, match="was encoded at .* delete the cache"):
-        train_dit.main(_dit_args(corpus_dir, tmp_path / "b", latents_dir, 1,
-                                 "--pretrained_vae_model_name_or_path", str(other_rate)))
+        train_dit.main(
+            _dit_args(
+                corpus_dir, tmp_path / "b", latents_dir, 1, "--pretrained_vae_model_name_or_path", str(other_rate)
+            )
+        )

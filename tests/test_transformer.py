@@ -200,6 +200,6 @@ def test_demo_stereo_transformer_reads_its_vae_latents_at_demo_cost():
     with init_empty_weights():
         stereo = S2DiTTransformer(**transformer_config("demo-stereo"))
         demo = S2DiTTransformer(**transformer_config("demo"))
-    assert stereo.config.in_channels == vae_config("demo-stereo")["latent_channels"] == 64
+    assert stereo.config.in_channels == vae_config("demo-stereo")["latent_channels"] == 32
     # Same width and depth as demo: only the latent projections differ, so a step costs the same per frame.
     assert abs(sum(p.numel() for p in stereo.parameters()) - sum(p.numel() for p in demo.parameters())) < 0.1e6

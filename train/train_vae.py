@@ -6,7 +6,8 @@
     # or start from Stable Audio Open's VAE, converted exactly:
     accelerate launch train/train_vae.py --oobleck_path /local/stable-audio-open-1.0 --train_data_dir corpus/ ...
 
-Losses: multi-resolution STFT, optionally log-mel (`--mel_weight`), and L1 waveform reconstruction, KL of the posterior, the lead-sheet semantic loss
+Losses: multi-resolution STFT, optionally log-mel (`--mel_weight`) and compressed complex STFT
+(`--complex_stft_weight`), and L1 waveform reconstruction, KL of the posterior, the lead-sheet semantic loss
 (chord, pitch classes, melody, beat targets rasterised from the corpus's lead sheets at the latent frame rate) and,
 after `--adversarial_start_step`, a multi-resolution STFT discriminator with hinge and feature-matching losses. The
 trained model is written to `--output_dir` (`SemanticAutoencoder.from_pretrained(output_dir)` loads it).
@@ -35,6 +36,7 @@ from diffusers_s2acc.training.discriminator import (
 )
 from diffusers_s2acc.training.latent_cache import estimate_scaling_factor
 from diffusers_s2acc.training.loading import load_starting_vae
+from diffusers_s2acc.training.losses import CompressedComplexSTFTLoss
 from diffusers_s2acc.training.run_loop import EpochPermutationSampler, ResumableRun
 
 
@@ -55,6 +57,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0.0,
         help="log-mel (128 bands, 4096-point FFT) L1 loss beside the MR-STFT one: its fine low-frequency resolution "
         "keeps bass notes and chord tones apart at 44.1 kHz, where the MR-STFT's largest FFT has 21.5 Hz bins",
+    )
+    parser.add_argument(
+        "--complex_stft_weight",
+        type=float,
+        default=0.0,
+        help="compressed complex STFT L1 loss (phase where it matters; training.losses.CompressedComplexSTFTLoss): "
+        "what an inverse-STFT (architecture='spectral') decoder needs to learn phases that agree across frames",
     )
     parser.add_argument("--kl_weight", type=float, default=1e-4)
     parser.add_argument("--semantic_weight", type=float, default=0.1)
@@ -112,6 +121,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.mel_weight > 0
         else None
     )
+    complex_loss = CompressedComplexSTFTLoss() if args.complex_stft_weight > 0 else None
     corpus = load_corpus(args.dataset_name, args.train_data_dir, max_samples=args.max_train_samples)
     clip_frames = max(1, round(args.clip_seconds * vae.frame_rate))
     dataset = AudioClipDataset(
@@ -164,6 +174,9 @@ def main(argv: list[str] | None = None) -> None:
             if mel_loss is not None:
                 values["mel"] = mel_loss(reconstruction, audio)
                 loss = loss + args.mel_weight * values["mel"]
+            if complex_loss is not None:
+                values["complex_stft"] = complex_loss(reconstruction, audio)
+                loss = loss + args.complex_stft_weight * values["complex_stft"]
             if adversarial:
                 fake, real = discriminator(reconstruction), discriminator(audio)
                 values["adversarial"] = generator_adversarial_loss(fake)

@@ -151,11 +151,14 @@ def save_shipped_pipeline(pipe, folder: str | os.PathLike) -> Path:
     partial = folder.with_name(folder.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     pipe.save_pretrained(partial, safe_serialization=True)
-    packaged = packaged_text_encoder_components()
-    reference = packaged["text_encoder"].state_dict()
-    ours = pipe.text_encoder.state_dict()
-    same = ours.keys() == reference.keys() and all(torch.equal(ours[k].cpu(), reference[k]) for k in ours)
-    same = same and pipe.tokenizer.get_vocab() == packaged["tokenizer"].get_vocab()
+    # A pipeline without text encoder (an optional component) is saved as it is: nothing to leave out.
+    same = pipe.text_encoder is not None and pipe.tokenizer is not None
+    if same:
+        packaged = packaged_text_encoder_components()
+        reference = packaged["text_encoder"].state_dict()
+        ours = pipe.text_encoder.state_dict()
+        same = ours.keys() == reference.keys() and all(torch.equal(ours[k].cpu(), reference[k]) for k in ours)
+        same = same and pipe.tokenizer.get_vocab() == packaged["tokenizer"].get_vocab()
     if same:
         shutil.rmtree(partial / "text_encoder")
         shutil.rmtree(partial / "tokenizer")

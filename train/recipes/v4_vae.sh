@@ -14,8 +14,8 @@
 #    SWEEP_STEPS at the same batch and clip length, side by side (one thread each, so they share the two cores
 #    alike: equal steps are equal training time), then scored by bench/bench_vae.py on held-out songs and real
 #    recordings. Names: w<width>c<channels>h<hop> is the Oobleck waveform VAE, s<encoder width>x<decoder width>
-#    c<channels>h<hop> the STFT-domain one (architecture="spectral": STFT hop = hop / 4, then one stride-4
-#    convolution). The default sweep is spectral: on 2026-12-03 the width-16 Oobleck VAE at hop 2048 (the best of
+#    c<channels>h<hop>[ms] the STFT-domain one (architecture="spectral": STFT hop = hop / 4, then one stride-4
+#    convolution; "ms": mid/side stereo). The default sweep is spectral: on 2026-12-03 the width-16 Oobleck VAE at hop 2048 (the best of
 #    three Oobleck sizes at 600 steps) still decoded every held-out clip to a near-stationary spectrum after 1,700
 #    steps (mel 0-8 kHz 10.73 dB against the 16 kHz v2 VAE's 8.34, chord majmin after the round trip 0.02).
 # 4. final: the size named FINAL continued to FINAL_STEPS for each arm of ARMS (default both: with and without the
@@ -29,8 +29,8 @@ PY=${PYTHON:-.venv/bin/python}
 ACCELERATE=${ACCELERATE:-.venv/bin/accelerate}
 SONGS=${SONGS:-240}
 VAE_SONGS=${VAE_SONGS:-240}
-SWEEP_STEPS=${SWEEP_STEPS:-2800}
-SWEEP=${SWEEP:-s128x256c64h2048 s128x256c32h2048}
+SWEEP_STEPS=${SWEEP_STEPS:-2800}  # 2026-12-04 stopped the final layout at 700 (c32) and 206 (c128) steps
+SWEEP=${SWEEP:-s128x256c32h2048ms s128x256c128h2048ms}  # a trailing "ms": mid/side stereo (the demo-stereo preset's)
 FINAL=${FINAL:-}
 FINAL_STEPS=${FINAL_STEPS:-1500}
 REAL=${REAL:-/usr/share/games/wesnoth/1.16/data/core/music}  # scripts/install_system_deps.sh WITH_WESNOTH_MUSIC=1
@@ -66,28 +66,31 @@ for name in $SWEEP; do
 import json, re, sys
 from diffusers_s2acc.presets import vae_config
 name = sys.argv[1]
+base = {k: v for k, v in vae_config("demo-stereo").items() if k not in ("architecture", "spectral_blocks", "mid_side")}
 if name.startswith("s"):
-    encoder, decoder, channels, hop = map(int, re.fullmatch(r"s(\d+)x(\d+)c(\d+)h(\d+)", name).groups())
-    config = {**vae_config("demo-stereo"), "architecture": "spectral", "encoder_hidden_size": encoder,
-              "decoder_channels": decoder, "latent_channels": channels, "downsampling_ratios": [hop // 4, 4],
-              "channel_multiples": [1, 1], "spectral_blocks": 4}
+    *sizes, mid_side = re.fullmatch(r"s(\d+)x(\d+)c(\d+)h(\d+)(ms)?", name).groups()
+    encoder, decoder, channels, hop = map(int, sizes)
+    config = {**base, "architecture": "spectral", "encoder_hidden_size": encoder, "decoder_channels": decoder,
+              "latent_channels": channels, "downsampling_ratios": [hop // 4, 4], "channel_multiples": [1, 1],
+              "spectral_blocks": 4, "mid_side": mid_side is not None}
 else:
     width, channels, hop = map(int, re.fullmatch(r"w(\d+)c(\d+)h(\d+)", name).groups())
     strides = {2048: [2, 4, 4, 8, 8], 1024: [2, 4, 4, 4, 8], 4096: [2, 4, 8, 8, 8]}[hop]
-    config = {**vae_config("demo-stereo"), "encoder_hidden_size": width, "decoder_channels": width,
-              "latent_channels": channels, "downsampling_ratios": strides}
+    config = {**base, "architecture": "oobleck", "encoder_hidden_size": width, "decoder_channels": width,
+              "latent_channels": channels, "downsampling_ratios": strides, "channel_multiples": [1, 2, 4, 8, 16]}
 json.dump(config, open(sys.argv[2], "w"), indent=1)
 EOF
 done
-# Log-mel beside the MR-STFT loss, and a light waveform L1 (0.1): both reconstruction losses above ignore phase, and
-# a full-weight waveform L1 pulls an STFT decoder towards the average of the phases it cannot know (quieter highs).
-# (The Oobleck figures of 2026-12-03 quoted above were trained with batch 4 x 1 s, L1 1.0 and no mel loss.)
+# Log-mel beside the MR-STFT loss, and phase supervision: the compressed complex STFT loss (2.0) and the waveform L1
+# (1.0). Magnitude losses alone let an inverse-STFT decoder predict phases that do not agree from frame to frame
+# (the model card's runs of 2026-12-04; 0.5 / 0.1 trained alike, the heavier pair was kept). (The Oobleck figures of
+# 2026-12-03 quoted above were trained with batch 4 x 1 s, L1 1.0 and no mel or complex loss.)
 vae_run() {  # name, output, steps, adversarial start step
   [ -f "$2/config.json" ] && [ -f "$2/diffusion_pytorch_model.safetensors" ] && return 0
   OMP_NUM_THREADS=${THREADS:-1} $ACCELERATE launch --num_processes 1 --cpu train/train_vae.py \
       --pretrained_model_name_or_path "$WORK/sizes/$1.json" --train_data_dir "$WORK/corpus" --output_dir "$2" \
       --max_train_samples "$VAE_SONGS" --train_batch_size 8 --clip_seconds 1.5 --learning_rate 4e-4 \
-      --mel_weight 1.0 --l1_weight 0.1 \
+      --mel_weight 1.0 --l1_weight 1.0 --complex_stft_weight 2.0 \
       --adversarial_start_step "$4" --max_train_steps "$3" --checkpointing_steps 200 --checkpoints_total_limit 1 \
       --resume_from_checkpoint latest --report_to none --calibration_songs 32
 }

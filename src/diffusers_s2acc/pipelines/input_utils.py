@@ -72,6 +72,11 @@ def check_generator(generator: Any, batch_size: int) -> None:
     )
 
 
+def _has_captions(segment_lists: Sequence[Sequence[Segment] | None]) -> bool:
+    """Whether any section of any prompt has a caption (which the text encoder must encode)."""
+    return any(segment.caption for segs in segment_lists for segment in segs or [])
+
+
 def _embeds_tensor(prompt_embeds: PromptEmbedsArg) -> torch.Tensor:
     """The `(batch, tokens, dim)` states of `prompt_embeds`, whichever of its two accepted forms it has."""
     return prompt_embeds[0] if isinstance(prompt_embeds, (tuple, list)) else prompt_embeds
@@ -110,6 +115,10 @@ class S2AccompanistInputsMixin:
         else:
             batch_size = _embeds_tensor(prompt_embeds).shape[0]
         segment_lists = self._resolve_structure(segments, None, batch_size)[0]
+        if prompt_embeds is None:
+            self._check_text_encoder("`prompt`")
+        if _has_captions(segment_lists):
+            self._check_text_encoder("the sections' captions")
         prompt_embeds, prompt_segment_ids = encode_captions(
             self.tokenizer, self.text_encoder, prompt, segment_lists, device, prompt_embeds
         )
@@ -117,6 +126,18 @@ class S2AccompanistInputsMixin:
         # `test_encode_prompt_works_in_isolation` uses) reads these names to know which `__call__` argument takes
         # each output, here `prompt_embeds` for the caption states.
         return prompt_embeds, prompt_segment_ids
+
+    def _check_text_encoder(self, what: str) -> None:
+        """Raise a `ValueError` saying what needs the text encoder when the pipeline has none (an optional
+        component, None) or no tokenizer; `what` names the text to encode."""
+        missing = [name for name in ("text_encoder", "tokenizer") if getattr(self, name, None) is None]
+        if missing:
+            raise ValueError(
+                f"{what} must be encoded, but this pipeline has no {' and no '.join(f'`{m}`' for m in missing)}. "
+                "Pass `prompt_embeds` (and `negative_prompt_embeds`) computed with `encode_prompt` by a pipeline "
+                "that has a text encoder, and sections without captions, or load the pipeline with its text encoder "
+                "and tokenizer."
+            )
 
     # ------------------------------------------------------------------ inputs
 
@@ -278,6 +299,14 @@ class S2AccompanistInputsMixin:
                 f"`callback_on_step_end_tensor_inputs` must be a subset of {self._callback_tensor_inputs}, "
                 f"got {callback_on_step_end_tensor_inputs}."
             )
+        # Without a text encoder (an optional component), only precomputed embeddings work: say so before any
+        # sampling, instead of failing inside the encoding. The negative prompt is only encoded under guidance.
+        if prompt_embeds is None:
+            self._check_text_encoder("`prompt` (or the empty prompt, when neither it nor `prompt_embeds` is given)")
+        if negative_prompt is not None and guidance_scale > 1.0:
+            self._check_text_encoder("`negative_prompt`")
+        if _has_captions(segments):
+            self._check_text_encoder("the sections' captions")
 
     def _resolve_batch(
         self,

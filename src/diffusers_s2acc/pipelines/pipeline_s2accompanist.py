@@ -62,9 +62,11 @@ class S2AccompanistPipeline(
 
     Args:
         vae ([`SemanticAutoencoder`]): Waveform autoencoder; its latents are what the transformer denoises.
-        text_encoder ([`~transformers.PreTrainedModel`]): Any transformers text encoder; its last hidden states are
-            the caption tokens.
-        tokenizer ([`~transformers.PreTrainedTokenizerBase`]): The text encoder's tokenizer.
+        text_encoder ([`~transformers.PreTrainedModel`], *optional*): Any transformers text encoder; its last hidden
+            states are the caption tokens. Without it (None, with the tokenizer), the pipeline is called with
+            `prompt_embeds` from [`~S2AccompanistPipeline.encode_prompt`] of a pipeline that has one, and with
+            sections without captions; a prompt or caption to encode is refused with a `ValueError`.
+        tokenizer ([`~transformers.PreTrainedTokenizerBase`], *optional*): The text encoder's tokenizer.
         transformer ([`S2DiTTransformer`]): The flow-matching transformer.
         scheduler ([`~diffusers.FlowMatchEulerDiscreteScheduler`] or [`~diffusers.UniPCMultistepScheduler`]): The
             sampler: Euler (the training scheduler), or a multistep solver with flow sigmas
@@ -72,13 +74,16 @@ class S2AccompanistPipeline(
     """
 
     model_cpu_offload_seq = "text_encoder->transformer->vae"
+    # As diffusers' PixArt pipelines: without a text encoder and tokenizer the pipeline takes precomputed
+    # `prompt_embeds`, and a pipeline saved without them loads again with both None.
+    _optional_components = ["tokenizer", "text_encoder"]
     _callback_tensor_inputs = ["latents", "encoder_hidden_states"]
 
     def __init__(
         self,
         vae: SemanticAutoencoder,
-        text_encoder: PreTrainedModel,
-        tokenizer: PreTrainedTokenizerBase,
+        text_encoder: PreTrainedModel | None,
+        tokenizer: PreTrainedTokenizerBase | None,
         transformer: S2DiTTransformer,
         scheduler: FlowMatchEulerDiscreteScheduler | UniPCMultistepScheduler,
         default_num_inference_steps: int = FALLBACK_SETTINGS["num_inference_steps"],
@@ -176,7 +181,11 @@ class S2AccompanistPipeline(
             callback_on_step_end (`Callable`, *optional*): Called as `callback(pipe, step, timestep, kwargs)` after
                 every step (of every window) with the tensors named in `callback_on_step_end_tensor_inputs`, the
                 window's latents; returns a dict, possibly with replacements. `step` counts across windows, from 0
-                to `len(windows) * num_inference_steps - 1` (a progress bar rises once).
+                to `len(windows) * num_inference_steps - 1` (a progress bar rises once). As in diffusers' pipelines,
+                the guidance scales are read at every step: a callback may set `pipe._guidance_scale` and
+                `pipe._lead_sheet_guidance_scale` for the steps after it, and `pipe._guidance_scale = 1.0` switches
+                guidance off (one transformer pass per step from then on). The guidance branches are chosen when
+                the call starts, so guidance the call started without cannot be added (a warning says so).
             window_context_in_s (`float`, defaults to 3.0): For pieces longer than one window: seconds of the
                 previous window each window starts from.
             crossfade_in_s (`float`, defaults to 0.25): For pieces longer than one window: seconds over which

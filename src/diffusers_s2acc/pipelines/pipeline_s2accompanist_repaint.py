@@ -86,14 +86,17 @@ class S2AccompanistRepaintPipeline(
     """
 
     model_cpu_offload_seq = "text_encoder->transformer->vae"
+    # As diffusers' PixArt pipelines: without a text encoder and tokenizer the pipeline takes precomputed
+    # `prompt_embeds`, and a pipeline saved without them loads again with both None.
+    _optional_components = ["tokenizer", "text_encoder"]
     _callback_tensor_inputs = ["latents", "encoder_hidden_states"]
 
     # Copied from diffusers_s2acc.pipelines.pipeline_s2accompanist.S2AccompanistPipeline.__init__
     def __init__(
         self,
         vae: SemanticAutoencoder,
-        text_encoder: PreTrainedModel,
-        tokenizer: PreTrainedTokenizerBase,
+        text_encoder: PreTrainedModel | None,
+        tokenizer: PreTrainedTokenizerBase | None,
         transformer: S2DiTTransformer,
         scheduler: FlowMatchEulerDiscreteScheduler | UniPCMultistepScheduler,
         default_num_inference_steps: int = FALLBACK_SETTINGS["num_inference_steps"],

@@ -5,7 +5,10 @@ transformer's window, a region to regenerate and an extension are the same reque
 (weight 0), generated (1) or cross-faded (see [`~pipelines.repaint_windows`]). It is shared by
 [`S2AccompanistPipeline`] and [`S2AccompanistRepaintPipeline`] as a mixin, as diffusers shares AnimateDiff's FreeNoise
 sampling, and also holds the settings that choose the sampler (`recommended_settings`, `sampling_settings`,
-`sampling_scheduler`) and the state the denoising loop exposes (`guidance_scale`, `num_timesteps`, `interrupt`).
+`sampling_scheduler`) and the state the denoising loop exposes (`guidance_scale`, `lead_sheet_guidance_scale`,
+`do_classifier_free_guidance`, `num_timesteps`, `interrupt`). As in diffusers' pipelines, the loop reads the guidance
+properties at every step, so a `callback_on_step_end` that sets `pipe._guidance_scale` (or
+`pipe._lead_sheet_guidance_scale`) changes the steps after it; `pipe._guidance_scale = 1.0` switches guidance off.
 
 The pipeline using it provides `vae`, `transformer`, `scheduler`, `encode_prompt`, `progress_bar` and
 `_execution_device` (`DiffusionPipeline` and [`~pipelines.input_utils.S2AccompanistInputsMixin`]).
@@ -43,6 +46,18 @@ logger = logging.get_logger(__name__)
 
 # Per-frame fields that describe sections: a negative prompt is a global caption, so its branch has none.
 _SECTION_FIELDS = ("section_ids", "section_position", "segment_ids")
+
+
+def _guidance_branches(
+    do_classifier_free_guidance: bool, has_lead_sheet: bool, lead_sheet_guidance_scale: float
+) -> list[tuple[bool, bool]]:
+    """The `(drop_text, drop_lead_sheet)` condition of every guidance branch, in the order the transformer inputs
+    stack them: [unconditional, text only (with lead-sheet guidance), full condition]."""
+    full = [(False, False)]
+    if not do_classifier_free_guidance:
+        return full
+    lead_sheet_guidance = has_lead_sheet and lead_sheet_guidance_scale != 1.0
+    return [(True, lead_sheet_guidance)] + ([(False, True)] if lead_sheet_guidance else []) + full
 
 
 class S2AccompanistWindowedSamplerMixin:
@@ -136,6 +151,11 @@ class S2AccompanistWindowedSamplerMixin:
     @property
     def guidance_scale(self) -> float:
         return self._guidance_scale
+
+    @property
+    def lead_sheet_guidance_scale(self) -> float:
+        """The lead-sheet guidance scale of the current call (see `guidance_scale`); read at every step."""
+        return self._lead_sheet_guidance_scale
 
     @property
     def do_classifier_free_guidance(self) -> bool:
@@ -235,7 +255,9 @@ class S2AccompanistWindowedSamplerMixin:
             weights, self.transformer.config.max_frames, *self._to_frames(window_context_in_s, crossfade_in_s)
         )
         self._guidance_scale = guidance_scale
+        self._lead_sheet_guidance_scale = lead_sheet_guidance_scale
         self._interrupt = False
+        self._warned_unprepared_guidance = False
         self._num_windows = len(plan)
         prompts = [prompt] * batch_size if isinstance(prompt, str) else prompt
         first_step = num_inference_steps - max(
@@ -243,7 +265,10 @@ class S2AccompanistWindowedSamplerMixin:
         )
         self._num_timesteps = num_inference_steps - first_step
         has_lead_sheet = any(sheet is not None for sheet in sheets)
-        if has_lead_sheet and lead_sheet_guidance_scale != 1.0 and not self.do_classifier_free_guidance:
+        # The guidance branches every window evaluates are chosen here, once: a step callback can then lower the
+        # scales or switch guidance off (the loop reads them at every step), but not add a branch mid-piece.
+        do_classifier_free_guidance = self.do_classifier_free_guidance
+        if has_lead_sheet and lead_sheet_guidance_scale != 1.0 and not do_classifier_free_guidance:
             logger.warning(
                 f"`lead_sheet_guidance_scale`={lead_sheet_guidance_scale:g} has no effect: `guidance_scale`="
                 f"{guidance_scale:g} <= 1 turns guidance off, lead-sheet guidance included. Set `guidance_scale` > 1 "
@@ -266,6 +291,7 @@ class S2AccompanistWindowedSamplerMixin:
                     num_waveforms_per_prompt,
                     device,
                     negative_prompt_embeds,
+                    do_classifier_free_guidance=do_classifier_free_guidance,
                 )
                 span = slice(window.start, window.end)
                 canvas[..., span] = self._denoise_window(
@@ -276,8 +302,6 @@ class S2AccompanistWindowedSamplerMixin:
                     num_branches,
                     num_inference_steps,
                     first_step,
-                    guidance_scale,
-                    lead_sheet_guidance_scale,
                     attention_kwargs,
                     callback_on_step_end,
                     callback_on_step_end_tensor_inputs,
@@ -285,6 +309,7 @@ class S2AccompanistWindowedSamplerMixin:
                     step_offset=window_index * self._num_timesteps,
                     guidance_interval=guidance_interval,
                     scheduler=self.scheduler if scheduler is None else scheduler,
+                    has_lead_sheet=has_lead_sheet,
                 )
         return canvas
 
@@ -302,8 +327,10 @@ class S2AccompanistWindowedSamplerMixin:
         num_waveforms_per_prompt: int,
         device: torch.device,
         negative_prompt_embeds: PromptEmbedsArg = None,
+        do_classifier_free_guidance: bool | None = None,
     ) -> tuple[dict[str, torch.Tensor], int]:
-        """Transformer inputs of one window: its sections and lead sheet cropped to it (as training clips are)."""
+        """Transformer inputs of one window: its sections and lead sheet cropped to it (as training clips are), for
+        the guidance branches of `_guidance_inputs`."""
         frame_rate = self.vae.frame_rate
         window_segments, window_sheets = segment_lists, sheets
         if (window.start, window.end) != (0, num_frames):
@@ -331,6 +358,7 @@ class S2AccompanistWindowedSamplerMixin:
             num_waveforms_per_prompt,
             device,
             negative_prompt_embeds,
+            do_classifier_free_guidance=do_classifier_free_guidance,
         )
 
     def _denoise_window(
@@ -342,8 +370,6 @@ class S2AccompanistWindowedSamplerMixin:
         num_branches: int,
         num_inference_steps: int,
         first_step: int,
-        guidance_scale: float,
-        lead_sheet_guidance_scale: float,
         attention_kwargs: dict[str, Any] | None,
         callback_on_step_end: Callable | None,
         callback_on_step_end_tensor_inputs: list[str],
@@ -351,9 +377,14 @@ class S2AccompanistWindowedSamplerMixin:
         step_offset: int = 0,
         guidance_interval: tuple[float, float] = FALLBACK_SETTINGS["guidance_interval"],
         scheduler: SchedulerMixin | None = None,
+        has_lead_sheet: bool = False,
     ) -> torch.Tensor:
         """The denoising loop of one window with `scheduler` (the pipeline's by default: Euler, or a multistep
-        solver with flow sigmas), keeping the frames of weight < 1 on the known latents' path (see `_sample`)."""
+        solver with flow sigmas), keeping the frames of weight < 1 on the known latents' path (see `_sample`).
+
+        The guidance scales are the pipeline's properties (`guidance_scale`, `lead_sheet_guidance_scale`,
+        `do_classifier_free_guidance`), read at every step as diffusers' pipelines do, so that a step callback can
+        change them; `num_branches` are the branches `transformer_inputs` hold (see `_guidance_inputs`)."""
         scheduler = self.scheduler if scheduler is None else scheduler
         sigmas = np.linspace(1.0, 1.0 / num_inference_steps, num_inference_steps)
         timesteps, _ = retrieve_timesteps(scheduler, num_inference_steps, noise.device, sigmas=sigmas)
@@ -375,8 +406,11 @@ class S2AccompanistWindowedSamplerMixin:
         for i, t in enumerate(timesteps):
             if self.interrupt:
                 continue
-            if num_branches > 1 and first_step + i not in guided_steps:
-                # Outside the interval only the full condition is evaluated: its rows are the last of every input.
+            self._warn_unprepared_guidance(num_branches, has_lead_sheet)
+            if num_branches > 1 and not (self.do_classifier_free_guidance and first_step + i in guided_steps):
+                # Outside the interval, or with guidance switched off by a callback, only the full condition is
+                # evaluated: its rows are the last of every input (also of `encoder_hidden_states` cut by a callback
+                # to its last chunk, as diffusers' callbacks that switch guidance off do with `prompt_embeds`).
                 rows = latents.shape[0]
                 full_inputs = {name: value[-rows:] for name, value in transformer_inputs.items()}
                 velocity = self.transformer(
@@ -390,7 +424,9 @@ class S2AccompanistWindowedSamplerMixin:
                     attention_kwargs=attention_kwargs,
                     **transformer_inputs,
                 ).sample.float()
-                velocity = self._guide(velocity.chunk(num_branches), guidance_scale, lead_sheet_guidance_scale)
+                velocity = self._guide(
+                    velocity.chunk(num_branches), self.guidance_scale, self.lead_sheet_guidance_scale
+                )
             latents = scheduler.step(velocity, t, latents, return_dict=False)[0]
             if repaint:
                 target = known_at(sigmas[first_step + i + 1])
@@ -441,6 +477,7 @@ class S2AccompanistWindowedSamplerMixin:
         num_waveforms_per_prompt: int,
         device: torch.device,
         negative_prompt_embeds: PromptEmbedsArg = None,
+        do_classifier_free_guidance: bool | None = None,
     ) -> tuple[dict[str, torch.Tensor], int]:
         """
         Transformer inputs for every guidance branch, stacked along the batch in the order [unconditional,
@@ -448,18 +485,14 @@ class S2AccompanistWindowedSamplerMixin:
 
         The unconditional branch uses the learned null caption (or `negative_prompt`, a global caption without
         sections) and, when lead-sheet guidance is on, the null lead sheet; the text-only branch drops the lead sheet.
+        `do_classifier_free_guidance` (the pipeline's property by default) says whether there is guidance at all.
         """
-        branches = [(False, False)]  # (drop_text, drop_lead_sheet) of the full condition
-        use_lead_sheet_guidance = (
-            self.do_classifier_free_guidance and has_lead_sheet and lead_sheet_guidance_scale != 1.0
-        )
-        if self.do_classifier_free_guidance:
-            branches = (
-                [(True, use_lead_sheet_guidance)] + ([(False, True)] if use_lead_sheet_guidance else []) + branches
-            )
+        if do_classifier_free_guidance is None:
+            do_classifier_free_guidance = self.do_classifier_free_guidance
+        branches = _guidance_branches(do_classifier_free_guidance, has_lead_sheet, lead_sheet_guidance_scale)
         states, ids = [encoder_states] * len(branches), [encoder_ids] * len(branches)
         frames = [conditioning] * len(branches)
-        if self.do_classifier_free_guidance and (negative_prompt is not None or negative_prompt_embeds is not None):
+        if do_classifier_free_guidance and (negative_prompt is not None or negative_prompt_embeds is not None):
             if negative_prompt_embeds is not None:  # precomputed: no text encoder needed
                 states[0], ids[0] = self.encode_prompt(None, None, device, prompt_embeds=negative_prompt_embeds)
             else:
@@ -479,6 +512,22 @@ class S2AccompanistWindowedSamplerMixin:
             drop_lead_sheet=torch.tensor([d for _, d in branches], device=device).repeat_interleave(total),
         )
         return inputs, len(branches)
+
+    def _warn_unprepared_guidance(self, num_branches: int, has_lead_sheet: bool) -> None:
+        """Warn once per call when a step callback asks for guidance the call's branches cannot give: guidance
+        switched on (it was off when the call started), or lead-sheet guidance switched on without its branch."""
+        if self._warned_unprepared_guidance:
+            return
+        wanted = _guidance_branches(self.do_classifier_free_guidance, has_lead_sheet, self.lead_sheet_guidance_scale)
+        if len(wanted) > num_branches:
+            self._warned_unprepared_guidance = True
+            logger.warning(
+                f"`guidance_scale`={self.guidance_scale:g} and `lead_sheet_guidance_scale`="
+                f"{self.lead_sheet_guidance_scale:g}, set during sampling, ask for guidance this call did not prepare "
+                "when it started: it is not applied. A step callback can change the scales or switch guidance off "
+                "(`pipe._guidance_scale = 1.0`), not add guidance a call started without; to guide only later "
+                "steps, pass `guidance_interval`."
+            )
 
     def _guide(self, velocities: tuple[torch.Tensor, ...], text_scale: float, lead_sheet_scale: float) -> torch.Tensor:
         if len(velocities) == 1:
