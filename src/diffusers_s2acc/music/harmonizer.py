@@ -161,6 +161,9 @@ class HarmonizerModel:
         evidence_scale (`float`): Nats of evidence per beat of melody, against the transition probabilities.
         key_temperature (`float`): Scale on the keys' log-likelihoods before their softmax (the key posteriors).
         provenance (`dict`): What the model was fitted on and how (data, command, counts).
+        mode_decision (`dict`, *optional*): `{"coefficients": {name: weight for name in MODE_FEATURES}, ...}`,
+            how a key and its relative share their posterior (see [`_key_weights`]), with its own provenance; None:
+            by the keys' likelihoods alone.
     """
 
     modes: dict[str, dict[str, np.ndarray]]
@@ -169,6 +172,7 @@ class HarmonizerModel:
     evidence_scale: float
     key_temperature: float = 1.0
     provenance: dict[str, Any] = field(default_factory=dict)
+    mode_decision: dict[str, Any] | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "HarmonizerModel":
@@ -192,6 +196,7 @@ class HarmonizerModel:
             evidence_scale=float(data["evidence_scale"]),
             key_temperature=float(data["key_temperature"]),
             provenance=dict(data.get("provenance", {})),
+            mode_decision=dict(data["mode_decision"]) if data.get("mode_decision") else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -215,6 +220,7 @@ class HarmonizerModel:
             "key_temperature": round(self.key_temperature, 4),
             "change": self.change,
             "modes": modes,
+            **({"mode_decision": self.mode_decision} if self.mode_decision else {}),
         }
 
     @classmethod
@@ -520,20 +526,91 @@ def estimate_key(
         `((tonic, mode), confidence)`.
     """
     model = model or load_model()
-    scores = key_log_likelihoods(melody, tempo=tempo, meter=meter, offset=offset, model=model)
-    weights = _key_weights(scores, model.key_temperature)
+    notes = _coerce_notes(melody)
+    scores = key_log_likelihoods(notes, tempo=tempo, meter=meter, offset=offset, model=model)
+    cues = _MelodyCues(notes, LeadSheet(tempo=tempo, meter=meter, offset=offset).seconds_per_beat)
+    weights = _key_weights(scores, model.key_temperature, cues, model.mode_decision)
     best = max(weights, key=weights.get)
     return best, weights[best]
 
 
-def _key_weights(scores: Mapping[tuple[int, str], float], temperature: float) -> dict[tuple[int, str], float]:
+#: The evidence that shares a pair of relative keys' posterior between major and minor (see [`_key_weights`]):
+#: the chord model's log-odds (times the key temperature), whether the final note is the major's tonic (+1) or the
+#: minor's (-1), the difference of the melody's pitch-class profile's correlations with the two keys' profiles
+#: (Temperley's), and a constant.
+MODE_FEATURES = ("likelihood", "final_tonic", "profile", "bias")
+
+
+def relative_key(key: tuple[int, str]) -> tuple[int, str]:
+    """The key with the same scale in the other mode: A minor for C major, Eb major for C minor."""
+    tonic, mode = key
+    return ((tonic + 9) % 12, "minor") if mode == "major" else ((tonic + 3) % 12, "major")
+
+
+def final_pitch_class(notes: Sequence[Note], seconds_per_beat: float) -> int | None:
+    """Pitch class of the melody's last note that lasts at least half a beat (a transcription's stray blip after
+    the final note does not count), or of its last note where none does; None without notes."""
+    if not notes:
+        return None
+    ordered = sorted(notes, key=lambda n: (n.start, n.end))
+    held = [n for n in ordered if n.end - n.start >= 0.5 * seconds_per_beat]
+    return (held or ordered)[-1].pitch % 12
+
+
+class _MelodyCues:
+    """What a melody says about its mode apart from the chord model: its final note and its key-profile fit."""
+
+    def __init__(self, notes: Sequence[Note], seconds_per_beat: float):
+        from ..analysis.key import profile_correlations  # analysis imports this module: import at use
+
+        profile = np.zeros(12)
+        for note in notes:
+            profile[note.pitch % 12] += note.end - note.start
+        self.final = final_pitch_class(notes, seconds_per_beat)
+        self.correlations = profile_correlations(profile)
+
+    def features(self, major: tuple[int, str], log_odds: float) -> np.ndarray:
+        """[`MODE_FEATURES`] of the pair (`major`, its relative minor), given the model's scaled log-odds."""
+        minor = relative_key(major)
+        final = float(self.final == major[0]) - float(self.final == minor[0])
+        profile = self.correlations[major] - self.correlations[minor]
+        return np.array([log_odds, final, profile, 1.0])
+
+
+def _key_weights(
+    scores: Mapping[tuple[int, str], float],
+    temperature: float,
+    cues: _MelodyCues | None = None,
+    mode_decision: Mapping[str, Any] | None = None,
+) -> dict[tuple[int, str], float]:
     """Posterior of each key: a softmax of its log-likelihood times `temperature` (the melody's beats are not
-    independent draws, so the raw likelihoods would make every key decision look certain)."""
+    independent draws, so the raw likelihoods would make every key decision look certain).
+
+    With `cues` and a fitted `mode_decision`, each pair of relative keys (one scale, two modes) keeps its
+    posterior, shared anew between its modes by a logistic model of [`MODE_FEATURES`]: a major tune and its
+    relative minor use the same notes and chords, so the chord model alone tells them apart weakly (fitted on synth
+    songs, it read several major folk tunes and chorales as their relative minor), while a tune that ends on its
+    tonic, as most sung tunes do, and the weight of its notes say which is which. The scale stays the chord
+    model's decision."""
     keys = list(scores)
     values = temperature * np.array([scores[k] for k in keys])
     posterior = np.exp(values - values.max())
     posterior /= posterior.sum()
-    return {key: float(p) for key, p in zip(keys, posterior)}
+    weights = {key: float(p) for key, p in zip(keys, posterior)}
+    if cues is None or not mode_decision:
+        return weights
+    coefficients = np.array([float(mode_decision["coefficients"][name]) for name in MODE_FEATURES])
+    out = dict(weights)
+    for key in keys:
+        minor = relative_key(key)
+        if key[1] != "major" or minor not in weights:
+            continue
+        pair = weights[key] + weights[minor]
+        log_odds = temperature * (scores[key] - scores[minor])
+        z = float(coefficients @ cues.features(key, log_odds))
+        share = 1.0 / (1.0 + math.exp(-max(min(z, 700.0), -700.0)))
+        out[key], out[minor] = pair * share, pair * (1.0 - share)
+    return out
 
 
 def _coerce_notes(melody: Sequence[Note]) -> list[Note]:
@@ -610,7 +687,12 @@ def harmonize(
 
     if given_key is None:
         decoded = _decode_keys(model, grid, ALL_KEYS, "rich", backward=richness == "rich")
-        weights = _key_weights({key: score for key, (score, _) in decoded.items()}, model.key_temperature)
+        weights = _key_weights(
+            {key: score for key, (score, _) in decoded.items()},
+            model.key_temperature,
+            _MelodyCues(notes, grid_sheet.seconds_per_beat),
+            model.mode_decision,
+        )
         (tonic, mode) = max(weights, key=weights.get)
         key_confidence = weights[(tonic, mode)]
         if richness != "rich":
