@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 from pathlib import Path
@@ -33,7 +32,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from diffusers_s2acc.analysis.key import parse_key  # noqa: E402
 from diffusers_s2acc.music import LeadSheet, Note  # noqa: E402
 from diffusers_s2acc.music.lead_sheet import is_compound  # noqa: E402
 from diffusers_s2acc.music.harmonizer import (  # noqa: E402
@@ -49,23 +47,6 @@ from diffusers_s2acc.music.harmonizer import (  # noqa: E402
 ABC_MODES = {"": "major", "maj": "major", "major": "major", "mix": "major", "m": "minor", "min": "minor",
              "minor": "minor", "dor": "minor"}  # fmt: skip
 _ABC_KEY = re.compile(r"^K:\s*([A-Ga-g])([#b]?)\s*([A-Za-z]*)", re.M)
-
-
-def synth_melodies(folder: str | os.PathLike) -> Iterator[dict[str, Any]]:
-    """Keyed synth songs with a melody: notes, grid and true key."""
-    for song in sorted(Path(folder).iterdir()):
-        path = song / "metadata.json"
-        if not path.is_file():
-            continue
-        meta = json.loads(path.read_text())
-        sheet_dict = meta.get("lead_sheet") or {}
-        if not sheet_dict.get("melody") or not str(meta.get("key", "")).endswith(("major", "minor")):
-            continue
-        sheet = LeadSheet.from_dict(sheet_dict)
-        key = parse_key(meta["key"])
-        meter = sheet.meter if sheet.beats_per_bar == sheet.meter[0] else (sheet.beats_per_bar, 4)
-        yield {"source": "synth", "name": song.name, "notes": sheet.melody, "tempo": sheet.tempo, "meter": meter,
-               "offset": sheet.offset, "key": (key.tonic, key.mode)}  # fmt: skip
 
 
 def abc_key(text: str) -> tuple[int, str] | None:
@@ -129,6 +110,29 @@ def ryans_melodies(limit_major: int, tempo: float = 100.0) -> Iterator[dict[str,
                "offset": 0.0, "key": key}  # fmt: skip
 
 
+def cross_fitted_synth(folders: Sequence[str], model: HarmonizerModel, folds: int) -> list[tuple[HarmonizerModel, list]]:
+    """`(chord model, melodies)` per fold of the synth songs: each fold's melodies with a chord model fitted as the
+    packaged one was (its cross-validated settings) on the other folds. The packaged model has seen every fitting
+    song, so its own odds on them would look more certain than they are on any new melody."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from fit_harmonizer import fit, load_songs
+
+    songs = [song for folder in folders for song in load_songs(folder)[0]]
+    settings = dict(model.provenance.get("cross_validation", {}).get("chosen", {}))
+    out = []
+    for fold in range(folds):
+        train = [s for i, s in enumerate(songs) if i % folds != fold]
+        test = [s for i, s in enumerate(songs) if i % folds == fold]
+        melodies = [
+            {"source": "synth", "name": song.name, "notes": song.notes, "tempo": song.sheet.tempo,
+             "meter": song.sheet.meter if song.sheet.beats_per_bar == song.sheet.meter[0]
+             else (song.sheet.beats_per_bar, 4), "offset": song.sheet.offset, "key": (song.tonic, song.mode)}
+            for song in test
+        ]  # fmt: skip
+        out.append((fit(train, **settings), melodies))
+    return out
+
+
 def pair_examples(model: HarmonizerModel, melodies: Sequence[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray, list]:
     """Features and labels (1: major) of the melodies whose scale the chord model decodes right."""
     features, labels, kept = [], [], []
@@ -168,15 +172,22 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, weights: np.ndarray, l2: float = 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--songs", action="append", required=True, help="a synth folder to fit on (repeatable)")
+    parser.add_argument("--songs", action="append", default=[], help="a synth folder to fit on (repeatable)")
     parser.add_argument("--model", required=True, help="the model file to read and update (.json)")
     parser.add_argument("--major-tunes", type=int, default=300, help="ryansMammoth major tunes to use")
+    parser.add_argument("--folds", type=int, default=3, help="folds of the synth songs' cross-fitted chord models")
     args = parser.parse_args(argv)
 
     model = HarmonizerModel.from_file(args.model)
-    synth = [m for folder in args.songs for m in synth_melodies(folder)]
     ryans = list(ryans_melodies(args.major_tunes))
-    sets = {"synth": pair_examples(model, synth), "ryans": pair_examples(model, ryans)}
+    sets = {"ryans": pair_examples(model, ryans)}
+    synth_count = 0
+    if args.songs:
+        folds = cross_fitted_synth(args.songs, model, args.folds)
+        synth_count = sum(len(melodies) for _, melodies in folds)
+        parts = [pair_examples(fold_model, melodies) for fold_model, melodies in folds]
+        sets["synth"] = (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
+                         [m for p in parts for m in p[2]])  # fmt: skip
     x = np.concatenate([sets[name][0] for name in sets])
     y = np.concatenate([sets[name][1] for name in sets])
     # Each set weighs half, and within a set the two modes weigh alike (ryansMammoth is ~95% major).
@@ -204,11 +215,12 @@ def main(argv: list[str] | None = None) -> int:
         "coefficients": {name: round(float(b), 4) for name, b in zip(MODE_FEATURES, beta)},
         "provenance": {
             "fitted_on": {"synth": args.songs, "music21": "corpus/ryansMammoth (single-tune files, K: major/minor)"},
-            "tunes": {"synth": len(synth), "ryans": len(ryans)},
+            "tunes": {"synth": synth_count, "ryans": len(ryans)},
+            "synth_chord_models": f"fitted on the other {args.folds - 1} of {args.folds} folds",
             "pairs": report,
             "command": "PYTHONPATH=src python scripts/fit_key_mode.py "
             + " ".join(f"--songs {s}" for s in args.songs)
-            + f" --major-tunes {args.major_tunes} --model {args.model}",
+            + f" --major-tunes {args.major_tunes} --folds {args.folds} --model {args.model}",
         },
     }
     data = json.loads(Path(args.model).read_text())
