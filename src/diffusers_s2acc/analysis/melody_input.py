@@ -57,7 +57,7 @@ class MelodyInput:
         audio (`np.ndarray`, *optional*): The recording, `(channels, samples)`, for audio sources.
         sampling_rate (`int`, *optional*): Its rate.
         key_given (`bool`, defaults to `False`): Whether `key` is the user's (the harmoniser then keeps it) or an
-            estimate (the harmoniser weighs the other likely keys too).
+            estimate (the harmoniser decodes its own, the same unless the grid differs).
     """
 
     notes: list[Note]

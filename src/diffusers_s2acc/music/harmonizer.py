@@ -18,12 +18,14 @@ records the songs it was fitted on and the command that wrote it). The model, fo
 
 The key, unless given, is decoded jointly: the melody's likelihood under the model (all chord paths summed) in
 each of the 24 keys, plus the modes' prior, gives every key a posterior (a softmax of the log-likelihoods times the
-fitted `key_temperature`); the best key is the chart's key. A minor melody's raised leading tone over its dominant,
-its tonic triad's notes on strong beats and its cadences are what the minor model has learned and the relative
-major's lacks, which is what separates the two.
+fitted `key_temperature`). The chord model decides the scale well but tells a key from its relative (C major from
+A minor: the same notes and chords) poorly on real tunes, so each such pair's posterior is shared anew between
+its two modes by a second fitted model (`mode_decision`, written by `scripts/fit_key_mode.py` on synth songs and
+music21 fiddle tunes): the chord model's odds, whether the final note is either key's tonic, how well the melody's
+pitch-class profile fits either key, and a prior for major. The best key is the chart's key.
 
 Each beat's chord is then the one whose triad (root and major / minor / diminished) has the highest posterior
-probability there (forward-backward), the chord posteriors of the likely keys weighed by the keys' posteriors. The
+probability there (forward-backward) in the chart's key. The
 dominant seventh and the major triad on a root pool their probability (they share the triad a listener hears),
 which a single best path through the states would split; within the triad the likelier family is written. A bar's
 confidence is the posterior probability of its chords, averaged over its beats.
@@ -700,13 +702,13 @@ def harmonize(
     else:
         (tonic, mode), key_confidence = given_key, 1.0
         weights, decoded = {given_key: 1.0}, {}
-    # The chord posteriors of every likely key, weighted by the key's posterior: a melody whose key is uncertain
-    # gets the chords its likely keys agree on (keys below a thousandth of the posterior are left out).
-    kept = [key for key, weight in weights.items() if weight > 1e-3]
-    missing = [key for key in kept if key not in decoded]
-    decoded.update(_decode_keys(model, grid, missing, richness, backward=True))
-    total = sum(weights[key] for key in kept)
-    posteriors = sum(weights[key] / total * decoded[key][1] for key in kept)
+    # The chords are decoded in the chart's key alone. Mixing the likely keys' chord posteriors (by their weights)
+    # wrote charts whose chords came from different keys: a C major pentatonic tune read at 0.33 C major got A, D
+    # and E triads from its A minor and G major readings, and a folk tune whose relative minor was nearly as likely
+    # lost half of its score.
+    if (tonic, mode) not in decoded:
+        decoded.update(_decode_keys(model, grid, [(tonic, mode)], richness, backward=True))
+    posteriors = decoded[(tonic, mode)][1]
 
     # Each beat gets the chord whose triad (root and major / minor / diminished) is most probable there: the
     # dominant seventh and the major triad on a root share their mass (they sound the same triad), which a single
