@@ -25,7 +25,9 @@ named by their root's degree above the tonic and their family (`diffusers_s2acc.
     PYTHONPATH=src python scripts/fit_harmonizer.py --songs /work/main/runs/v4/songs_train --audio \\
         --out src/diffusers_s2acc/music/harmonizer_model.json
 
-The file records the data it was fitted on (folder, song count, seeds) and this command.
+The file records the data it was fitted on (folder, song count, seeds) and this command. It holds no
+`mode_decision` (how a key and its relative minor share their posterior): run `scripts/fit_key_mode.py` on the new
+file after this one.
 """
 
 from __future__ import annotations

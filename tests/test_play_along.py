@@ -1,8 +1,10 @@
 """Play along with a melody: the harmoniser, the chart printer, melody input (MIDI, audio, cleaning, bad input), the
 play-along helper's alignment and `s2acc accompany` on the tiny preset."""
 
+import dataclasses
 import importlib.util
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -24,9 +26,12 @@ from diffusers_s2acc.cli import main
 from diffusers_s2acc.music import LeadSheet, Note
 from diffusers_s2acc.music.chords import PITCH_CLASS_NAMES, parse_chord
 from diffusers_s2acc.music.harmonizer import (
+    MODE_FEATURES,
     MODES,
     STATES,
     HarmonizerModel,
+    _key_weights,
+    _MelodyCues,
     estimate_key,
     harmonize,
     key_log_likelihoods,
@@ -112,6 +117,87 @@ def test_the_key_is_decoded_with_the_chords_and_a_minor_tune_is_not_read_as_its_
         up = [Note(n.start, n.end, n.pitch + shift) for n in I_IV_V_I]
         assert estimate_key(up, tempo=120)[0] == (shift, "major")
     assert harmonize(I_IV_V_I, "C major", tempo=120).key_confidence == 1.0
+
+
+def _phrased(bars, shift: int = 0) -> list[Note]:
+    """`bars` of `(pitch, beats)` pairs, 4/4 at 120 BPM, each note 90% of its length."""
+    notes = []
+    for index, bar in enumerate(bars):
+        start = index * 4 * BEAT
+        for pitch, beats in bar:
+            notes.append(Note(start, start + beats * BEAT * 0.9, pitch + shift))
+            start += beats * BEAT
+    return notes
+
+
+# A C major pentatonic tune that ends on a held C: no F or B to rule out A minor, the scale's other reading.
+PENTATONIC_IN_C = [
+    [(60, 1), (62, 1), (64, 1), (67, 1)], [(69, 2), (67, 2)], [(64, 1), (62, 1), (60, 1), (62, 1)], [(64, 2), (62, 2)],
+    [(60, 1), (62, 1), (64, 1), (67, 1)], [(69, 2), (67, 1), (64, 1)], [(62, 1), (64, 1), (62, 1), (57, 1)], [(60, 4)],
+]  # fmt: skip
+# The same notes a third lower, ending on a held A: A minor pentatonic.
+PENTATONIC_IN_A_MINOR = [
+    [(57, 1), (60, 1), (62, 1), (64, 1)], [(67, 2), (64, 2)], [(62, 1), (60, 1), (57, 1), (60, 1)], [(62, 2), (64, 2)],
+    [(57, 1), (60, 1), (62, 1), (64, 1)], [(67, 2), (64, 1), (62, 1)], [(60, 1), (62, 1), (60, 1), (55, 1)], [(57, 4)],
+]  # fmt: skip
+
+
+def test_a_major_tune_ending_on_its_tonic_is_not_read_as_its_relative_minor():
+    model = load_model()
+    for shift in range(12):
+        major = _phrased(PENTATONIC_IN_C, shift)
+        assert estimate_key(major, tempo=120)[0] == (shift, "major")
+        assert harmonize(major, tempo=120).key == (shift, "major")
+        minor = _phrased(PENTATONIC_IN_A_MINOR, shift)
+        assert estimate_key(minor, tempo=120)[0] == ((9 + shift) % 12, "minor")
+    # The chord model alone (fitted on synth songs, whose melodies stop on any degree) hears both as minor: the
+    # mode decision is what reads the major one right.
+    chords_only = dataclasses.replace(model, mode_decision=None)
+    assert estimate_key(_phrased(PENTATONIC_IN_C), tempo=120, model=chords_only)[0] == (9, "minor")
+    # Without a key the chart is written in C major's own chords (none borrowed from the A minor reading's E or
+    # the G major reading's D), opening on C.
+    chart = harmonize(_phrased(PENTATONIC_IN_C), tempo=120).to_chart()
+    assert chart.startswith("C |")
+    assert {parse_chord(s).root for s in chart.replace("|", " ").split() if s != "-"} <= {0, 2, 4, 5, 7, 9}
+
+
+def test_without_a_key_I_IV_V_I_in_c_gets_c_f_g_c():
+    assert harmonize(I_IV_V_I, tempo=120).to_chart() == "C | F | G | C"
+    assert harmonize(I_IV_V_I, tempo=120).key == (0, "major")
+
+
+def test_a_key_and_its_relative_share_their_posterior_by_the_mode_decision():
+    scores = {(tonic, mode): -60.0 for mode in MODES for tonic in range(12)}
+    scores.update({(0, "major"): -51.0, (9, "minor"): -50.0, (4, "major"): -55.0, (1, "minor"): -56.0})
+    plain = _key_weights(scores, 0.5)
+    np.testing.assert_allclose(sum(plain.values()), 1.0)
+    assert plain[(9, "minor")] > plain[(0, "major")]
+    # A melody that ends on C, with a C major profile: the pair (C major, A minor) keeps its share, now mostly C's.
+    cues = _MelodyCues(_phrased(PENTATONIC_IN_C), BEAT)
+    decision = {"coefficients": {"likelihood": 1.0, "final_tonic": 2.0, "profile": 0.0, "bias": 0.0}}
+    shared = _key_weights(scores, 0.5, cues, decision)
+    np.testing.assert_allclose(shared[(0, "major")] + shared[(9, "minor")], plain[(0, "major")] + plain[(9, "minor")])
+    np.testing.assert_allclose(sum(shared.values()), 1.0)
+    # log-odds 0.5 * (-1) + 2 (the final C is C major's tonic): C major now has e^1.5 times A minor's share.
+    np.testing.assert_allclose(shared[(0, "major")] / shared[(9, "minor")], math.exp(1.5), rtol=1e-6)
+    # A pair the final note says nothing about keeps the chord model's odds (E major: final C is neither tonic).
+    np.testing.assert_allclose(shared[(4, "major")] / shared[(1, "minor")], plain[(4, "major")] / plain[(1, "minor")])
+    # The likelihood coefficient alone at 1 and nothing else: the plain posteriors.
+    identity = {"coefficients": {name: float(name == "likelihood") for name in MODE_FEATURES}}
+    for key, weight in _key_weights(scores, 0.5, cues, identity).items():
+        assert weight == pytest.approx(plain[key])
+
+
+def test_the_packaged_mode_decision_records_its_data():
+    decision = load_model().mode_decision
+    assert set(decision["coefficients"]) == set(MODE_FEATURES)
+    provenance = decision["provenance"]
+    assert "songs_train" in provenance["fitted_on"]["synth"][0] and "ryansMammoth" in provenance["fitted_on"]["music21"]
+    assert "scripts/fit_key_mode.py" in provenance["command"]
+    # It reads major tunes as major more often than the chord model alone did, on the real tunes it was fitted on.
+    pairs = provenance["pairs"]["ryans"]
+    assert pairs["accuracy_fitted"]["major"] > pairs["accuracy_chord_model"]["major"]
+    assert decision["coefficients"]["final_tonic"] > 0 and decision["coefficients"]["profile"] > 0
 
 
 def test_a_minor_tune_gets_the_major_dominant_and_a_pickup_bar():
@@ -235,6 +321,46 @@ def test_the_fitting_script_writes_a_model_that_harmonises_like_its_songs(tmp_pa
     tune = [Note(n.start, n.end, n.pitch + 3) for n in _tune(major)]
     assert harmonize(tune, tempo=120, model=model).to_chart() == "Eb | Ab | Bb | Eb"
     assert harmonize(tune, tempo=120, model=model).key == (3, "major")
+
+
+def _load_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_mode_fitting_script_reads_abc_keys_and_fits_a_logistic_model():
+    script = _load_script("fit_key_mode")
+    assert script.abc_key("X:1\nT:Reel\nK:G\n|:GABc|") == (7, "major")
+    assert script.abc_key("X:1\nK:Em\nEFGA|") == (4, "minor")
+    assert script.abc_key("K:Ador\n") == (9, "minor") and script.abc_key("K:Dmix\n") == (2, "major")
+    assert script.abc_key("K:Bb\n") == (10, "major") and script.abc_key("K:F#m\n") == (6, "minor")
+    assert script.abc_key("K:Glyd\n") is None and script.abc_key("T:no key\n") is None
+    # Labels that follow the second feature (the final note), whatever the first says: its coefficient comes out
+    # large and positive, the first's small.
+    rng = np.random.default_rng(0)
+    final = rng.choice([-1.0, 1.0], 400)
+    noise = rng.normal(size=400)
+    x = np.stack([noise, final, np.zeros(400), np.ones(400)], axis=1)
+    y = (final + 0.3 * rng.normal(size=400) > 0).astype(float)
+    beta = script.fit_logistic(x, y, np.ones(400))
+    assert beta[1] > 2.0 and abs(beta[0]) < 0.5
+
+
+def test_key_profile_correlations_agree_with_the_key_estimate():
+    from diffusers_s2acc.analysis.key import estimate_key as profile_key
+    from diffusers_s2acc.analysis.key import profile_correlations
+
+    scale = np.zeros(12)
+    scale[[0, 2, 4, 5, 7, 9, 11]] = 1.0
+    scale[[0, 7]] += 1.0  # tonic and fifth held longest
+    correlations = profile_correlations(scale)
+    assert len(correlations) == 24 and max(correlations, key=correlations.get) == (0, "major")
+    key = profile_key(scale)
+    assert (key.tonic, key.mode) == (0, "major") and key.confidence == pytest.approx(correlations[(0, "major")])
+    assert set(profile_correlations(np.ones(12)).values()) == {0.0}
 
 
 # ------------------------------------------------------------------ the chart printer
