@@ -178,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", required=True, help="the model file to read and update (.json)")
     parser.add_argument("--major-tunes", type=int, default=300, help="ryansMammoth major tunes to use")
     parser.add_argument("--folds", type=int, default=3, help="folds of the synth songs' cross-fitted chord models")
+    parser.add_argument("--pooled", action="store_true", help="every tune weighs alike (default: each set alike)")
     args = parser.parse_args(argv)
 
     model = HarmonizerModel.from_file(args.model)
@@ -192,11 +193,13 @@ def main(argv: list[str] | None = None) -> int:
                          [m for p in parts for m in p[2]])  # fmt: skip
     x = np.concatenate([sets[name][0] for name in sets])
     y = np.concatenate([sets[name][1] for name in sets])
-    # Each set weighs alike; within a set every tune weighs alike, so the modes keep their shares (most tunes are
-    # major: the fitted constant is the prior for major that a mode-balanced fit would throw away).
+    # Every tune weighs alike (`--pooled`), or each set weighs alike and within it every tune. Either way the modes
+    # keep their shares (most tunes are major: the fitted constant is the prior for major that a mode-balanced fit
+    # would throw away).
     weights = []
     for name in sets:
-        weights += [1.0 / (len(sets) * max(1, len(sets[name][1])))] * len(sets[name][1])
+        share = 1.0 / len(y) if args.pooled else 1.0 / (len(sets) * max(1, len(sets[name][1])))
+        weights += [share] * len(sets[name][1])
     weights = np.array(weights) * len(y)  # mean weight 1: the ridge keeps its size whatever the counts
     beta = fit_logistic(x, y, weights)
 
@@ -220,12 +223,16 @@ def main(argv: list[str] | None = None) -> int:
             "pairs": report,
             "command": "PYTHONPATH=src python scripts/fit_key_mode.py "
             + " ".join(f"--songs {s}" for s in args.songs)
-            + f" --major-tunes {args.major_tunes} --folds {args.folds} --model {args.model}",
+            + f" --major-tunes {args.major_tunes} --folds {args.folds}"
+            + " --pooled" * args.pooled
+            + f" --model {args.model}",
         },
     }
-    data = json.loads(Path(args.model).read_text())
-    data["mode_decision"] = decision
-    Path(args.model).write_text(json.dumps(data, indent=1) + "\n")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from fit_harmonizer import write_model  # one table row per line, as the chord model's fit writes the file
+
+    model.mode_decision = decision
+    write_model(model, args.model)
     print(json.dumps(decision, indent=1))
     return 0
 

@@ -178,12 +178,18 @@ def test_a_key_and_its_relative_share_their_posterior_by_the_mode_decision():
     shared = _key_weights(scores, 0.5, cues, decision)
     np.testing.assert_allclose(shared[(0, "major")] + shared[(9, "minor")], plain[(0, "major")] + plain[(9, "minor")])
     np.testing.assert_allclose(sum(shared.values()), 1.0)
-    # log-odds 0.5 * (-1) + 2 (the final C is C major's tonic): C major now has e^1.5 times A minor's share.
-    np.testing.assert_allclose(shared[(0, "major")] / shared[(9, "minor")], math.exp(1.5), rtol=1e-6)
-    # A pair the final note says nothing about keeps the chord model's odds (E major: final C is neither tonic).
-    np.testing.assert_allclose(shared[(4, "major")] / shared[(1, "minor")], plain[(4, "major")] / plain[(1, "minor")])
-    # The likelihood coefficient alone at 1 and nothing else: the plain posteriors.
+    # The odds of an eight-bar tune count sqrt(64 / 32) times: log-odds 0.5 * (-1) * 1.41 + 2 (the final C is C
+    # major's tonic), so C major now has e^1.29 times A minor's share.
+    assert cues.length_scale == pytest.approx(math.sqrt(64 / 31.6))  # first onset to the held C's end
+    expected = math.exp(-0.5 * cues.length_scale + 2.0)
+    np.testing.assert_allclose(shared[(0, "major")] / shared[(9, "minor")], expected, rtol=1e-6)
+    # A pair the final note says nothing about keeps the chord model's odds, length-scaled (E major against C#
+    # minor: the final C is neither tonic).
+    ratio = shared[(4, "major")] / shared[(1, "minor")]
+    np.testing.assert_allclose(ratio, math.exp(0.5 * cues.length_scale), rtol=1e-6)
+    # A melody 64 beats long, the likelihood coefficient alone at 1: the plain posteriors.
     identity = {"coefficients": {name: float(name == "likelihood") for name in MODE_FEATURES}}
+    cues.length_scale = 1.0
     for key, weight in _key_weights(scores, 0.5, cues, identity).items():
         assert weight == pytest.approx(plain[key])
 

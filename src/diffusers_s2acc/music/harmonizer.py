@@ -537,9 +537,10 @@ def estimate_key(
 
 
 #: The evidence that shares a pair of relative keys' posterior between major and minor (see [`_key_weights`]):
-#: the chord model's log-odds (times the key temperature), whether the final note is the major's tonic (+1) or the
-#: minor's (-1), the difference of the melody's pitch-class profile's correlations with the two keys' profiles
-#: (Temperley's), and a constant.
+#: the chord model's log-odds (times the key temperature and `sqrt(64 / the melody's length in beats)`: the odds
+#: grow with the melody's length, the final note's say does not, and the fitting tunes run 30 to 200 beats),
+#: whether the final note is the major's tonic (+1) or the minor's (-1), the difference of the melody's pitch-class
+#: profile's correlations with the two keys' profiles (Temperley's), and a constant.
 MODE_FEATURES = ("likelihood", "final_tonic", "profile", "bias")
 
 
@@ -570,13 +571,15 @@ class _MelodyCues:
             profile[note.pitch % 12] += note.end - note.start
         self.final = final_pitch_class(notes, seconds_per_beat)
         self.correlations = profile_correlations(profile)
+        span = (max(n.end for n in notes) - min(n.start for n in notes)) / seconds_per_beat if notes else 1.0
+        self.length_scale = math.sqrt(64.0 / max(span, 1.0))  # see MODE_FEATURES
 
     def features(self, major: tuple[int, str], log_odds: float) -> np.ndarray:
         """[`MODE_FEATURES`] of the pair (`major`, its relative minor), given the model's scaled log-odds."""
         minor = relative_key(major)
         final = float(self.final == major[0]) - float(self.final == minor[0])
         profile = self.correlations[major] - self.correlations[minor]
-        return np.array([log_odds, final, profile, 1.0])
+        return np.array([log_odds * self.length_scale, final, profile, 1.0])
 
 
 def _key_weights(
