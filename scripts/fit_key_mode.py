@@ -35,7 +35,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from diffusers_s2acc.music import LeadSheet, Note  # noqa: E402
-from diffusers_s2acc.music.lead_sheet import is_compound  # noqa: E402
 from diffusers_s2acc.music.harmonizer import (  # noqa: E402
     MODE_FEATURES,
     HarmonizerModel,
@@ -43,6 +42,7 @@ from diffusers_s2acc.music.harmonizer import (  # noqa: E402
     key_log_likelihoods,
     relative_key,
 )
+from diffusers_s2acc.music.lead_sheet import is_compound  # noqa: E402
 
 
 #: ABC mode words (after the tonic letter and accidental) -> the harmoniser's mode.
@@ -112,7 +112,9 @@ def ryans_melodies(limit_major: int, tempo: float = 100.0) -> Iterator[dict[str,
                "offset": 0.0, "key": key}  # fmt: skip
 
 
-def cross_fitted_synth(folders: Sequence[str], model: HarmonizerModel, folds: int) -> list[tuple[HarmonizerModel, list]]:
+def cross_fitted_synth(
+    folders: Sequence[str], model: HarmonizerModel, folds: int
+) -> list[tuple[HarmonizerModel, list]]:
     """`(chord model, melodies)` per fold of the synth songs: each fold's melodies with a chord model fitted as the
     packaged one was (its cross-validated settings) on the other folds. The packaged model has seen every fitting
     song, so its own odds on them would look more certain than they are on any new melody."""

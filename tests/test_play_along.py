@@ -198,7 +198,9 @@ def test_the_packaged_mode_decision_records_its_data():
     decision = load_model().mode_decision
     assert set(decision["coefficients"]) == set(MODE_FEATURES)
     provenance = decision["provenance"]
-    assert "songs_train" in provenance["fitted_on"]["synth"][0] and "ryansMammoth" in provenance["fitted_on"]["music21"]
+    assert (
+        "songs_train" in provenance["fitted_on"]["synth"][0] and "ryansMammoth" in provenance["fitted_on"]["music21"]
+    )
     assert "scripts/fit_key_mode.py" in provenance["command"]
     # It reads major tunes as major more often than the chord model alone did, on the real tunes it was fitted on.
     pairs = provenance["pairs"]["ryans"]
