@@ -13,18 +13,21 @@ Three measurements, each through the path a user's melody takes (`read_melody` -
    two `leadSheet/` songs, all the installed corpus holds with more than a handful of symbols) and Bach chorales,
    whose truth is Bach's own harmony: the lower voices' chord on every beat (chordified, named by
    `music21.harmony.chordSymbolFromChord`; a beat whose sonority has no chord name keeps the chord before it).
-3. **Whole play-along** (`--pipeline PATH --generate N`, off by default): `play_along` on N synth songs; the
-   accompaniment is analysed as `s2acc evaluate` does and its chords scored against the true chart.
+3. **Whole play-along** (`--pipeline PATH --generate N`, off by default): `play_along` on N synth songs (their
+   stems' first `--generate-seconds`) and, with `--music21`, on the first N music21 tunes (their first
+   `--generate-seconds` as MIDI, no chart given); the accompaniment is analysed as `s2acc evaluate` does and its
+   chords scored against the suggested and the true chart.
 
 Scoring is the project's (`evaluation.scores.chord_scores`: mir_eval majmin and root, duration-weighted) over a
 window fixed by the truth alone: from the bar of the first true melody note (or first chord symbol) to the end of
 the bar of the last, so the audio and MIDI readings are scored on the same span and time the suggestion leaves
 uncovered counts as wrong. `scorable` is the share of that window whose true chord is in the majmin vocabulary
 (diminished, sus and similar true chords are left out of majmin by mir_eval, as in MIREX). Song folders without a
-melody are skipped and counted.
+melody are skipped and counted. The key column is the true key and the harmoniser's (decoded with the chords); for
+keyed synth songs the summary also gives the key accuracy.
 
-    PYTHONPATH=src python bench/bench_play_along.py --songs /work/data/v3/songs_heldout --input both --limit 4
-    PYTHONPATH=src python bench/bench_play_along.py --music21 --input midi --json m21.json
+    PYTHONPATH=src python bench/bench_play_along.py --songs runs/v4/songs_heldout --input both --limit 4
+    PYTHONPATH=src python bench/bench_play_along.py --music21 --chorales 16 --input midi --json m21.json
 """
 
 from __future__ import annotations
@@ -222,7 +225,8 @@ def _suggest_all(melody, richnesses, reference, window) -> dict[str, Any]:
         "tempo": melody.tempo,
         "meter": f"{melody.meter[0]}/{melody.meter[1]}",
         "offset": melody.offset,
-        "key": f"{melody.key.tonic} {melody.key.mode}",
+        "key": f"{suggestion.key[0]} {suggestion.key[1]}",
+        "key_confidence": suggestion.key_confidence,
         "notes": len(melody.notes),
     }
     return out
@@ -280,7 +284,10 @@ def bench_synth_song(song: Path, inputs: Sequence[str], richnesses: Sequence[str
                     write_melody_midi(notes, sheet.tempo, meter, Path(tmp) / "melody.mid")
                     melody = _read(Path(tmp) / "melody.mid")
             result = _suggest_all(melody, richnesses, sheet.chords, window)
-            result["read"]["key_name"] = _key_name(melody.key.tonic, melody.key.mode)
+            tonic, mode = (int(x) if x.isdigit() else x for x in result["read"]["key"].split())
+            result["read"]["key_name"] = _key_name(tonic, mode)
+            if str(meta.get("key", "")).split()[-1:] in (["major"], ["minor"]):
+                result["read"]["key_correct"] = result["read"]["key_name"] == meta["key"]
         except ValueError as error:  # a melody read_melody refuses is a result too (the user would see it)
             result = {"error": str(error)}
         result["seconds"] = time.perf_counter() - begin
@@ -451,7 +458,8 @@ def bench_music21_tune(
                 else:
                     melody = _read(midi_path)
                 result = _suggest_all(melody, richnesses, tune["chords"], window)
-                result["read"]["key_name"] = _key_name(melody.key.tonic, melody.key.mode)
+                tonic, mode = result["read"]["key"].split()
+                result["read"]["key_name"] = _key_name(int(tonic), mode)
             except ValueError as error:
                 result = {"error": str(error)}
             result["seconds"] = time.perf_counter() - begin
@@ -462,7 +470,36 @@ def bench_music21_tune(
 # ------------------------------------------------------------------------------------------------ whole pipeline
 
 
-def bench_generate(pipe_path: str, songs: Sequence[Path], steps: int | None, seconds: float) -> list[dict[str, Any]]:
+def _load_pipeline(path: str):
+    from diffusers_s2acc.pipelines.pipeline_s2accompanist import S2AccompanistPipeline
+
+    return S2AccompanistPipeline.from_pretrained(path)
+
+
+def _take_scores(out, truth: Sequence[ChordEvent], start: float) -> dict[str, Any]:
+    """A take's accompaniment analysed as `s2acc evaluate` does, scored against the truth (on the melody's time axis,
+    from `start`) and against the chart it was asked to play."""
+    from diffusers_s2acc.analysis.song import analyze_song
+    from diffusers_s2acc.evaluation.scores import chord_scores
+
+    analysis = analyze_song(out.accompaniment, out.sampling_rate, melody=False)
+    end = out.accompaniment.shape[1] / out.sampling_rate
+    shift = out.lead_in_s
+    played = [
+        ChordEvent(max(c.start + shift, out.accompaniment_start_in_s), min(c.end + shift, end), c.symbol)
+        for c in truth
+        if min(c.end + shift, end) - max(c.start + shift, out.accompaniment_start_in_s) > 1e-6 and c.start >= start
+    ]
+    chart = [ChordEvent(c.start + shift, min(c.end + shift, end), c.symbol) for c in out.lead_sheet.chords]
+    return {
+        "accompaniment_vs_true_chart": chord_scores(played, analysis.chords) if played else None,
+        "accompaniment_vs_suggested_chart": chord_scores([c for c in chart if c.end > c.start], analysis.chords),
+        "suggested_chart": out.suggestion.to_chart() if out.suggestion is not None else None,
+        "accompaniment_seconds": end,
+    }
+
+
+def bench_generate(pipe, songs: Sequence[Path], steps: int | None, seconds: float) -> list[dict[str, Any]]:
     """`play_along` on each song's melody stem (the first `seconds` of it after its first note's bar), analysed and
     scored against the true chart as `s2acc evaluate` scores a take."""
     import torch
@@ -470,10 +507,8 @@ def bench_generate(pipe_path: str, songs: Sequence[Path], steps: int | None, sec
     from diffusers_s2acc.analysis.song import analyze_song
     from diffusers_s2acc.audio import read_audio
     from diffusers_s2acc.evaluation.scores import chord_scores
-    from diffusers_s2acc.pipelines.pipeline_s2accompanist import S2AccompanistPipeline
     from diffusers_s2acc.pipelines.play_along import play_along
 
-    pipe = S2AccompanistPipeline.from_pretrained(pipe_path)
     rows = []
     for song in songs:
         meta = json.loads((song / "metadata.json").read_text())
@@ -500,6 +535,42 @@ def bench_generate(pipe_path: str, songs: Sequence[Path], steps: int | None, sec
     return rows
 
 
+def bench_generate_music21(pipe, tunes, count: int, steps: int | None, seconds: float) -> list[dict[str, Any]]:
+    """`play_along` end to end on the first `count` music21 tunes: the tune's first `seconds` as a MIDI file (as
+    `--music21` writes it), no chart given; what came out and how its accompaniment's chords match the suggested and
+    the true chart."""
+    import torch
+
+    from diffusers_s2acc.pipelines.play_along import play_along
+
+    rows = []
+    for name, score, mode in tunes[:count]:
+        tune = tune_from_score(score, mode)
+        if tune is None:
+            continue
+        cut = tune["notes"][0].start + seconds
+        notes = [n for n in tune["notes"] if n.start < cut]
+        begin = time.perf_counter()
+        row: dict[str, Any] = {"song": name, "family": "lead sheet" if mode == "symbols" else "chorale"}
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "melody.mid"
+            write_melody_midi(notes, tune["tempo"], tune["meter"], path, program=73)
+            kwargs = {"generator": torch.Generator().manual_seed(0)}
+            if steps:
+                kwargs["num_inference_steps"] = steps
+            try:
+                out = play_along(pipe, path, **kwargs)
+            except ValueError as error:
+                row["error"] = str(error)
+                rows.append(row)
+                continue
+        row.update(_take_scores(out, tune["chords"], 0.0))
+        row["seconds"] = time.perf_counter() - begin
+        row["finite"] = bool(np.all(np.isfinite(out.mix)))
+        rows.append(row)
+    return rows
+
+
 # -------------------------------------------------------------------------------------------------------- report
 
 
@@ -519,6 +590,9 @@ def summarise(rows: list[dict[str, Any]], inputs: Sequence[str], richnesses: Seq
                 metric: _mean(r[source][richness][metric] for r in ok)
                 for metric in ("chord_majmin", "chord_root", "mean_confidence")
             }
+        keyed = [r[source]["read"]["key_correct"] for r in ok if "key_correct" in r[source]["read"]]
+        if keyed:
+            entry["key_accuracy"] = float(np.mean(keyed))
         summary[source] = entry
     return summary
 
@@ -566,7 +640,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="at most N songs per synth folder / N music21 tunes")
     parser.add_argument("--soundfont", default=None, help="for music21 --input audio (default: find_soundfonts)")
     parser.add_argument("--pipeline", default=None, help="a pipeline folder, for --generate")
-    parser.add_argument("--generate", type=int, default=0, help="run play_along on N synth songs (needs --pipeline)")
+    parser.add_argument(
+        "--generate", type=int, default=0, help="run play_along on N synth songs / music21 tunes (needs --pipeline)"
+    )
     parser.add_argument("--steps", type=int, default=None, help="denoising steps for --generate")
     parser.add_argument("--generate-seconds", type=float, default=8.0)
     parser.add_argument("--json", default=None)
@@ -606,7 +682,10 @@ def main(argv: list[str] | None = None) -> int:
             for s in inputs
             for r in args.richness
         )
-        report.append(f"\nKeyed charts only ({len(keyed)} songs, keyless left out): {figures}")
+        keys = ", ".join(
+            f"{s} {result['synth'][folder]['summary_keyed'][s].get('key_accuracy', float('nan')):.2f}" for s in inputs
+        )
+        report.append(f"\nKeyed charts only ({len(keyed)} songs, keyless left out): {figures}; key accuracy {keys}")
         report.append(f"\nSkipped (no melody stem / notes): {', '.join(skipped) or 'none'}\n")
 
     if args.music21:
@@ -632,8 +711,31 @@ def main(argv: list[str] | None = None) -> int:
             figures = ", ".join(f"{s} {r} {summary[s][r]['chord_majmin']:.3f}" for s in inputs for r in args.richness)
             report.append(f"\n{family} ({summary[inputs[0]]['songs']}): {figures}")
 
-    if args.generate:
-        rows = bench_generate(args.pipeline, all_songs[: args.generate], args.steps, args.generate_seconds)
+    if args.generate and args.music21:
+        rows = bench_generate_music21(
+            _load_pipeline(args.pipeline),
+            music21_tunes(args.chorales),
+            args.generate,
+            args.steps,
+            args.generate_seconds,
+        )
+        result["generate_music21"] = rows
+        report.append("\n### play_along on music21 tunes (whole pipeline, no chart given)\n")
+        for row in rows:
+            if "error" in row:
+                report.append(f"- {row['song']}: refused: {row['error']}")
+                continue
+            versus = row["accompaniment_vs_true_chart"]
+            report.append(
+                f"- {row['song']}: {row['accompaniment_seconds']:.1f} s of accompaniment in {row['seconds']:.0f} s; "
+                f"its chords vs the suggested chart majmin {row['accompaniment_vs_suggested_chart']['chord_majmin']:.2f}"
+                + (f", vs the true chart {versus['chord_majmin']:.2f}" if versus else "")
+                + ("" if row["finite"] else " (NaN in the output)")
+            )
+    if args.generate and all_songs:
+        rows = bench_generate(
+            _load_pipeline(args.pipeline), all_songs[: args.generate], args.steps, args.generate_seconds
+        )
         result["generate"] = rows
         report.append("\n### play_along (whole pipeline)\n")
         for row in rows:

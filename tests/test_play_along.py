@@ -1,6 +1,13 @@
 """Play along with a melody: the harmoniser, the chart printer, melody input (MIDI, audio, cleaning, bad input), the
 play-along helper's alignment and `s2acc accompany` on the tiny preset."""
 
+import dataclasses
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+
 import numpy as np
 import pretty_midi
 import pytest
@@ -8,10 +15,29 @@ import soundfile
 
 from diffusers_s2acc import presets
 from diffusers_s2acc.analysis.melody import monophonic_line
-from diffusers_s2acc.analysis.melody_input import melody_from_audio, melody_from_midi, read_melody
+from diffusers_s2acc.analysis.melody_input import (
+    melody_from_audio,
+    melody_from_midi,
+    read_melody,
+    refine_beat_grid,
+    tempo_from_onsets,
+)
 from diffusers_s2acc.cli import main
 from diffusers_s2acc.music import LeadSheet, Note
-from diffusers_s2acc.music.harmonizer import harmonize, parse_key_name
+from diffusers_s2acc.music.chords import PITCH_CLASS_NAMES, parse_chord
+from diffusers_s2acc.music.harmonizer import (
+    MODE_FEATURES,
+    MODES,
+    STATES,
+    HarmonizerModel,
+    _key_weights,
+    _MelodyCues,
+    estimate_key,
+    harmonize,
+    key_log_likelihoods,
+    load_model,
+    parse_key_name,
+)
 from diffusers_s2acc.pipelines.play_along import play_along
 
 
@@ -47,15 +73,139 @@ def test_the_same_melody_in_another_key_is_transposed():
     assert harmonize(up, "D", tempo=120).to_chart() == "D | G | A | D"
 
 
-def test_a_melody_outlining_a_secondary_dominant_gets_it_only_at_the_rich_setting():
+def test_a_melody_outlining_a_secondary_dominant_gets_it_with_its_seventh_above_simple():
     # C | A7 (C# in the tune: V7/ii) | Dm | G | C
     tune = _tune([[60, 64, 67, 64], [69, 73, 76, 73], [62, 65, 69, 65], [67, 71, 74, 71], [72, 67, 64, 60]])
     rich = harmonize(tune, "C major", tempo=120, richness="rich")
-    assert rich.to_chart() == "C | A7 | Dm | G | C"
+    assert [bar.symbols[0] for bar in rich.bars][:2] == ["C", "A7"]
+    # The roots under the tune are its harmony's: C, A (the C# is A's third), D, G, C.
+    assert [parse_chord(bar.symbols[0]).root for bar in rich.bars] == [0, 9, 2, 7, 0]
     simple = harmonize(tune, "C major", tempo=120, richness="simple")
-    assert "A7" not in simple.to_chart() and simple.to_chart().startswith("C |")
-    # The chromatic bar is the least certain one at the simple setting: no diatonic chord explains the C#.
-    assert simple.bars[1].confidence == min(bar.confidence for bar in simple.bars)
+    assert simple.to_chart() == "C | A | Dm | G | C"  # the same chords as plain triads
+    sevenths = harmonize(tune, "C major", tempo=120, richness="sevenths")
+    assert "A7" in sevenths.to_chart().split(" | ")[1]
+    assert all(parse_chord(bar.symbols[0]).quality in ("maj", "min", "dim") for bar in simple.bars)
+
+
+def test_the_key_is_decoded_with_the_chords_and_a_minor_tune_is_not_read_as_its_relative_major():
+    # The same A minor tune (i iv V i, the leading tone G# over E) in all 12 keys, no key given.
+    pickup = [Note(1.5, 1.95, 64)]
+    body = [
+        note
+        for index, pitches in enumerate([[69, 72, 76, 72], [74, 77, 81, 77], [76, 80, 83, 80], [81, 76, 72, 69]])
+        for note in _bar(index, pitches, offset=2.0)
+    ]
+    for shift in range(12):
+        tune = [Note(n.start, n.end, n.pitch + shift) for n in pickup + body]
+        suggestion = harmonize(tune, tempo=120, offset=2.0)
+        assert suggestion.key == ((9 + shift) % 12, "minor")
+        assert 0.0 < suggestion.key_confidence < 1.0
+        scores = key_log_likelihoods(tune, tempo=120, offset=2.0)
+        assert scores[((9 + shift) % 12, "minor")] > scores[(shift % 12, "major")] + 1.0  # its relative major
+        roots = [parse_chord(bar.symbols[0]) for bar in suggestion.bars[1:]]
+        assert [(c.root, c.quality) for c in roots] == [
+            ((9 + shift) % 12, "min"),
+            ((2 + shift) % 12, "min"),
+            ((4 + shift) % 12, "maj"),
+            ((9 + shift) % 12, "min"),
+        ]
+    # Without the leading tone (natural minor: i iv v i) it is still A minor, not C major.
+    natural = _tune([[69, 72, 76, 72], [74, 77, 81, 77], [76, 79, 83, 79], [81, 76, 72, 69]])
+    assert harmonize(natural, tempo=120).key == (9, "minor")
+    # ... and the I-IV-V-I tune in C is C major, in every key.
+    for shift in range(12):
+        up = [Note(n.start, n.end, n.pitch + shift) for n in I_IV_V_I]
+        assert estimate_key(up, tempo=120)[0] == (shift, "major")
+    assert harmonize(I_IV_V_I, "C major", tempo=120).key_confidence == 1.0
+
+
+def _phrased(bars, shift: int = 0) -> list[Note]:
+    """`bars` of `(pitch, beats)` pairs, 4/4 at 120 BPM, each note 90% of its length."""
+    notes = []
+    for index, bar in enumerate(bars):
+        start = index * 4 * BEAT
+        for pitch, beats in bar:
+            notes.append(Note(start, start + beats * BEAT * 0.9, pitch + shift))
+            start += beats * BEAT
+    return notes
+
+
+# A C major pentatonic tune that ends on a held C: no F or B to rule out A minor, the scale's other reading.
+PENTATONIC_IN_C = [
+    [(60, 1), (62, 1), (64, 1), (67, 1)], [(69, 2), (67, 2)], [(64, 1), (62, 1), (60, 1), (62, 1)], [(64, 2), (62, 2)],
+    [(60, 1), (62, 1), (64, 1), (67, 1)], [(69, 2), (67, 1), (64, 1)], [(62, 1), (64, 1), (62, 1), (57, 1)], [(60, 4)],
+]  # fmt: skip
+# The same notes a third lower, ending on a held A: A minor pentatonic.
+PENTATONIC_IN_A_MINOR = [
+    [(57, 1), (60, 1), (62, 1), (64, 1)], [(67, 2), (64, 2)], [(62, 1), (60, 1), (57, 1), (60, 1)], [(62, 2), (64, 2)],
+    [(57, 1), (60, 1), (62, 1), (64, 1)], [(67, 2), (64, 1), (62, 1)], [(60, 1), (62, 1), (60, 1), (55, 1)], [(57, 4)],
+]  # fmt: skip
+
+
+def test_a_major_tune_ending_on_its_tonic_is_not_read_as_its_relative_minor():
+    model = load_model()
+    for shift in range(12):
+        major = _phrased(PENTATONIC_IN_C, shift)
+        assert estimate_key(major, tempo=120)[0] == (shift, "major")
+        assert harmonize(major, tempo=120).key == (shift, "major")
+        minor = _phrased(PENTATONIC_IN_A_MINOR, shift)
+        assert estimate_key(minor, tempo=120)[0] == ((9 + shift) % 12, "minor")
+    # The chord model alone (fitted on synth songs, whose melodies stop on any degree) hears both as minor: the
+    # mode decision is what reads the major one right.
+    chords_only = dataclasses.replace(model, mode_decision=None)
+    assert estimate_key(_phrased(PENTATONIC_IN_C), tempo=120, model=chords_only)[0] == (9, "minor")
+    # Without a key the chart is written in C major's own chords (none borrowed from the A minor reading's E or
+    # the G major reading's D), opening on C.
+    chart = harmonize(_phrased(PENTATONIC_IN_C), tempo=120).to_chart()
+    assert chart.startswith("C |")
+    assert {parse_chord(s).root for s in chart.replace("|", " ").split() if s != "-"} <= {0, 2, 4, 5, 7, 9}
+
+
+def test_without_a_key_I_IV_V_I_in_c_gets_c_f_g_c():
+    assert harmonize(I_IV_V_I, tempo=120).to_chart() == "C | F | G | C"
+    assert harmonize(I_IV_V_I, tempo=120).key == (0, "major")
+
+
+def test_a_key_and_its_relative_share_their_posterior_by_the_mode_decision():
+    scores = {(tonic, mode): -60.0 for mode in MODES for tonic in range(12)}
+    scores.update({(0, "major"): -51.0, (9, "minor"): -50.0, (4, "major"): -55.0, (1, "minor"): -56.0})
+    plain = _key_weights(scores, 0.5)
+    np.testing.assert_allclose(sum(plain.values()), 1.0)
+    assert plain[(9, "minor")] > plain[(0, "major")]
+    # A melody that ends on C, with a C major profile: the pair (C major, A minor) keeps its share, now mostly C's.
+    cues = _MelodyCues(_phrased(PENTATONIC_IN_C), BEAT)
+    decision = {"coefficients": {"likelihood": 1.0, "final_tonic": 2.0, "profile": 0.0, "bias": 0.0}}
+    shared = _key_weights(scores, 0.5, cues, decision)
+    np.testing.assert_allclose(shared[(0, "major")] + shared[(9, "minor")], plain[(0, "major")] + plain[(9, "minor")])
+    np.testing.assert_allclose(sum(shared.values()), 1.0)
+    # The odds of an eight-bar tune count sqrt(64 / 32) times: log-odds 0.5 * (-1) * 1.41 + 2 (the final C is C
+    # major's tonic), so C major now has e^1.29 times A minor's share.
+    assert cues.length_scale == pytest.approx(math.sqrt(64 / 31.6))  # first onset to the held C's end
+    expected = math.exp(-0.5 * cues.length_scale + 2.0)
+    np.testing.assert_allclose(shared[(0, "major")] / shared[(9, "minor")], expected, rtol=1e-6)
+    # A pair the final note says nothing about keeps the chord model's odds, length-scaled (E major against C#
+    # minor: the final C is neither tonic).
+    ratio = shared[(4, "major")] / shared[(1, "minor")]
+    np.testing.assert_allclose(ratio, math.exp(0.5 * cues.length_scale), rtol=1e-6)
+    # A melody 64 beats long, the likelihood coefficient alone at 1: the plain posteriors.
+    identity = {"coefficients": {name: float(name == "likelihood") for name in MODE_FEATURES}}
+    cues.length_scale = 1.0
+    for key, weight in _key_weights(scores, 0.5, cues, identity).items():
+        assert weight == pytest.approx(plain[key])
+
+
+def test_the_packaged_mode_decision_records_its_data():
+    decision = load_model().mode_decision
+    assert set(decision["coefficients"]) == set(MODE_FEATURES)
+    provenance = decision["provenance"]
+    assert (
+        "songs_train" in provenance["fitted_on"]["synth"][0] and "ryansMammoth" in provenance["fitted_on"]["music21"]
+    )
+    assert "scripts/fit_key_mode.py" in provenance["command"]
+    # It reads major tunes as major more often than the chord model alone did, on the real tunes it was fitted on.
+    pairs = provenance["pairs"]["ryans"]
+    assert pairs["accuracy_fitted"]["major"] > pairs["accuracy_chord_model"]["major"]
+    assert decision["coefficients"]["final_tonic"] > 0 and decision["coefficients"]["profile"] > 0
 
 
 def test_a_minor_tune_gets_the_major_dominant_and_a_pickup_bar():
@@ -98,6 +248,127 @@ def test_key_names_as_musicians_write_them():
     for bad in ("C7", "Am/C", "major", ""):
         with pytest.raises(ValueError, match="`key`"):
             parse_key_name(bad)
+
+
+def test_bars_are_written_as_the_chart_writes_them():
+    # Whatever the harmoniser suggests, its bar table and its chart say the same (a pick-up bar is not charted).
+    tune = _tune([[60, 64, 67, 64], [69, 73, 76, 73], [62, 65, 69, 71], [67, 71, 74, 77], [72, 67, 64, 60]])
+    for richness in ("simple", "sevenths", "rich"):
+        suggestion = harmonize(tune, tempo=120, richness=richness)
+        assert " | ".join(" ".join(bar.symbols) for bar in suggestion.bars if bar.index >= 0) == suggestion.to_chart()
+        assert suggestion.slot_posteriors.shape == (len(suggestion.bars) * 4, 48)
+        np.testing.assert_allclose(suggestion.slot_posteriors.sum(axis=1), 1.0, atol=1e-6)
+    for bar in harmonize(tune, tempo=120, chords_per_bar=1).bars:
+        assert len(bar.symbols) == 1
+
+
+def test_the_packaged_model_records_its_data_and_every_chord_it_can_write_parses():
+    model = load_model()
+    provenance = model.provenance
+    assert "songs_train" in provenance["fitted_on"][0] and "scripts/fit_harmonizer.py" in provenance["command"]
+    assert provenance["songs"] == sum(provenance["songs_per_mode"].values()) > 50
+    for mode in MODES:
+        entry = model.modes[mode]
+        np.testing.assert_allclose(entry["emission"].sum(axis=-1), 1.0, atol=1e-3)
+        np.testing.assert_allclose(entry["transition"].sum(axis=-1), 1.0, atol=1e-3)
+        assert np.all(np.diag(entry["transition"]) == 0)
+        # The key's own triads are all simple chords (I IV V ii iii vi in major; i iv V in minor at least).
+        own = {"major": [(0, "maj"), (5, "maj"), (7, "maj"), (2, "min"), (4, "min"), (9, "min")]}
+        own["minor"] = [(0, "min"), (5, "min"), (7, "maj")]
+        assert {STATES.index(s) for s in own[mode]} <= set(entry["common"])
+        for tonic in range(12):
+            for state, suffix in enumerate(entry["spelling"]):
+                parse_chord(PITCH_CLASS_NAMES[(tonic + STATES[state][0]) % 12] + suffix)
+    # Chords change on bar lines far more often than inside bars, as the fitting songs' charts do.
+    change = model.change_probabilities(4)
+    assert change[0] > 0.6 and max(change[1:]) < 0.4 and change[2] == max(change[1:])
+    assert model.metric_weights["downbeat"] > 0
+
+
+def _write_song(folder, name, key, chart, bars, seed):
+    """A synth-like song folder: a chart and an arpeggio melody (one chord tone per beat) over it, 120 BPM."""
+    sheet = LeadSheet.from_chart(chart, bpm=120)
+    melody = _tune(bars)
+    data = {"key": key, "seed": seed, "lead_sheet": sheet.to_dict() | {"melody": [n.__dict__ for n in melody]}}
+    (folder / name).mkdir()
+    (folder / name / "metadata.json").write_text(json.dumps(data))
+
+
+def test_the_fitting_script_writes_a_model_that_harmonises_like_its_songs(tmp_path):
+    pytest.importorskip("mir_eval")  # its cross-validation scores charts as the benchmark does
+    spec = importlib.util.spec_from_file_location(
+        "fit_harmonizer", Path(__file__).parents[1] / "scripts/fit_harmonizer.py"
+    )
+    fit_script = importlib.util.module_from_spec(spec)
+    sys.modules["fit_harmonizer"] = fit_script
+    spec.loader.exec_module(fit_script)
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    major = [[60, 64, 67, 64], [65, 69, 72, 69], [67, 71, 74, 71], [72, 67, 64, 60]]
+    minor = [[69, 72, 76, 72], [74, 77, 81, 77], [76, 80, 83, 80], [81, 76, 72, 69]]
+    for index, shift in enumerate((0, 2, 5, 7)):
+        up = [[p + shift for p in bar] for bar in major]
+        names = ["C", "D", "F", "G"][index], ["F", "G", "Bb", "C"][index], ["G", "A", "C", "D"][index]
+        _write_song(songs, f"major_{index}", f"{names[0]} major", " | ".join((names + names[:1]) * 2), up * 2, index)
+        down = [[p + shift for p in bar] for bar in minor]
+        names = ["Am", "Bm", "Dm", "Em"][index], ["Dm", "Em", "Gm", "Am"][index], ["E", "F#", "A", "B"][index]
+        tonic = names[0][:-1]
+        _write_song(
+            songs, f"minor_{index}", f"{tonic} minor", " | ".join((names + names[:1]) * 2), down * 2, 10 + index
+        )
+    (songs / "keyless").mkdir()
+    (songs / "keyless" / "metadata.json").write_text(json.dumps({"key": "no key", "lead_sheet": {"tempo": 120}}))
+    out = tmp_path / "model.json"
+    args = ["--songs", str(songs), "--out", str(out), "--folds", "2", "--evidence-scale", "0.5", "1"]
+    assert fit_script.main(args + ["--key-temperature", "1", "--emission-smoothing", "4", "--held-scale", "1"]) == 0
+    model = HarmonizerModel.from_file(out)
+    assert model.provenance["songs"] == 8 and model.provenance["left_out"]["keyless"] == 1
+    assert model.provenance["songs_per_mode"] == {"major": 4, "minor": 4}
+    assert "--songs " + str(songs) in model.provenance["command"] and model.evidence_scale in (0.5, 1.0)
+    # A tune in a key none of the songs was in gets the songs' chords.
+    tune = [Note(n.start, n.end, n.pitch + 3) for n in _tune(major)]
+    assert harmonize(tune, tempo=120, model=model).to_chart() == "Eb | Ab | Bb | Eb"
+    assert harmonize(tune, tempo=120, model=model).key == (3, "major")
+
+
+def _load_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_mode_fitting_script_reads_abc_keys_and_fits_a_logistic_model():
+    script = _load_script("fit_key_mode")
+    assert script.abc_key("X:1\nT:Reel\nK:G\n|:GABc|") == (7, "major")
+    assert script.abc_key("X:1\nK:Em\nEFGA|") == (4, "minor")
+    assert script.abc_key("K:Ador\n") == (9, "minor") and script.abc_key("K:Dmix\n") == (2, "major")
+    assert script.abc_key("K:Bb\n") == (10, "major") and script.abc_key("K:F#m\n") == (6, "minor")
+    assert script.abc_key("K:Glyd\n") is None and script.abc_key("T:no key\n") is None
+    # Labels that follow the second feature (the final note), whatever the first says: its coefficient comes out
+    # large and positive, the first's small.
+    rng = np.random.default_rng(0)
+    final = rng.choice([-1.0, 1.0], 400)
+    noise = rng.normal(size=400)
+    x = np.stack([noise, final, np.zeros(400), np.ones(400)], axis=1)
+    y = (final + 0.3 * rng.normal(size=400) > 0).astype(float)
+    beta = script.fit_logistic(x, y, np.ones(400))
+    assert beta[1] > 2.0 and abs(beta[0]) < 0.5
+
+
+def test_key_profile_correlations_agree_with_the_key_estimate():
+    from diffusers_s2acc.analysis.key import estimate_key as profile_key
+    from diffusers_s2acc.analysis.key import profile_correlations
+
+    scale = np.zeros(12)
+    scale[[0, 2, 4, 5, 7, 9, 11]] = 1.0
+    scale[[0, 7]] += 1.0  # tonic and fifth held longest
+    correlations = profile_correlations(scale)
+    assert len(correlations) == 24 and max(correlations, key=correlations.get) == (0, "major")
+    key = profile_key(scale)
+    assert (key.tonic, key.mode) == (0, "major") and key.confidence == pytest.approx(correlations[(0, "major")])
+    assert set(profile_correlations(np.ones(12)).values()) == {0.0}
 
 
 # ------------------------------------------------------------------ the chart printer
@@ -203,6 +474,29 @@ def _sine_melody(notes, rate=16000, chord=False):
         first = int(note.start * rate)
         y[first : first + len(t)] += 0.5 * tone * np.minimum(1, t / 0.01) * np.minimum(1, (t[-1] - t) / 0.02)
     return y
+
+
+def test_the_beat_grid_is_fitted_to_the_onsets_and_a_tempo_read_from_them():
+    # 30 bars of a tune's rhythms (quarters, halves, a dotted quarter and eighth) at 100 BPM from 0.3 s, each onset
+    # a few ms off, as a transcription has them.
+    rng = np.random.default_rng(1)
+    cells = [[1, 1, 1, 1], [1.5, 0.5, 1, 1], [2, 1, 1], [3, 1], [1, 1, 2]]
+    lengths = [length for _ in range(30) for length in cells[rng.integers(len(cells))]]
+    beats = np.concatenate([[0.0], np.cumsum(lengths)[:-1]])
+    notes = [
+        Note(0.3 + 0.6 * b + rng.normal(0, 0.008), 0.3 + 0.6 * (b + 0.9 * length), 67)
+        for b, length in zip(beats, lengths)
+    ]
+    # A tracker's tempo 0.4 % fast drifts by a third of a beat over the tune; the fit puts the grid back.
+    period, phase = refine_beat_grid(notes, 0.6 * 0.996, 0.3)
+    assert period == pytest.approx(0.6, abs=3e-4) and (phase - 0.3 + 0.3) % 0.6 - 0.3 == pytest.approx(0, abs=0.01)
+    assert refine_beat_grid(notes[:4], 0.6 * 0.996, 0.3) == (0.6 * 0.996, 0.3)  # too few onsets: kept as given
+    # From the onsets alone: 100 BPM, not the 200 BPM grid that fits them as well, nor 50 BPM.
+    assert tempo_from_onsets(notes) == pytest.approx(100.0, rel=2e-3)
+    # Onsets at random times fit no tempo well enough (3 sets in 200 such did, by chance), and a few notes are too few.
+    rng = np.random.default_rng(0)
+    assert tempo_from_onsets([Note(t, t + 0.3, 60) for t in np.cumsum(rng.uniform(0.2, 1.3, 40))]) is None
+    assert tempo_from_onsets(notes[:20]) is None
 
 
 def test_silent_and_noteless_recordings_are_refused_before_any_transcription():

@@ -37,12 +37,24 @@ def estimate_key(pitch_class_profile: np.ndarray) -> Key:
     if not np.any(profile > 0):
         return Key(tonic=0, mode="major", confidence=0.0)
     best = Key(0, "major", -2.0)
+    for (tonic, mode), r in profile_correlations(profile).items():
+        if r > best.confidence:
+            best = Key(tonic, mode, r)
+    return best
+
+
+def profile_correlations(pitch_class_profile: np.ndarray) -> dict[tuple[int, str], float]:
+    """`{(tonic, mode): r}`: correlation of a 12-bin pitch-class profile with each of the 24 rotated key profiles
+    (major keys first, tonics 0-11). A flat or empty profile correlates 0 with every key."""
+    profile = np.asarray(pitch_class_profile, dtype=float)
+    if profile.shape != (12,):
+        raise ValueError(f"A pitch-class profile has 12 bins, got shape {profile.shape}.")
+    out = {}
     for mode, template in (("major", _MAJOR), ("minor", _MINOR)):
         for tonic in range(12):
-            r = float(np.corrcoef(profile, np.roll(template, tonic))[0, 1])
-            if r > best.confidence:
-                best = Key(tonic, mode, r)
-    return best
+            flat = np.ptp(profile) == 0
+            out[(tonic, mode)] = 0.0 if flat else float(np.corrcoef(profile, np.roll(template, tonic))[0, 1])
+    return out
 
 
 def chord_profile(chords: list[ChordEvent]) -> np.ndarray:

@@ -118,11 +118,12 @@ def count_in_clicks(beats: Sequence[tuple[float, bool]], sampling_rate: int, len
     return out
 
 
-def suggest_chart(melody: MelodyInput, richness: str = "simple"):
-    """The harmoniser's chart for a melody read with [`~analysis.melody_input.read_melody`], on its own grid."""
+def suggest_chart(melody: MelodyInput, richness: str = "simple") -> ChartSuggestion:
+    """The harmoniser's chart for a melody read with [`~analysis.melody_input.read_melody`], on its own grid: in the
+    user's key where one was given, else in the key decoded jointly with the chords."""
     return harmonize(
         melody.notes,
-        melody.key_tuple,
+        melody.key_tuple if melody.key_given else None,
         tempo=melody.tempo,
         meter=melody.meter,
         offset=melody.offset,
