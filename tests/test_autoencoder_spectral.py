@@ -109,6 +109,7 @@ def test_semantic_loss_trains_the_spectral_encoder(vae):
     [
         (dict(architecture="wavenet"), "architecture must be 'oobleck' or 'spectral'"),
         (dict(channel_multiples=[1, 2, 4]), "one channel multiple per ratio"),
+        (dict(spectral_phase="raw"), "phase must be 'frame' or 'integrated'"),
     ],
 )
 def test_configs_that_cannot_build_name_the_problem(change, message):
@@ -157,3 +158,29 @@ def test_a_steady_tone_has_a_steady_demodulated_phase():
     rotation = frame_phase_rotation(bins, 12)
     assert torch.allclose(rotation * rotation.conj(), torch.ones_like(rotation))
     assert rotation[1, 1] == torch.polar(torch.tensor(1.0), torch.tensor(torch.pi / 2))
+
+
+def test_integrated_phase_turns_a_steady_prediction_into_a_steady_partial_not_a_drone():
+    """A decoder head that predicts the same values in every frame: with `spectral_phase="frame"` the output repeats
+    every STFT window (a drone on the harmonics of rate / n_fft); with `"integrated"` the predicted phase advance
+    moves the partials off the bin centres, so the output does not repeat with the window."""
+    outputs = {}
+    for phase in ("frame", "integrated"):
+        torch.manual_seed(0)
+        vae = SemanticAutoencoder(**{**SMALL, "spectral_phase": phase}).eval()
+        head = vae.decoder.head
+        with torch.no_grad():
+            head.weight.zero_()
+            head.bias.normal_(0.0, 1.0)  # the same log-magnitude and phase value in every frame
+            outputs[phase] = vae.decode(torch.zeros(1, 8, 24)).sample
+        assert outputs[phase].shape == (1, 2, 24 * vae.hop_length)
+    n_fft = vae.decoder.n_fft
+    core = slice(n_fft, -n_fft)  # away from the first and last frames' edges
+    frame, integrated = (outputs[p][..., core] for p in ("frame", "integrated"))
+    assert torch.allclose(frame[..., n_fft:], frame[..., :-n_fft], atol=1e-5 * frame.abs().max().item())
+
+    def repeating_share(audio):  # RMS of the average over whole windows, over the RMS
+        usable = audio.shape[-1] // n_fft * n_fft
+        return audio[..., :usable].reshape(-1, usable // n_fft, n_fft).mean(1).std() / audio.std()
+
+    assert repeating_share(frame) > 0.99 and repeating_share(integrated) < 0.5

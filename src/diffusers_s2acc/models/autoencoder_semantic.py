@@ -93,6 +93,11 @@ class SemanticAutoencoder(ModelMixin, AutoencoderMixin, ConfigMixin):
             hollow and a mono down-mix cancels (measured: inter-channel correlation -0.1 against the reference's 0.4
             and no chord readable after the round trip, 400 steps). With mid/side both channels share the mid's
             phase and the down-mix is the mid exactly.
+        spectral_phase (`str`, defaults to `"frame"`): Spectral only: what the decoder's phase output is. `"frame"`:
+            each frame's phase, demodulated by the bin-centre advance (`spectral_blocks.frame_phase_rotation`).
+            `"integrated"`: each frame's phase advance over the bin-centre one (an instantaneous frequency), summed
+            over the frames, so that a decoder predicting the same value from frame to frame makes a steady
+            partial, not a drone on the bin centres. Integrated phases restart at each tile of a tiled decode.
     """
 
     _supports_gradient_checkpointing = False
@@ -115,6 +120,7 @@ class SemanticAutoencoder(ModelMixin, AutoencoderMixin, ConfigMixin):
         architecture: str = "oobleck",
         spectral_blocks: int = 4,
         mid_side: bool = False,
+        spectral_phase: str = "frame",
     ):
         super().__init__()
         if architecture == "oobleck":
@@ -142,6 +148,7 @@ class SemanticAutoencoder(ModelMixin, AutoencoderMixin, ConfigMixin):
                 channel_multiples,
                 spectral_blocks,
                 mid_side=mid_side,
+                phase=spectral_phase,
             )
         else:
             raise ValueError(f"architecture must be 'oobleck' or 'spectral', got {architecture!r}.")

@@ -165,10 +165,14 @@ class SpectralDecoder(nn.Module):
         channel_multiples: list[int],
         num_blocks: int,
         mid_side: bool = False,
+        phase: str = "frame",
     ):
         super().__init__()
+        if phase not in ("frame", "integrated"):
+            raise ValueError(f"phase must be 'frame' or 'integrated', got {phase!r}")
         self.audio_channels = audio_channels
         self.mid_side = mid_side and audio_channels == 2
+        self.phase = phase
         self.stft_hop = downsampling_ratios[0]
         self.n_fft = 4 * self.stft_hop
         widths = _stages(hidden_size, channel_multiples)[::-1]
@@ -202,6 +206,11 @@ class SpectralDecoder(nn.Module):
         # exp of the log-magnitude, capped as Vocos does so that an early, untrained step cannot overflow.
         magnitude = output[:, :, :, 0].exp().clamp_max(1e2)
         phase = output[:, :, :, 1]
+        if self.phase == "integrated":
+            # The head predicts each bin's phase advance over the bin-centre one (at most half a turn per frame,
+            # the instantaneous frequency of GANSynth's IF representation) and the phase is its running sum: a
+            # steady prediction is a steady partial whose frames add up in phase, not a drone on the bin centres.
+            phase = torch.cumsum(torch.pi * torch.tanh(phase), dim=1)
         spec = torch.polar(magnitude, phase).permute(0, 2, 3, 1).reshape(batch * self.audio_channels, -1, frames)
         # A centred inverse STFT of `frames` frames covers (frames - 1) hops: repeat the last frame so that the
         # output is exactly frames * hop samples (the encoder dropped the same frame).
