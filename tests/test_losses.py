@@ -7,7 +7,13 @@ import auraloss
 import pytest
 import torch
 
-from diffusers_s2acc.training.losses import ChromaSTFTLoss, CompressedComplexSTFTLoss, PeriodicComponentLoss
+from diffusers_s2acc.training.losses import (
+    ChromaSTFTLoss,
+    CompressedComplexSTFTLoss,
+    PeriodicComponentLoss,
+    SemitoneSTFTLoss,
+    semitone_filterbank,
+)
 
 
 def test_identical_audio_scores_zero_and_a_phase_flip_does_not():
@@ -77,3 +83,19 @@ def test_periodic_loss_sees_a_drone_on_the_window_harmonics_and_not_music():
     assert loss(torch.zeros_like(music), music).item() < loss(music + drone, music).item()
     with pytest.raises(ValueError, match="shorter than one period"):
         loss(music[..., :1000], music[..., :1000])
+
+
+def test_semitone_bands_weigh_every_octave_and_the_loss_hears_a_missing_bass():
+    filters = semitone_filterbank(44100, 16384, 41.2, 108)
+    assert filters.shape == (108, 8193) and torch.allclose(filters.sum(1), torch.ones(108))
+    centre = torch.fft.rfftfreq(16384, 1 / 44100)[filters[0].argmax()]
+    assert abs(centre.item() - 41.2) < 44100 / 16384  # the lowest band sits on E1
+    loss = SemitoneSTFTLoss(44100)
+    with_bass = _triad([65.41, 261.63, 329.63, 392.00])
+    without_bass = _triad([261.63, 329.63, 392.00])
+    assert loss(with_bass, with_bass).item() == 0.0
+    # A missing bass note costs more than noise 30 dB down across the whole band.
+    noise = 0.006 * torch.randn(with_bass.shape, generator=torch.Generator().manual_seed(0))
+    assert loss(without_bass, with_bass).item() > 3 * loss(with_bass + noise, with_bass).item()
+    # Bands above the Nyquist frequency are left out at low rates.
+    assert SemitoneSTFTLoss(16000).filters.shape[0] < 108

@@ -247,13 +247,21 @@ def test_train_vae_trains_a_spectral_stereo_vae_with_the_mel_and_chroma_losses(c
             "1.0",
             "--chroma_weight",
             "1.0",
+            "--semitone_weight",
+            "1.0",
+            "--periodic_weight",
+            "1.0",
         ]
     )
     vae = SemanticAutoencoder.from_pretrained(out)
     assert vae.config.architecture == "spectral" and vae.hop_length == 1024
     assert vae.decode(torch.zeros(1, 4, 3)).sample.shape == (1, 2, 3 * 1024)
     logged = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
-    assert all(math.isfinite(row[name]) and row[name] > 0 for row in logged for name in ("mel", "chroma"))
+    assert all(
+        math.isfinite(row[name]) and row[name] > 0
+        for row in logged
+        for name in ("mel", "chroma", "semitone", "periodic")
+    )
 
 
 def _song_audio(row) -> torch.Tensor:

@@ -7,10 +7,10 @@
     accelerate launch train/train_vae.py --oobleck_path /local/stable-audio-open-1.0 --train_data_dir corpus/ ...
 
 Losses: multi-resolution STFT, optionally log-mel (`--mel_weight`), compressed complex STFT (`--complex_stft_weight`),
-log chroma (`--chroma_weight`) and the periodic component (`--periodic_weight`), and L1 waveform reconstruction, KL of
-the posterior, the lead-sheet semantic loss (chord, pitch classes, melody, beat targets rasterised from the corpus's
-lead sheets at the latent frame rate) and, after `--adversarial_start_step`, a multi-resolution STFT discriminator
-with hinge and feature-matching losses. The
+log chroma (`--chroma_weight`), log semitone bands (`--semitone_weight`) and the periodic component
+(`--periodic_weight`), and L1 waveform reconstruction, KL of the posterior, the lead-sheet semantic loss (chord, pitch
+classes, melody, beat targets rasterised from the corpus's lead sheets at the latent frame rate) and, after
+`--adversarial_start_step`, a multi-resolution STFT discriminator with hinge and feature-matching losses. The
 trained model is written to `--output_dir` (`SemanticAutoencoder.from_pretrained(output_dir)` loads it).
 """
 
@@ -37,7 +37,12 @@ from diffusers_s2acc.training.discriminator import (
 )
 from diffusers_s2acc.training.latent_cache import estimate_scaling_factor
 from diffusers_s2acc.training.loading import load_starting_vae
-from diffusers_s2acc.training.losses import ChromaSTFTLoss, CompressedComplexSTFTLoss, PeriodicComponentLoss
+from diffusers_s2acc.training.losses import (
+    ChromaSTFTLoss,
+    CompressedComplexSTFTLoss,
+    PeriodicComponentLoss,
+    SemitoneSTFTLoss,
+)
 from diffusers_s2acc.training.run_loop import EpochPermutationSampler, ResumableRun
 
 
@@ -72,6 +77,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0.0,
         help="log chroma L1 loss (36 pitch-class bins over an 8192-point STFT; training.losses.ChromaSTFTLoss): "
         "trains the notes, which the MR-STFT and log-mel losses resolve too coarsely at 44.1 kHz",
+    )
+    parser.add_argument(
+        "--semitone_weight",
+        type=float,
+        default=0.0,
+        help="log semitone-band L1 loss (a 16384-point STFT on semitone bands from E1, every octave weighed alike; "
+        "training.losses.SemitoneSTFTLoss): the bass, which linear-frequency losses hardly weigh",
     )
     parser.add_argument(
         "--periodic_weight",
@@ -139,6 +151,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     complex_loss = CompressedComplexSTFTLoss() if args.complex_stft_weight > 0 else None
     chroma_loss = ChromaSTFTLoss(vae.config.sampling_rate) if args.chroma_weight > 0 else None
+    semitone_loss = SemitoneSTFTLoss(vae.config.sampling_rate) if args.semitone_weight > 0 else None
     periodic_loss = None
     if args.periodic_weight > 0:
         if vae.config.architecture != "spectral":
@@ -202,6 +215,9 @@ def main(argv: list[str] | None = None) -> None:
             if chroma_loss is not None:
                 values["chroma"] = chroma_loss(reconstruction, audio)
                 loss = loss + args.chroma_weight * values["chroma"]
+            if semitone_loss is not None:
+                values["semitone"] = semitone_loss(reconstruction, audio)
+                loss = loss + args.semitone_weight * values["semitone"]
             if periodic_loss is not None:
                 values["periodic"] = periodic_loss(reconstruction, audio)
                 loss = loss + args.periodic_weight * values["periodic"]
