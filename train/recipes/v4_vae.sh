@@ -30,7 +30,10 @@ ACCELERATE=${ACCELERATE:-.venv/bin/accelerate}
 SONGS=${SONGS:-240}
 VAE_SONGS=${VAE_SONGS:-240}
 SWEEP_STEPS=${SWEEP_STEPS:-2800}  # 2026-12-04 stopped the final layout at 700 (c32) and 206 (c128) steps
-SWEEP=${SWEEP:-s128x256c32h2048ms s128x256c128h2048ms}  # a trailing "ms": mid/side stereo (the demo-stereo preset's)
+# A trailing "ms": mid/side stereo (the demo-stereo preset's); "if": integrated phase (spectral_phase="integrated").
+# The runs of 2026-12-04 were continued from one another (see the model card); this default trains the layout they
+# ended on from the start.
+SWEEP=${SWEEP:-s128x256c128h2048msif}
 FINAL=${FINAL:-}
 FINAL_STEPS=${FINAL_STEPS:-1500}
 REAL=${REAL:-/usr/share/games/wesnoth/1.16/data/core/music}  # scripts/install_system_deps.sh WITH_WESNOTH_MUSIC=1
@@ -68,11 +71,12 @@ from diffusers_s2acc.presets import vae_config
 name = sys.argv[1]
 base = {k: v for k, v in vae_config("demo-stereo").items() if k not in ("architecture", "spectral_blocks", "mid_side")}
 if name.startswith("s"):
-    *sizes, mid_side = re.fullmatch(r"s(\d+)x(\d+)c(\d+)h(\d+)(ms)?", name).groups()
+    *sizes, mid_side, integrated = re.fullmatch(r"s(\d+)x(\d+)c(\d+)h(\d+)(ms)?(if)?", name).groups()
     encoder, decoder, channels, hop = map(int, sizes)
     config = {**base, "architecture": "spectral", "encoder_hidden_size": encoder, "decoder_channels": decoder,
               "latent_channels": channels, "downsampling_ratios": [hop // 4, 4], "channel_multiples": [1, 1],
-              "spectral_blocks": 4, "mid_side": mid_side is not None}
+              "spectral_blocks": 4, "mid_side": mid_side is not None,
+              "spectral_phase": "integrated" if integrated else "frame"}
 else:
     width, channels, hop = map(int, re.fullmatch(r"w(\d+)c(\d+)h(\d+)", name).groups())
     strides = {2048: [2, 4, 4, 8, 8], 1024: [2, 4, 4, 4, 8], 4096: [2, 4, 8, 8, 8]}[hop]
@@ -85,14 +89,20 @@ done
 # (1.0). Magnitude losses alone let an inverse-STFT decoder predict phases that do not agree from frame to frame
 # (the model card's runs of 2026-12-04; 0.5 / 0.1 trained alike, the heavier pair was kept). (The Oobleck figures of
 # 2026-12-03 quoted above were trained with batch 4 x 1 s, L1 1.0 and no mel or complex loss.)
+# Spectral VAEs add the chroma loss (the notes at semitone resolution), the periodic-component loss (no drone on the
+# harmonics of 21.5 Hz) and optionally the semitone-band loss (SEMITONE, off by default: 300 steps of it did not
+# bring the bass back, 2026-12-04).
 vae_run() {  # name, output, steps, adversarial start step
   [ -f "$2/config.json" ] && [ -f "$2/diffusion_pytorch_model.safetensors" ] && return 0
+  local spectral=()
+  [[ $1 == s* ]] && spectral=(--chroma_weight "${CHROMA:-2.0}" --periodic_weight "${PERIODIC:-2.0}" \
+      --semitone_weight "${SEMITONE:-0}")
   OMP_NUM_THREADS=${THREADS:-1} $ACCELERATE launch --num_processes 1 --cpu train/train_vae.py \
       --pretrained_model_name_or_path "$WORK/sizes/$1.json" --train_data_dir "$WORK/corpus" --output_dir "$2" \
       --max_train_samples "$VAE_SONGS" --train_batch_size 8 --clip_seconds 1.5 --learning_rate 4e-4 \
       --mel_weight 1.0 --l1_weight 1.0 --complex_stft_weight 2.0 \
       --adversarial_start_step "$4" --max_train_steps "$3" --checkpointing_steps 200 --checkpoints_total_limit 1 \
-      --resume_from_checkpoint latest --report_to none --calibration_songs 32
+      --resume_from_checkpoint latest --report_to none --calibration_songs 32 "${spectral[@]}"
 }
 if [ -z "$FINAL" ]; then
   for name in $SWEEP; do
