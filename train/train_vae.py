@@ -142,21 +142,23 @@ def main(argv: list[str] | None = None) -> None:
         fft_sizes=[2048, 1024, 512, 256], hop_sizes=[512, 256, 128, 64], win_lengths=[2048, 1024, 512, 256]
     )
 
-    mel_loss = (
-        auraloss.freq.MelSTFTLoss(
+    # The optional reconstruction losses, by the name they are logged under, with their weights.
+    optional_losses: dict[str, tuple[nn.Module, float]] = {}
+    if args.mel_weight > 0:
+        mel = auraloss.freq.MelSTFTLoss(
             vae.config.sampling_rate, fft_size=4096, hop_size=1024, win_length=4096, n_mels=128, w_sc=0.0
         )
-        if args.mel_weight > 0
-        else None
-    )
-    complex_loss = CompressedComplexSTFTLoss() if args.complex_stft_weight > 0 else None
-    chroma_loss = ChromaSTFTLoss(vae.config.sampling_rate) if args.chroma_weight > 0 else None
-    semitone_loss = SemitoneSTFTLoss(vae.config.sampling_rate) if args.semitone_weight > 0 else None
-    periodic_loss = None
+        optional_losses["mel"] = (mel, args.mel_weight)
+    if args.complex_stft_weight > 0:
+        optional_losses["complex_stft"] = (CompressedComplexSTFTLoss(), args.complex_stft_weight)
+    if args.chroma_weight > 0:
+        optional_losses["chroma"] = (ChromaSTFTLoss(vae.config.sampling_rate), args.chroma_weight)
+    if args.semitone_weight > 0:
+        optional_losses["semitone"] = (SemitoneSTFTLoss(vae.config.sampling_rate), args.semitone_weight)
     if args.periodic_weight > 0:
         if vae.config.architecture != "spectral":
             raise SystemExit("error: --periodic_weight applies to architecture='spectral' VAEs (an STFT window)")
-        periodic_loss = PeriodicComponentLoss(vae.decoder.n_fft)
+        optional_losses["periodic"] = (PeriodicComponentLoss(vae.decoder.n_fft), args.periodic_weight)
     corpus = load_corpus(args.dataset_name, args.train_data_dir, max_samples=args.max_train_samples)
     clip_frames = max(1, round(args.clip_seconds * vae.frame_rate))
     dataset = AudioClipDataset(
@@ -206,21 +208,9 @@ def main(argv: list[str] | None = None) -> None:
                 + args.kl_weight * values["kl"]
                 + args.semantic_weight * values["semantic"]
             )
-            if mel_loss is not None:
-                values["mel"] = mel_loss(reconstruction, audio)
-                loss = loss + args.mel_weight * values["mel"]
-            if complex_loss is not None:
-                values["complex_stft"] = complex_loss(reconstruction, audio)
-                loss = loss + args.complex_stft_weight * values["complex_stft"]
-            if chroma_loss is not None:
-                values["chroma"] = chroma_loss(reconstruction, audio)
-                loss = loss + args.chroma_weight * values["chroma"]
-            if semitone_loss is not None:
-                values["semitone"] = semitone_loss(reconstruction, audio)
-                loss = loss + args.semitone_weight * values["semitone"]
-            if periodic_loss is not None:
-                values["periodic"] = periodic_loss(reconstruction, audio)
-                loss = loss + args.periodic_weight * values["periodic"]
+            for name, (loss_fn, weight) in optional_losses.items():
+                values[name] = loss_fn(reconstruction, audio)
+                loss = loss + weight * values[name]
             if adversarial:
                 fake, real = discriminator(reconstruction), discriminator(audio)
                 values["adversarial"] = generator_adversarial_loss(fake)
