@@ -20,8 +20,9 @@ import numpy as np
 from ..audio import check_output_path
 from ..pipelines.sampling_utils import check_sampler
 from ..pretrained import DEFAULT_PIPELINE
+from ..music import Segment
 from .figure import chord_agreement, draw_take
-from .form import FormError, check_advanced, file_stem, plan_song, row_index
+from .form import FormError, chart_rows, check_advanced, file_stem, joined_chart, plan_song, row_index
 from .form import add_row as add_table_row
 from .form import move_row as move_table_row
 from .form import remove_row as remove_table_row
@@ -241,11 +242,38 @@ class SpaceApp:
 
     def _take(self, pipe, plan, settings: dict, extra: dict, request: Any, progress: Any) -> tuple:
         """Run `pipe` on the checked `plan` (plus `extra` arguments), then write, analyse and record the take."""
-        import gradio as gr
         import torch
 
-        seed, steps = settings["seed"], settings["steps"]
-        guidance, lead_sheet_guidance = settings["guidance"], settings["lead_sheet_guidance"]
+        def call(on_step):
+            return pipe(
+                prompt=plan.prompt,
+                segments=plan.segments,
+                lead_sheet=plan.lead_sheet,
+                audio_length_in_s=plan.duration,
+                num_inference_steps=settings["steps"],
+                guidance_scale=settings["guidance"],
+                lead_sheet_guidance_scale=settings["lead_sheet_guidance"],
+                generator=torch.Generator(device=self.pipe.device).manual_seed(settings["seed"]),
+                callback_on_step_end=on_step,
+                sampler=self.sampler,
+                **extra,
+            )
+
+        output = self._run(call, request, progress)
+        edited = ""
+        if "section" in extra:
+            edited = f"Section {extra['section'] + 1} regenerated; the rest of the take kept.  \n"
+        elif "source_latents" in extra:
+            edited = "Extended: the take kept, new sections appended.  \n"
+        # Kept for "regenerate a section" and "extend": editing from the latents is exact (no re-encoding).
+        latents = output.latents[:1].detach().cpu()
+        return self._save(plan, settings, output.audios[0], edited, latents=latents, progress=progress)
+
+    def _run(self, call, request: Any, progress: Any):
+        """`call(on_step)` (one pipeline call, `on_step` its `callback_on_step_end`) under the lock, with the page's
+        progress bar and this visitor's Stop; every failure becomes a `gradio.Error`."""
+        import gradio as gr
+
         self._check_output_dir()  # before the model runs: a take that cannot be saved is not worth its minutes
         session = getattr(request, "session_hash", None) or "local"
         stop = threading.Event()
@@ -265,19 +293,7 @@ class SpaceApp:
             with self._lock:
                 if progress is not None:
                     progress(0, desc="Encoding the captions")
-                output = pipe(
-                    prompt=plan.prompt,
-                    segments=plan.segments,
-                    lead_sheet=plan.lead_sheet,
-                    audio_length_in_s=plan.duration,
-                    num_inference_steps=steps,
-                    guidance_scale=guidance,
-                    lead_sheet_guidance_scale=lead_sheet_guidance,
-                    generator=torch.Generator(device=self.pipe.device).manual_seed(seed),
-                    callback_on_step_end=on_step,
-                    sampler=self.sampler,
-                    **extra,
-                )
+                output = call(on_step)
         except ValueError as error:
             raise gr.Error(_name_fields(_first_line(error)), title="The model refused this song") from None
         except Exception as error:  # a traceback means nothing to a visitor; the server log keeps it
@@ -289,11 +305,30 @@ class SpaceApp:
                 del self._stops[session]
         if stop.is_set():
             raise gr.Error("Stopped: the take was cancelled before the end.", title="Stopped")
-        audio = output.audios[0]
+        return output
 
+    def _save(
+        self,
+        plan,
+        settings: dict,
+        audio: np.ndarray,
+        edited: str = "",
+        latents=None,
+        mix: np.ndarray | None = None,
+        start_s: float = 0.0,
+        progress: Any = None,
+    ) -> tuple:
+        """Analyse, draw, write and record a take: `audio` (and the play-along `mix`, both on the melody's time
+        axis, the sections starting at `start_s`); returns what [`generate`] returns."""
+        import gradio as gr
+
+        seed, steps = settings["seed"], settings["steps"]
+        guidance, lead_sheet_guidance = settings["guidance"], settings["lead_sheet_guidance"]
+        # The picture and the analysis cover the sections as the table has them, from their first bar.
+        played = audio[:, int(round(start_s * self.sampling_rate)) :]
         if progress is not None:
             progress(1.0, desc="Listening for the chords")
-        heard, heard_key, note = self._analyse(audio)
+        heard, heard_key, note = self._analyse(played)
         asked = plan.lead_sheet.chords if plan.lead_sheet is not None else None
         agreement = chord_agreement(asked, heard) if asked and heard is not None else None
         title = f"{plan.prompt or '(no prompt)'}  ·  {settings['bpm']:g} BPM {settings['meter']}  ·  seed {seed}"
@@ -304,12 +339,16 @@ class SpaceApp:
             take_id, folder = self._takes.new_folder()
             # Checked like every output of the package: never replacing a file (the folder is new, so nothing of
             # an earlier take, this visitor's or another's, can be there), and written atomically.
-            for suffix in (".wav", ".flac", ".png"):
+            suffixes = (".wav", ".flac", ".png") + (("_mix.wav", "_mix.flac") if mix is not None else ())
+            for suffix in suffixes:
                 check_output_path(folder / f"{stem}{suffix}")
             wav, flac = _write_audio(folder, stem, audio, self.sampling_rate)
+            files = [str(wav), str(flac)]
+            if mix is not None:
+                files += [str(path) for path in _write_audio(folder, f"{stem}_mix", mix, self.sampling_rate)]
             picture = draw_take(
                 folder / f"{stem}.png",
-                audio,
+                played,
                 self.sampling_rate,
                 plan.segments,
                 plan.seconds_per_bar,
@@ -325,11 +364,6 @@ class SpaceApp:
                 title="Cannot save the take",
             ) from None
         channels = "mono" if audio.shape[0] == 1 else f"{audio.shape[0]} channels"
-        edited = ""
-        if "section" in extra:
-            edited = f"Section {extra['section'] + 1} regenerated; the rest of the take kept.  \n"
-        elif "source_latents" in extra:
-            edited = "Extended: the take kept, new sections appended.  \n"
         summary = (
             edited
             + f"**{audio.shape[-1] / self.sampling_rate:.1f} s**, {self.sampling_rate} Hz, {channels} · seed {seed} · "
@@ -342,14 +376,113 @@ class SpaceApp:
         self._takes.add(
             take_id,
             audio=str(wav),
-            files=[str(wav), str(flac)],
+            files=files,
             picture=str(picture),
             summary=summary,
-            # Kept for "regenerate a section" and "extend": editing from the latents is exact (no re-encoding).
-            latents=output.latents[:1].detach().cpu(),
+            latents=latents,  # None for a play-along take: it is not edited from latents
             seconds=plan.duration,
         )
-        return str(wav), [str(wav), str(flac)], str(picture), summary, take_record(take_id, plan, settings)
+        return str(wav), files, str(picture), summary, take_record(take_id, plan, settings)
+
+    # ------------------------------------------------------------------ playing along with a melody
+
+    @staticmethod
+    def _read_melody(path: str | None, bpm: Any = None, meter: Any = None, key: str | None = None):
+        """The melody of an upload or a recording, read as `s2acc accompany` reads it, or a `gradio.Error`."""
+        import gradio as gr
+
+        from ..analysis.melody_input import read_melody
+        from .form import NO_KEY
+
+        if not path:
+            raise gr.Error("Melody: upload an audio or MIDI file, or record one, first.", title="No melody")
+        try:
+            return read_melody(path, bpm=bpm, meter=meter, key=None if key in (None, "", NO_KEY) else key)
+        except ImportError as error:  # basic-pitch (the `analysis` extra) transcribes recordings
+            raise gr.Error(f"Melody: cannot transcribe audio here ({_first_line(error)}).", title="No melody") from None
+        except ValueError as error:  # no melody, polyphonic, silence, MIDI without notes, unreadable: one line each
+            message = _first_line(error).replace("`melody`", "Melody").replace(str(path), Path(path).name)
+            raise gr.Error(message, title="Cannot use this melody") from None
+
+    def suggest(self, melody_path: str | None, sections: Any) -> tuple[list[list], float, str, str, str, str]:
+        """Read a melody and suggest its chart: returns the sections table with the chart written into it (see
+        [`form.chart_rows`]), the melody's tempo, meter and key, the melody's path (for [`play_along_take`]) and a
+        note with the suggestion's confidence. On bad input a `gradio.Error` is raised and the form is untouched.
+        """
+        from ..pipelines.play_along import suggest_chart
+
+        melody = self._read_melody(melody_path)
+        suggestion = suggest_chart(melody)
+        chart = suggestion.to_chart()
+        low = [bar.index + 1 for bar in suggestion.bars if bar.confidence < 0.5]
+        note = (
+            f"Suggested chart in **{suggestion.key_name}** ({len(melody.notes)} notes, {melody.tempo:.4g} BPM, "
+            f"{melody.meter[0]}/{melody.meter[1]}): `{chart}`"
+            + (f"  \nLeast sure of bar(s) {', '.join(map(str, low))}: check them." if low else "")
+        )
+        meter = f"{melody.meter[0]}/{melody.meter[1]}"
+        return chart_rows(chart, sections), round(melody.tempo, 2), meter, suggestion.key_name, melody_path, note
+
+    def play_along_take(
+        self,
+        melody_path: str | None,
+        prompt: str,
+        bpm: Any,
+        meter: str,
+        key: str,
+        sections: Any,
+        seed: Any,
+        steps: Any,
+        guidance: Any,
+        lead_sheet_guidance: Any,
+        request: Any = None,
+        progress: Any = None,
+    ) -> tuple[str, list[str], str, str, dict, str]:
+        """The accompaniment of the melody at `melody_path`, playing the table's chart (as edited) with its sections,
+        tempo and meter (the form's values win over the melody's own), by [`~pipelines.play_along.play_along`].
+        Returns what [`generate`] returns (the accompaniment's WAV first; the files add the mix) and the mix's WAV.
+
+        Raises:
+            gradio.Error: naming the field or saying what is wrong with the melody.
+        """
+        import gradio as gr
+        import torch
+
+        from ..pipelines.play_along import play_along
+
+        plan, settings = self._check_form(
+            prompt, bpm, meter, key, sections, seed, steps, guidance, lead_sheet_guidance, self.max_seconds
+        )
+        melody = self._read_melody(melody_path, settings["bpm"], settings["meter"], key)
+        if melody.duration > self.max_seconds:
+            raise gr.Error(
+                f"Melody: it lasts {melody.duration:.1f} s, longer than this Space's maximum of {self.max_seconds:.0f} s.",
+                title="Cannot use this melody",
+            )
+        # The table's sections start on the melody's first downbeat, where play_along starts the accompaniment.
+        segments = [Segment(s.start + melody.offset, s.end + melody.offset, s.label, s.caption) for s in plan.segments]
+
+        def call(on_step):
+            return play_along(
+                self.pipe,
+                melody,
+                lead_sheet=joined_chart(plan.rows) or None,  # no chords in the table: the suggestion is played
+                prompt=plan.prompt,
+                segments=segments,
+                num_inference_steps=settings["steps"],
+                guidance_scale=settings["guidance"],
+                lead_sheet_guidance_scale=settings["lead_sheet_guidance"],
+                generator=torch.Generator(device=self.pipe.device).manual_seed(settings["seed"]),
+                callback_on_step_end=on_step,
+                sampler=self.sampler,
+            )
+
+        out = self._run(call, request, progress)
+        edited = f"Played along with the melody ({len(melody.notes)} notes), from its first downbeat.  \n"
+        taken = self._save(
+            plan, settings, out.accompaniment, edited, mix=out.mix, start_s=out.accompaniment_start_in_s, progress=progress
+        )
+        return (*taken, taken[1][2])
 
     def _check_output_dir(self) -> None:
         """A `gradio.Error` when the output folder can no longer be written (removed, made read-only, ...)."""

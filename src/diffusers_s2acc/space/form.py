@@ -146,6 +146,30 @@ def compose_prompt(prompt: str, key: str | None) -> str:
     return prompt
 
 
+def joined_chart(rows: Sequence[SectionRow]) -> str:
+    """The sections' charts as one chart, as `plan_song` reads it (empty when no section has chords)."""
+    return " | ".join(_clean_chart(row.chords) for row in rows if _clean_chart(row.chords))
+
+
+def chart_rows(chart: str, table: Any) -> list[list]:
+    """The sections table with the chart `chart` (bars separated by `|`, as [`ChartSuggestion.to_chart`] writes it)
+    written into it: over the table's own sections, labels and captions kept, when their bars add up to the chart's;
+    else as one verse of the chart's length (with the first section's caption).
+    """
+    bars = [bar.strip() for bar in _clean_chart(chart).split("|")]
+    try:
+        rows = read_rows(table)
+    except FormError:  # an incomplete table is replaced whole
+        rows = []
+    if rows and sum(row.bars for row in rows) == len(bars):
+        out, start = [], 0
+        for row in rows:
+            out.append([row.label, row.bars, row.caption, " | ".join(bars[start : start + row.bars])])
+            start += row.bars
+        return out
+    return [["verse", len(bars), rows[0].caption if rows else "", " | ".join(bars)]]
+
+
 def _chart(rows: Sequence[SectionRow], sheet: LeadSheet) -> LeadSheet | None:
     """One lead sheet for the whole piece: the sections' charts joined, each checked to fill its section exactly.
 
@@ -181,7 +205,7 @@ def _chart(rows: Sequence[SectionRow], sheet: LeadSheet) -> LeadSheet | None:
                 "group of chords per bar, bars separated by |, or change the section's bars.",
             )
         bars_so_far = bars
-    return LeadSheet.from_chart(" | ".join(charts), bpm=sheet.tempo, meter=sheet.meter)
+    return LeadSheet.from_chart(joined_chart(rows), bpm=sheet.tempo, meter=sheet.meter)
 
 
 def plan_song(
