@@ -603,3 +603,75 @@ def test_a_song_longer_than_one_window_is_generated_with_one_rising_progress_bar
 
     with pytest.raises(gr.Error, match="Stopped"):
         app.generate("pop", 120, "4/4", None, rows, 0, steps, 4.0, 1.0, progress=stop_at_second_window)
+
+
+# ---------------------------------------------------------------------- playing along with a melody
+
+# C E G E | F A C A | G B D B | C E G C in quarter notes at 100 BPM: the harmoniser's chart is "C | F | G | C".
+ARPEGGIOS = [60, 64, 67, 64, 65, 69, 72, 69, 67, 71, 74, 71, 60, 64, 67, 72]
+
+
+def _write_melody(path, pitches, bpm=100.0):
+    import pretty_midi
+
+    midi = pretty_midi.PrettyMIDI(initial_tempo=bpm)
+    lead = pretty_midi.Instrument(program=0, name="lead")
+    beat = 60.0 / bpm
+    lead.notes += [pretty_midi.Note(100, pitch, i * beat, (i + 1) * beat) for i, pitch in enumerate(pitches)]
+    midi.instruments.append(lead)
+    midi.write(str(path))
+    return str(path)
+
+
+def test_a_midi_melody_fills_the_table_with_its_chart(space, tmp_path):
+    app = space[1]
+    tune = _write_melody(tmp_path / "tune.mid", ARPEGGIOS)
+    # The table's two sections of 2 bars match the melody's 4 bars: their labels and captions are kept.
+    table, bpm, meter, key, melody, note = app.suggest(tune, TWO_SECTIONS)
+    assert (bpm, meter, key, melody) == (100.0, "4/4", "C major", tune)
+    assert table == [["verse", 2, "soft felt piano", "C | F"], ["chorus", 2, "drums and bass join", "G | C"]]
+    assert "`C | F | G | C`" in note
+    # A table of another length becomes one verse of the chart.
+    table, *_ = app.suggest(tune, [["intro", 3, "piano", "C | % | %"]])
+    assert table == [["verse", 4, "piano", "C | F | G | C"]]
+    # The table's chart, as edited, is what is played; the mix is written next to the accompaniment.
+    edited = [["verse", 2, "piano", "C | F"], ["chorus", 2, "drums", "G7 | C"]]
+    wav, files, picture, summary, record, mix = app.play_along_take(
+        melody, "pop", bpm, meter, key, edited, 0, 2, 4.0, 1.0
+    )
+    accompaniment, rate = soundfile.read(wav, always_2d=True)
+    both, mix_rate = soundfile.read(mix, always_2d=True)
+    assert rate == mix_rate == app.sampling_rate and accompaniment.shape == both.shape
+    assert accompaniment.shape[0] / rate == pytest.approx(4 * 2.4, abs=0.05)  # the melody: 4 bars of 2.4 s
+    assert mix in files and "Played along" in summary and record["settings"]["sections"] == edited
+
+
+def test_a_midi_melody_without_notes_is_refused_by_name(space, tmp_path):
+    app = space[1]
+    empty = _write_melody(tmp_path / "empty.mid", [])
+    with pytest.raises(gr.Error, match=r"Melody: empty\.mid has no notes"):
+        app.suggest(empty, TWO_SECTIONS)
+    with pytest.raises(gr.Error, match="Melody: upload an audio or MIDI file"):
+        app.play_along_take(None, "pop", 100, "4/4", None, TWO_SECTIONS, 0, 2, 4.0, 1.0)
+
+
+@browser_only
+def test_browser_plays_along_with_an_uploaded_midi_melody(space, tmp_path):
+    """Upload a MIDI melody, see its chart in the table, generate, and get a mix in the player."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs `pip install playwright`")
+    url, app = space
+    tune = _write_melody(tmp_path / "tune.mid", ARPEGGIOS)
+    with _space_page(sync_api, url) as (page, outside):
+        _open_advanced(page, sync_api, app)
+        page.get_by_label("Steps").fill("2")
+        page.get_by_label("Steps").press("Tab")
+        page.get_by_text("Play along with a melody").click()
+        page.locator("#melody-midi input[type=file]").set_input_files(tune)
+        sync_api.expect(page.locator("#sections")).to_contain_text("C | F | G | C")
+        sync_api.expect(page.get_by_label("Tempo (BPM)")).to_have_value("100")
+        sync_api.expect(page.locator("#melody-note")).to_contain_text("C major")
+        page.locator("#play-along").click()
+        sync_api.expect(page.locator("#mix-audio audio[src]")).not_to_have_count(0, timeout=120_000)
+        sync_api.expect(page.locator("#take-summary")).to_contain_text("Played along")
+        sync_api.expect(page.locator("#mix-audio").get_by_role("button", name="Play", exact=True)).to_be_visible()
+    assert outside == [], f"the page asked for outside resources: {outside}"

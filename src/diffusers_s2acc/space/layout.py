@@ -52,6 +52,25 @@ def build_demo(
                     bpm = gr.Number(label="Tempo (BPM)", value=first.bpm, info="30 to 300; dotted quarters in 6/8")
                     meter = gr.Dropdown(METERS, value=first.meter, label="Meter", allow_custom_value=True)
                     key = gr.Dropdown(KEYS, value=first.key, label="Key", info="added to the prompt")
+                with gr.Accordion("Play along with a melody (audio or MIDI)", open=False, elem_id="melody"):
+                    gr.Markdown(
+                        "Upload or record a melody (voice, whistle, a solo instrument; any rate) or upload a MIDI "
+                        "file: its tempo, meter, key and a suggested chart fill the form. Edit them, then generate "
+                        "the accompaniment and its mix with the melody."
+                    )
+                    with gr.Row():
+                        melody_audio = gr.Audio(
+                            sources=["upload", "microphone"],
+                            type="filepath",
+                            label="Melody (recording)",
+                            elem_id="melody-audio",
+                        )
+                        melody_midi = gr.File(
+                            label="Melody (MIDI)", file_types=[".mid", ".midi"], type="filepath", elem_id="melody-midi"
+                        )
+                    melody_note = gr.Markdown(elem_id="melody-note")
+                    # The last melody read without error: what "Generate with the melody" plays along with.
+                    melody = gr.State(None)
                 with gr.Tabs():
                     with gr.Tab("Sections (bars)"):
                         sections = gr.Dataframe(
@@ -96,6 +115,7 @@ def build_demo(
                         )
                 with gr.Row():
                     generate = gr.Button("Generate", variant="primary", elem_id="generate")
+                    play = gr.Button("Generate with the melody", variant="primary", elem_id="play-along")
                     stop = gr.Button("Stop", variant="stop", elem_id="stop")
                 with gr.Row():
                     regenerate = gr.Button("⟳ Regenerate the chosen row of the take", size="sm", elem_id="regenerate")
@@ -119,6 +139,13 @@ def build_demo(
                 )
                 files = gr.File(
                     label="Download (WAV, FLAC)", file_count="multiple", interactive=False, elem_id="take-files"
+                )
+                mix = gr.Audio(
+                    label="Mix (melody and accompaniment)",
+                    type="filepath",
+                    interactive=False,
+                    buttons=["download"],
+                    elem_id="mix-audio",
                 )
                 summary = gr.Markdown(elem_id="take-summary")
         # Full width: the bar grid and the chord names need the room.
@@ -215,6 +242,62 @@ def build_demo(
             app.add_take, [last_take, history], [history, history_table, take], api_visibility="private", queue=False
         )
 
+        # A melody fills the form with its chart; on bad input the error is shown and the form stays as it was.
+        for event, source in (
+            (melody_audio.upload, melody_audio),
+            (melody_audio.stop_recording, melody_audio),
+            (melody_midi.upload, melody_midi),
+        ):
+            event(
+                app.suggest,
+                [source, sections],
+                [sections, bpm, meter, key, melody, melody_note],
+                api_visibility="private",
+                concurrency_limit=1,
+                concurrency_id="melody",
+            )
+
+        def play_along(
+            melody_v,
+            prompt_v,
+            bpm_v,
+            meter_v,
+            key_v,
+            sections_v,
+            seed_v,
+            steps_v,
+            guidance_v,
+            lsg_v,
+            request: gr.Request,
+            progress=gr.Progress(),
+        ):
+            return app.play_along_take(
+                melody_v,
+                prompt_v,
+                bpm_v,
+                meter_v,
+                key_v,
+                sections_v,
+                seed_v,
+                steps_v,
+                guidance_v,
+                lsg_v,
+                request=request,
+                progress=progress,
+            )
+
+        playing = play.click(
+            play_along,
+            [melody] + form,
+            [audio, files, picture, summary, last_take, mix],
+            api_name="play_along",
+            concurrency_limit=1,
+            concurrency_id="generate",
+        )
+        playing.success(
+            app.add_take, [last_take, history], [history, history_table, take], api_visibility="private", queue=False
+        )
+
         def edit_handler(kind: str):
             # Gradio injects `request` and `progress` by the handler's signature, so each button gets a real function.
             def handler(
@@ -279,7 +362,7 @@ def build_demo(
         def request_stop(request: gr.Request):
             app.stop(request)
 
-        stop.click(request_stop, None, None, cancels=[generation, *edits], api_visibility="private", queue=False)
+        stop.click(request_stop, None, None, cancels=[generation, playing, *edits], api_visibility="private", queue=False)
         restore.click(
             app.restore,
             [take, history],
