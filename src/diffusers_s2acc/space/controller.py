@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from ..audio import check_output_path
+from ..music import Segment
 from ..pipelines.sampling_utils import check_sampler
 from ..pretrained import DEFAULT_PIPELINE
-from ..music import Segment
 from .figure import chord_agreement, draw_take
 from .form import FormError, chart_rows, check_advanced, file_stem, joined_chart, plan_song, row_index
 from .form import add_row as add_table_row
@@ -399,7 +399,9 @@ class SpaceApp:
         try:
             return read_melody(path, bpm=bpm, meter=meter, key=None if key in (None, "", NO_KEY) else key)
         except ImportError as error:  # basic-pitch (the `analysis` extra) transcribes recordings
-            raise gr.Error(f"Melody: cannot transcribe audio here ({_first_line(error)}).", title="No melody") from None
+            raise gr.Error(
+                f"Melody: cannot transcribe audio here ({_first_line(error)}).", title="No melody"
+            ) from None
         except ValueError as error:  # no melody, polyphonic, silence, MIDI without notes, unreadable: one line each
             message = _first_line(error).replace("`melody`", "Melody").replace(str(path), Path(path).name)
             raise gr.Error(message, title="Cannot use this melody") from None
@@ -480,7 +482,13 @@ class SpaceApp:
         out = self._run(call, request, progress)
         edited = f"Played along with the melody ({len(melody.notes)} notes), from its first downbeat.  \n"
         taken = self._save(
-            plan, settings, out.accompaniment, edited, mix=out.mix, start_s=out.accompaniment_start_in_s, progress=progress
+            plan,
+            settings,
+            out.accompaniment,
+            edited,
+            mix=out.mix,
+            start_s=out.accompaniment_start_in_s,
+            progress=progress,
         )
         return (*taken, taken[1][2])
 

@@ -362,7 +362,9 @@ def build_demo(
         def request_stop(request: gr.Request):
             app.stop(request)
 
-        stop.click(request_stop, None, None, cancels=[generation, playing, *edits], api_visibility="private", queue=False)
+        stop.click(
+            request_stop, None, None, cancels=[generation, playing, *edits], api_visibility="private", queue=False
+        )
         restore.click(
             app.restore,
             [take, history],
