@@ -661,11 +661,17 @@ def test_browser_plays_along_with_an_uploaded_midi_melody(space, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs `pip install playwright`")
     url, app = space
     tune = _write_melody(tmp_path / "tune.mid", ARPEGGIOS)
+    empty = _write_melody(tmp_path / "empty.mid", [])
     with _space_page(sync_api, url) as (page, outside):
         _open_advanced(page, sync_api, app)
         page.get_by_label("Steps").fill("2")
         page.get_by_label("Steps").press("Tab")
         page.get_by_text("Play along with a melody").click()
+        # A file without notes: the error says so, and the table keeps what it had (the first example's chords).
+        page.locator("#melody-midi input[type=file]").set_input_files(empty)
+        sync_api.expect(page.locator(".toast-body")).to_contain_text("empty.mid has no notes")
+        sync_api.expect(page.locator("#sections")).to_contain_text(EXAMPLES[0].sections[1][3])
+        page.locator("#melody-midi").get_by_label("Clear").click()
         page.locator("#melody-midi input[type=file]").set_input_files(tune)
         sync_api.expect(page.locator("#sections")).to_contain_text("C | F | G | C")
         sync_api.expect(page.get_by_label("Tempo (BPM)")).to_have_value("100")

@@ -1,5 +1,6 @@
 """The Space's controller: a take generated from the form, a take edited (a section regenerated, sections
-appended), stopping a take, the visitor's take history and the sections table's row editing, as [`SpaceApp`].
+appended), a take played along with a melody (its suggested chart first written into the form), stopping a take, the
+visitor's take history and the sections table's row editing, as [`SpaceApp`].
 
 The page (`layout`) calls these methods; the checks of the form (`form`), the take store and the browser history
 (`takes`) and the take's picture (`figure`) live in their own modules. Every problem reaches the visitor as a
