@@ -651,6 +651,10 @@ def test_a_midi_melody_without_notes_is_refused_by_name(space, tmp_path):
     empty = _write_melody(tmp_path / "empty.mid", [])
     with pytest.raises(gr.Error, match=r"Melody: empty\.mid has no notes"):
         app.suggest(empty, TWO_SECTIONS)
+    silence = tmp_path / "silence.wav"
+    soundfile.write(silence, [0.0] * 44100, 44100)
+    with pytest.raises(gr.Error, match="Melody: the recording is silent"):
+        app.suggest(str(silence), TWO_SECTIONS)
     with pytest.raises(gr.Error, match="Melody: upload an audio or MIDI file"):
         app.play_along_take(None, "pop", 100, "4/4", None, TWO_SECTIONS, 0, 2, 4.0, 1.0)
 

@@ -417,11 +417,14 @@ class SpaceApp:
         melody = self._read_melody(melody_path)
         suggestion = suggest_chart(melody)
         chart = suggestion.to_chart()
-        low = [bar.index + 1 for bar in suggestion.bars if bar.confidence < 0.5]
+        # Numbered as `ChartSuggestion.format_table` numbers bars: 1 is the first downbeat's, 0 a pick-up.
+        low = [
+            str(bar.index + 1) if bar.index >= 0 else "the pick-up" for bar in suggestion.bars if bar.confidence < 0.5
+        ]
         note = (
             f"Suggested chart in **{suggestion.key_name}** ({len(melody.notes)} notes, {melody.tempo:.4g} BPM, "
             f"{melody.meter[0]}/{melody.meter[1]}): `{chart}`"
-            + (f"  \nLeast sure of bar(s) {', '.join(map(str, low))}: check them." if low else "")
+            + (f"  \nLeast sure of bar(s) {', '.join(low)}: check them." if low else "")
         )
         meter = f"{melody.meter[0]}/{melody.meter[1]}"
         return chart_rows(chart, sections), round(melody.tempo, 2), meter, suggestion.key_name, melody_path, note
@@ -459,7 +462,8 @@ class SpaceApp:
         melody = self._read_melody(melody_path, settings["bpm"], settings["meter"], key)
         if melody.duration > self.max_seconds:
             raise gr.Error(
-                f"Melody: it lasts {melody.duration:.1f} s, longer than this Space's maximum of {self.max_seconds:.0f} s.",
+                f"Melody: it lasts {melody.duration:.1f} s, longer than this Space's maximum of "
+                f"{self.max_seconds:.0f} s.",
                 title="Cannot use this melody",
             )
         # The table's sections start on the melody's first downbeat, where play_along starts the accompaniment.
