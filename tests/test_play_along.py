@@ -359,7 +359,7 @@ def test_the_mode_fitting_script_reads_abc_keys_and_fits_a_logistic_model():
 
 def test_key_profile_correlations_agree_with_the_key_estimate():
     from diffusers_s2acc.analysis.key import estimate_key as profile_key
-    from diffusers_s2acc.analysis.key import profile_correlations
+    from diffusers_s2acc.music.key_profiles import profile_correlations
 
     scale = np.zeros(12)
     scale[[0, 2, 4, 5, 7, 9, 11]] = 1.0

@@ -8,11 +8,7 @@ import numpy as np
 
 from diffusers_s2acc.music import ChordEvent
 from diffusers_s2acc.music.chords import PITCH_CLASS_NAMES, parse_chord
-
-
-# Temperley's (Kostka-Payne corpus) profiles: closer to popular harmony than the Krumhansl-Kessler probe tones.
-_MAJOR = np.array([0.748, 0.060, 0.488, 0.082, 0.670, 0.460, 0.096, 0.715, 0.104, 0.366, 0.057, 0.400])
-_MINOR = np.array([0.712, 0.084, 0.474, 0.618, 0.049, 0.460, 0.105, 0.747, 0.404, 0.067, 0.133, 0.330])
+from diffusers_s2acc.music.key_profiles import profile_correlations
 
 
 @dataclass
@@ -41,20 +37,6 @@ def estimate_key(pitch_class_profile: np.ndarray) -> Key:
         if r > best.confidence:
             best = Key(tonic, mode, r)
     return best
-
-
-def profile_correlations(pitch_class_profile: np.ndarray) -> dict[tuple[int, str], float]:
-    """`{(tonic, mode): r}`: correlation of a 12-bin pitch-class profile with each of the 24 rotated key profiles
-    (major keys first, tonics 0-11). A flat or empty profile correlates 0 with every key."""
-    profile = np.asarray(pitch_class_profile, dtype=float)
-    if profile.shape != (12,):
-        raise ValueError(f"A pitch-class profile has 12 bins, got shape {profile.shape}.")
-    out = {}
-    for mode, template in (("major", _MAJOR), ("minor", _MINOR)):
-        for tonic in range(12):
-            flat = np.ptp(profile) == 0
-            out[(tonic, mode)] = 0.0 if flat else float(np.corrcoef(profile, np.roll(template, tonic))[0, 1])
-    return out
 
 
 def chord_profile(chords: list[ChordEvent]) -> np.ndarray:

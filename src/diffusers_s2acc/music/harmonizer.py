@@ -55,6 +55,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .chords import PITCH_CLASS_NAMES, parse_chord
+from .key_profiles import profile_correlations
 from .lead_sheet import ChordEvent, LeadSheet, Note
 
 
@@ -564,8 +565,6 @@ class _MelodyCues:
     """What a melody says about its mode apart from the chord model: its final note and its key-profile fit."""
 
     def __init__(self, notes: Sequence[Note], seconds_per_beat: float):
-        from ..analysis.key import profile_correlations  # analysis imports this module: import at use
-
         profile = np.zeros(12)
         for note in notes:
             profile[note.pitch % 12] += note.end - note.start
