@@ -33,8 +33,10 @@ def long_term_spectrum(audio: np.ndarray, rate: int) -> tuple[np.ndarray, np.nda
 
 
 def periodic_share(audio: np.ndarray, period: int) -> float:
+    from diffusers_s2acc.training.losses import period_average
+
     usable = len(audio) // period * period
-    return float(audio[:usable].reshape(-1, period).mean(0).std() / (audio[:usable].std() + 1e-12))
+    return float(period_average(torch.from_numpy(audio), period).std() / (audio[:usable].std() + 1e-12))
 
 
 def comb_excess_db(reference: np.ndarray, decoded: np.ndarray, rate: int) -> float:

@@ -6,6 +6,7 @@ import torch
 
 from diffusers_s2acc import SemanticAutoencoder
 from diffusers_s2acc.music import FrameConditioning, LeadSheet
+from diffusers_s2acc.training.losses import period_average
 
 
 SMALL = dict(
@@ -180,7 +181,6 @@ def test_integrated_phase_turns_a_steady_prediction_into_a_steady_partial_not_a_
     assert torch.allclose(frame[..., n_fft:], frame[..., :-n_fft], atol=1e-5 * frame.abs().max().item())
 
     def repeating_share(audio):  # RMS of the average over whole windows, over the RMS
-        usable = audio.shape[-1] // n_fft * n_fft
-        return audio[..., :usable].reshape(-1, usable // n_fft, n_fft).mean(1).std() / audio.std()
+        return period_average(audio, n_fft).std() / audio.std()
 
     assert repeating_share(frame) > 0.99 and repeating_share(integrated) < 0.5

@@ -243,7 +243,6 @@ class SpaceApp:
 
     def _take(self, pipe, plan, settings: dict, extra: dict, request: Any, progress: Any) -> tuple:
         """Run `pipe` on the checked `plan` (plus `extra` arguments), then write, analyse and record the take."""
-        import torch
 
         def call(on_step):
             return pipe(
@@ -251,12 +250,7 @@ class SpaceApp:
                 segments=plan.segments,
                 lead_sheet=plan.lead_sheet,
                 audio_length_in_s=plan.duration,
-                num_inference_steps=settings["steps"],
-                guidance_scale=settings["guidance"],
-                lead_sheet_guidance_scale=settings["lead_sheet_guidance"],
-                generator=torch.Generator(device=self.pipe.device).manual_seed(settings["seed"]),
-                callback_on_step_end=on_step,
-                sampler=self.sampler,
+                **self._sampling(settings, on_step),
                 **extra,
             )
 
@@ -269,6 +263,19 @@ class SpaceApp:
         # Kept for "regenerate a section" and "extend": editing from the latents is exact (no re-encoding).
         latents = output.latents[:1].detach().cpu()
         return self._save(plan, settings, output.audios[0], edited, latents=latents, progress=progress)
+
+    def _sampling(self, settings: dict, on_step) -> dict:
+        """The pipeline arguments every take shares: the form's steps, guidance and seed, and the Space's sampler."""
+        import torch
+
+        return dict(
+            num_inference_steps=settings["steps"],
+            guidance_scale=settings["guidance"],
+            lead_sheet_guidance_scale=settings["lead_sheet_guidance"],
+            generator=torch.Generator(device=self.pipe.device).manual_seed(settings["seed"]),
+            callback_on_step_end=on_step,
+            sampler=self.sampler,
+        )
 
     def _run(self, call, request: Any, progress: Any):
         """`call(on_step)` (one pipeline call, `on_step` its `callback_on_step_end`) under the lock, with the page's
@@ -452,7 +459,6 @@ class SpaceApp:
             gradio.Error: naming the field or saying what is wrong with the melody.
         """
         import gradio as gr
-        import torch
 
         from ..pipelines.play_along import play_along
 
@@ -476,12 +482,7 @@ class SpaceApp:
                 lead_sheet=joined_chart(plan.rows) or None,  # no chords in the table: the suggestion is played
                 prompt=plan.prompt,
                 segments=segments,
-                num_inference_steps=settings["steps"],
-                guidance_scale=settings["guidance"],
-                lead_sheet_guidance_scale=settings["lead_sheet_guidance"],
-                generator=torch.Generator(device=self.pipe.device).manual_seed(settings["seed"]),
-                callback_on_step_end=on_step,
-                sampler=self.sampler,
+                **self._sampling(settings, on_step),
             )
 
         out = self._run(call, request, progress)

@@ -148,7 +148,7 @@ def compose_prompt(prompt: str, key: str | None) -> str:
 
 def joined_chart(rows: Sequence[SectionRow]) -> str:
     """The sections' charts as one chart, as `plan_song` reads it (empty when no section has chords)."""
-    return " | ".join(_clean_chart(row.chords) for row in rows if _clean_chart(row.chords))
+    return " | ".join(chart for chart in (_clean_chart(row.chords) for row in rows) if chart)
 
 
 def chart_rows(chart: str, table: Any) -> list[list]:

@@ -143,6 +143,15 @@ class SemitoneSTFTLoss(_PitchFilterbankLoss):
         super().__init__(semitone_filterbank(sampling_rate, fft_size, fmin, bands), fft_size, hop_size, floor_db)
 
 
+def period_average(audio: torch.Tensor, period: int) -> torch.Tensor:
+    """The part of `audio` `(..., samples)` that repeats every `period` samples: the mean of its whole periods,
+    `(..., period)` (the synchronous average; a trailing part period is left out)."""
+    usable = audio.shape[-1] // period * period
+    if usable == 0:
+        raise ValueError(f"clips of {audio.shape[-1]} samples are shorter than one period ({period})")
+    return audio[..., :usable].float().reshape(*audio.shape[:-1], -1, period).mean(-2)
+
+
 class PeriodicComponentLoss(nn.Module):
     """Distance between the parts of two waveforms that repeat with a fixed period (their synchronous averages).
 
@@ -161,13 +170,7 @@ class PeriodicComponentLoss(nn.Module):
         self.period = period
         self.eps = eps
 
-    def _fold(self, audio: torch.Tensor) -> torch.Tensor:
-        usable = audio.shape[-1] // self.period * self.period
-        if usable == 0:
-            raise ValueError(f"clips of {audio.shape[-1]} samples are shorter than one period ({self.period})")
-        return audio[..., :usable].float().reshape(*audio.shape[:-1], -1, self.period).mean(-2)
-
     def forward(self, reconstruction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        difference = (self._fold(reconstruction) - self._fold(target)).abs().mean(-1)
+        difference = (period_average(reconstruction, self.period) - period_average(target, self.period)).abs().mean(-1)
         level = target.float().abs().mean(-1) + self.eps
         return (difference / level).mean()
